@@ -1,0 +1,58 @@
+# The two commands: `make run` (local runtime) and `make test` (every check). Both set everything up first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+REGION ?=
+PRIMARY_REGION := us-east-1
+CDK := npx --no-install cdk
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run test lint typecheck pytest synth diff deploy bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed
+
+run: setup
+	$(BIN)/jobsched local
+
+test: setup lint typecheck synth pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy layers/jobsched
+
+pytest: setup
+	$(BIN)/pytest --cov --cov-report=term tests
+
+synth: setup
+	$(CDK) synth --quiet
+
+diff: setup
+	@test -n "$(REGION)" || { echo "usage: make diff REGION=<region>" >&2; exit 2; }
+	$(CDK) diff jobsched-data-$(PRIMARY_REGION) jobsched-$(REGION)
+
+deploy: setup
+	@test -n "$(REGION)" || { echo "usage: make deploy REGION=<region>" >&2; exit 2; }
+	$(CDK) deploy --require-approval broadening jobsched-data-$(PRIMARY_REGION)
+	$(CDK) deploy --require-approval broadening jobsched-$(REGION)
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage

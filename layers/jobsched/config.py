@@ -1,0 +1,76 @@
+"""Names, regions and tier tables: the one place both the infrastructure and the runtime read them from.
+
+cdk.json carries the same regions and tiers as context; tests/infra checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+SERVICE = "jobsched"
+PRIMARY_REGION = "us-east-1"
+REGIONS: tuple[str, ...] = ("us-east-1", "eu-west-1", "ap-south-1")
+
+JOBS_TABLE = "jobsched-jobs"
+EXECUTIONS_TABLE = "jobsched-executions"
+GSI1 = "gsi1"
+TTL_ATTRIBUTE = "expires_at"
+
+API_STAGE = "prod"
+API_KEY_HEADER = "x-api-key"
+METRICS_NAMESPACE = "JobScheduler"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+class Tier(StrEnum):
+    BASIC = "basic"
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    """A spec tier (requests per hour) mapped onto what API Gateway usage plans can express.
+
+    Usage plan quotas count by day, week or month, so the hourly figure becomes a steady rate
+    (hourly / 3600), a burst bucket of ten seconds at that rate ("2x for 10 s", read as a bucket),
+    and a daily quota of 24 hours at the hourly figure.
+    """
+
+    requests_per_hour: int
+    rate_per_second: float
+    burst: int
+    daily_quota: int
+
+
+TIERS: dict[Tier, TierLimits] = {
+    Tier.BASIC: TierLimits(requests_per_hour=1_000, rate_per_second=0.28, burst=3, daily_quota=24_000),
+    Tier.STANDARD: TierLimits(requests_per_hour=10_000, rate_per_second=2.8, burst=28, daily_quota=240_000),
+    Tier.PREMIUM: TierLimits(requests_per_hour=100_000, rate_per_second=28.0, burst=278, daily_quota=2_400_000),
+}
+
+# Stage-wide throttle across all keys: the spec's 300 req/s peak with headroom.
+STAGE_RATE_PER_SECOND = 500.0
+STAGE_BURST = 1_000
+
+# API Gateway caches an authorizer's answer per key for this long.
+AUTHORIZER_CACHE_SECONDS = 300
+
+
+def usage_plan_name(tier: Tier | str) -> str:
+    return f"{SERVICE}-{Tier(tier).value}"
+
+
+def api_key_name(key_id: str) -> str:
+    """The name an API key carries in every region's API Gateway, so it can be found by our own id."""
+    return f"{SERVICE}-{key_id}"
+
+
+def rest_api_name() -> str:
+    return f"{SERVICE}-api"

@@ -1,0 +1,58 @@
+"""Function configuration: environment variables parsed once, at cold start, into a validated model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from jobsched import __version__, config
+
+
+class SettingsError(RuntimeError):
+    """Raised at cold start when the environment does not describe a usable configuration."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    region: str = Field(min_length=1)
+    regions: tuple[str, ...] = config.REGIONS
+    jobs_table: str = config.JOBS_TABLE
+    executions_table: str = config.EXECUTIONS_TABLE
+    version: str = __version__
+    max_jobs_per_tenant: int = Field(default=10_000, ge=1)
+    allow_private_targets: bool = False
+    allow_http_targets: bool = False
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        mapping = {
+            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            "regions": env.get("JOBSCHED_REGIONS"),
+            "jobs_table": env.get("JOBS_TABLE_NAME"),
+            "executions_table": env.get("EXECUTIONS_TABLE_NAME"),
+            "version": env.get("SERVICE_VERSION"),
+            "max_jobs_per_tenant": env.get("MAX_JOBS_PER_TENANT"),
+            "allow_private_targets": env.get("ALLOW_PRIVATE_TARGETS"),
+            "allow_http_targets": env.get("ALLOW_HTTP_TARGETS"),
+        }
+        try:
+            return cls.model_validate({k: v for k, v in mapping.items() if v is not None})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise SettingsError(f"invalid function configuration: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    return Settings.from_env(os.environ)
