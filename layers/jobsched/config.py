@@ -52,7 +52,9 @@ class TierLimits:
 TIERS: dict[Tier, TierLimits] = {
     Tier.BASIC: TierLimits(requests_per_hour=1_000, rate_per_second=0.28, burst=3, daily_quota=24_000),
     Tier.STANDARD: TierLimits(requests_per_hour=10_000, rate_per_second=2.8, burst=28, daily_quota=240_000),
-    Tier.PREMIUM: TierLimits(requests_per_hour=100_000, rate_per_second=28.0, burst=278, daily_quota=2_400_000),
+    Tier.PREMIUM: TierLimits(
+        requests_per_hour=100_000, rate_per_second=28.0, burst=278, daily_quota=2_400_000
+    ),
 }
 
 # Stage-wide throttle across all keys: the spec's 300 req/s peak with headroom.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class DomainError(Exception):
@@ -15,15 +15,16 @@ class DomainError(Exception):
         self.message = message
         self.details = details or []
 
+    @classmethod
+    def field(cls, location: str, message: str) -> Self:
+        """An error about one named field of the request (body, query or header)."""
+        return cls(f"{location}: {message}", [{"field": location, "message": message}])
+
 
 class InvalidInput(DomainError):
     """The request is well-formed but a field's value is not acceptable."""
 
     code = "validation_error"
-
-    @classmethod
-    def field(cls, location: str, message: str) -> InvalidInput:
-        return cls(f"{location}: {message}", [{"field": location, "message": message}])
 
 
 class BadRequest(DomainError):

@@ -1,0 +1,19 @@
+"""GET /health: is the service up, which version, which region. Served without an API key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jobsched.settings import load_settings
+
+SETTINGS = load_settings()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    body = {"status": "ok", "version": SETTINGS.version, "region": SETTINGS.region}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        "body": json.dumps(body),
+    }

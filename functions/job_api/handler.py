@@ -1,0 +1,85 @@
+"""Job API: GET/POST /api/v1/jobs and GET/PUT/DELETE /api/v1/jobs/{job_id}. Thin: parse, call, shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from jobsched.adapters.clients import client
+from jobsched.adapters.job_store import DynamoJobStore
+from jobsched.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
+from jobsched.job_api_models import JobList, parse_tag_filter
+from jobsched.job_service import JobFilters, JobService
+from jobsched.jobs import JobSpec, JobStatus, JobView
+from jobsched.settings import load_settings
+
+SETTINGS = load_settings()
+JOBS = JobService(DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table), SETTINGS)
+app = create_resolver()
+
+JOBS_PATH = "/api/v1/jobs"
+
+
+def _job_response(status: int, job: dict[str, Any], **headers: str) -> Response[JobView]:
+    return Response(
+        status_code=status,
+        content_type=JSON_CONTENT_TYPE,
+        body=job,
+        headers={"ETag": f'"{job["version"]}"', **headers},
+    )
+
+
+@app.post(JOBS_PATH, summary="Create a job", response_description="The job created")
+def create_job(
+    spec: Annotated[JobSpec, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None,
+) -> Response[JobView]:
+    created = JOBS.create(principal_of(app), spec, idempotency_key)
+    location = f"{JOBS_PATH}/{created.job['job_id']}"
+    extra = {"Location": location}
+    if created.replayed:
+        extra["Idempotent-Replayed"] = "true"
+    return _job_response(201, created.job, **extra)
+
+
+@app.get(JOBS_PATH, summary="List jobs")
+def list_jobs(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+    status: Annotated[JobStatus | None, Query()] = None,
+    enabled: Annotated[bool | None, Query()] = None,
+    tag: Annotated[str | None, Query(description="key:value", max_length=400)] = None,
+    name_prefix: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> JobList:
+    filters = JobFilters(status=status, enabled=enabled, tag=parse_tag_filter(tag), name_prefix=name_prefix)
+    page = JOBS.list(principal_of(app), limit=limit, next_token=next_token, filters=filters)
+    return JobList(items=page.items, next_token=page.next_token)
+
+
+@app.get(JOBS_PATH + "/<job_id>", summary="Read a job")
+def get_job(job_id: str) -> Response[JobView]:
+    job = JOBS.get(principal_of(app), job_id)
+    return _job_response(200, job.model_dump(mode="json"))
+
+
+@app.put(JOBS_PATH + "/<job_id>", summary="Replace a job's fields")
+def replace_job(
+    job_id: str,
+    spec: Annotated[JobSpec, Body()],
+    if_match: Annotated[str | None, Header(alias="if-match")] = None,
+) -> Response[JobView]:
+    job = JOBS.replace(principal_of(app), job_id, spec, if_match)
+    return _job_response(200, job.model_dump(mode="json"))
+
+
+@app.delete(JOBS_PATH + "/<job_id>", summary="Delete a job")
+def delete_job(
+    job_id: str, if_match: Annotated[str | None, Header(alias="if-match")] = None
+) -> Response[None]:
+    JOBS.delete(principal_of(app), job_id, if_match)
+    return Response(status_code=204, content_type=JSON_CONTENT_TYPE, body="")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return request_guard(app, event, context)

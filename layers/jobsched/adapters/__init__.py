@@ -1,0 +1,1 @@
+"""Adapters: the AWS-backed implementations of the domain's ports."""

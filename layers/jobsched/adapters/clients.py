@@ -1,0 +1,20 @@
+"""boto3 clients, built once per container (outside the handler) and shared by the adapters.
+
+boto3 honours AWS_ENDPOINT_URL, which is how the local runtime points them at its emulated AWS.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Short connect/read timeouts and adaptive retries: a Lambda should fail fast and retry throttles.
+_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 4, "mode": "adaptive"})
+
+
+@cache
+def client(service: str, region: str | None = None) -> Any:
+    return boto3.client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]

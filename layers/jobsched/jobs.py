@@ -1,0 +1,243 @@
+"""The job: what a caller defines (JobSpec) and what the service keeps and returns (Job)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from ulid import ULID
+
+from jobsched.schedule import (
+    ExpressionError,
+    ScheduleKind,
+    at_time_utc,
+    next_fire_times,
+    parse_expression,
+    parse_timezone,
+)
+
+MAX_TARGET_BODY_BYTES = 64 * 1024
+MAX_TAGS = 50
+PREVIEW_COUNT = 5
+
+TagKey = Annotated[str, Field(min_length=1, max_length=128)]
+TagValue = Annotated[str, Field(max_length=256)]
+HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
+HeaderValue = Annotated[str, Field(max_length=4096, pattern=r"^[^\r\n]*$")]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, so a server field sent by a caller can never be stored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class JobStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ERROR = "error"
+
+
+class OverlapPolicy(StrEnum):
+    ALLOW = "allow"
+    FORBID = "forbid"
+
+
+class ScheduleState(StrEnum):
+    PENDING = "pending"
+    SYNCED = "synced"
+    ERROR = "error"
+
+
+class Schedule(Strict):
+    expression: str = Field(
+        max_length=256,
+        description="cron(m h dom mon dow yr), rate(N minutes|hours|days) or at(YYYY-MM-DDThh:mm:ss)",
+        examples=["cron(0 18 ? * MON-FRI *)", "rate(5 minutes)", "at(2030-12-01T10:00:00)"],
+    )
+    timezone: str = Field(
+        default="UTC", max_length=64, description="IANA time zone the expression is read in"
+    )
+    start_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
+    end_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
+    flexible_window_minutes: int = Field(default=0, ge=0, le=1440, description="0 = fire on time")
+
+    @field_validator("expression")
+    @classmethod
+    def _valid_expression(cls, value: str) -> str:
+        try:
+            return parse_expression(value).text
+        except ExpressionError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            parse_timezone(value)
+        except ExpressionError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Schedule:
+        zone = parse_timezone(self.timezone)
+        if self.start_at is not None:
+            self.start_at = _as_utc(self.start_at, zone)
+        if self.end_at is not None:
+            self.end_at = _as_utc(self.end_at, zone)
+        if self.start_at and self.end_at and self.end_at <= self.start_at:
+            raise ValueError("end_at must be after start_at")
+        return self
+
+    def first_fire_problem(self, now: datetime) -> str | None:
+        """Why this schedule can never fire from ``now`` on (an at() in the past), or None."""
+        expression = parse_expression(self.expression)
+        if expression.kind is not ScheduleKind.AT:
+            return None
+        try:
+            fires_at = at_time_utc(expression, parse_timezone(self.timezone))
+        except ExpressionError as exc:
+            return str(exc)
+        if fires_at <= now:
+            return f"{self.expression} in {self.timezone} is in the past"
+        return None
+
+    def preview(self, after: datetime, anchor: datetime, count: int = PREVIEW_COUNT) -> list[datetime]:
+        return next_fire_times(
+            parse_expression(self.expression),
+            parse_timezone(self.timezone),
+            after,
+            count,
+            anchor=anchor,
+            start_at=self.start_at,
+            end_at=self.end_at,
+        )
+
+
+class HttpTarget(Strict):
+    type: Literal["http"] = "http"
+    url: str = Field(min_length=1, max_length=2048, description="https:// URL the job calls")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict, max_length=50)
+    body: str | None = Field(default=None, description="sent verbatim; at most 64 KB")
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be an absolute http(s) URL with a host")
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _bounded_body(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode("utf-8")) > MAX_TARGET_BODY_BYTES:
+            raise ValueError(f"body must be at most {MAX_TARGET_BODY_BYTES} bytes")
+        return value
+
+
+def _target_type(value: Any) -> str:
+    raw = value.get("type", "http") if isinstance(value, dict) else getattr(value, "type", "http")
+    return raw if isinstance(raw, str) else "invalid"
+
+
+TARGET_TYPES = frozenset({"http"})
+
+# A union keyed on "type" (default "http"); each AWS target type joins it as one more tagged member.
+Target = Annotated[
+    Annotated[HttpTarget, Tag("http")],
+    Discriminator(
+        _target_type, custom_error_type="invalid_target_type", custom_error_message="unknown target type"
+    ),
+]
+
+
+class RetryPolicy(Strict):
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    backoff_seconds: int = Field(default=30, ge=1, le=3600)
+    backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
+
+
+class JobSpec(Strict):
+    """Everything a caller may set on a job (the body of POST and PUT)."""
+
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=1024)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
+    priority: int = Field(default=5, ge=0, le=9)
+    enabled: bool = True
+    region: str | None = Field(default=None, description="home region; default: the serving region")
+    schedule: Schedule
+    target: Target
+    retry_policy: RetryPolicy = Field(default_factory=RetryPolicy)
+    overlap_policy: OverlapPolicy = OverlapPolicy.ALLOW
+
+
+class Job(JobSpec):
+    """A stored job: the caller's fields plus the server's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    region: str
+    version: int = Field(ge=1)
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    updated_by: str
+    status: JobStatus
+    schedule_state: ScheduleState = ScheduleState.PENDING
+    schedule_error: str | None = None
+    schedule_arn: str | None = None
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+class JobView(Job):
+    """A job as the API returns it: with the next fire times computed at read time."""
+
+    next_run_at: datetime | None = None
+    next_runs: list[datetime] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, job: Job, now: datetime) -> JobView:
+        runs = job.schedule.preview(after=now, anchor=job.created_at) if job.enabled else []
+        return cls.model_validate(
+            {**job.model_dump(), "next_run_at": runs[0] if runs else None, "next_runs": runs}
+        )
+
+
+def _as_utc(value: datetime, zone: ZoneInfo) -> datetime:
+    return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+
+
+def new_job_id() -> str:
+    """Unique and sortable by creation time (a ULID)."""
+    return "job_" + str(ULID()).lower()
+
+
+def status_for(enabled: bool) -> JobStatus:
+    return JobStatus.ACTIVE if enabled else JobStatus.PAUSED
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    return job.model_dump(mode="json")
