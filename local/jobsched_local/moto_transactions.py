@@ -1,0 +1,115 @@
+"""DynamoDB transactions in the emulator at the cost of the items they touch, not of the whole table.
+
+moto makes a transaction undoable by deep-copying every table it names before it starts, so each
+TransactWriteItems costs time in proportion to the table: creating the 10,000th job of a local run takes
+seconds. DynamoDB itself commits all or nothing, which allows a cheaper emulation: check every condition
+first without writing, cancel with the same reasons DynamoDB gives if one fails, and only then write.
+The few items about to be written are copied, so a write that still fails is undone item by item.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_installed = False
+
+
+def install() -> None:
+    """Replace moto's DynamoDB transaction write with the item-level one (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    _installed = True
+
+
+def _key_of(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return dict(op["Key"])
+    table = backend.get_table(op["TableName"])
+    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    return key
+
+
+def _check(backend: Any, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """One operation's cancellation reason as (code, message, old item), or (None, None, None)."""
+    from moto.dynamodb.comparisons import get_filter_expression
+
+    if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+        raise ValueError(f"unsupported transaction operation {op_type}")
+    expression = op.get("ConditionExpression")
+    if expression is None:
+        return None, None, None
+    current = backend.get_item(op["TableName"], key)
+    condition = get_filter_expression(
+        expression, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    )
+    if condition.expr(current):
+        return None, None, None
+    old = None
+    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+        old = current.to_json()["Attributes"]
+    return "ConditionalCheckFailed", "The conditional request failed", old
+
+
+def _write(backend: Any, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> None:
+    names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    if op_type == "Put":
+        backend.put_item(op["TableName"], op["Item"])
+    elif op_type == "Delete":
+        backend.delete_item(op["TableName"], key)
+    elif op_type == "Update":
+        backend.update_item(
+            op["TableName"],
+            key,
+            update_expression=op["UpdateExpression"],
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+        )
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    planned: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    seen: set[tuple[str, str]] = set()
+    for entry in transact_items:
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(entry.items()))
+        key = _key_of(self, op_type, op)
+        identity = (str(op["TableName"]), str(sorted(key.items())))
+        if identity in seen:
+            raise MultipleTransactionsException()
+        seen.add(identity)
+        planned.append((op_type, op, key))
+
+    reasons = [_check(self, op_type, op, key) for op_type, op, key in planned]
+    if any(code is not None for code, _, _ in reasons):
+        raise TransactionCanceledException(reasons)
+
+    before = [
+        (op["TableName"], key, copy.deepcopy(self.get_item(op["TableName"], key))) for _, op, key in planned
+    ]
+    try:
+        for op_type, op, key in planned:
+            _write(self, op_type, op, key)
+    except Exception:
+        for table_name, key, item in reversed(before):
+            if item is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, item.to_json()["Attributes"])
+        raise

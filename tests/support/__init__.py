@@ -1,0 +1,1 @@
+"""Shared test support: AWS fixtures and API Gateway events."""

@@ -1,0 +1,58 @@
+"""REST API (proxy v1) events as API Gateway hands them to a function after the authorizer allowed them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import uuid4
+
+
+def rest_event(
+    method: str,
+    path: str,
+    *,
+    tenant: str = "acme",
+    role: str = "admin",
+    body: Any = None,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    key_id: str = "key_test",
+) -> dict[str, Any]:
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if raw_body is None and body is not None:
+        raw_body = json.dumps(body)
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": raw_body,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "requestId": str(uuid4()),
+            "stage": "prod",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "authorizer": {
+                "tenant": tenant,
+                "role": role,
+                "tier": "premium",
+                "key_id": key_id,
+                "principalId": key_id,
+            },
+        },
+    }
+
+
+def headers_of(response: dict[str, Any]) -> dict[str, str]:
+    """Single-valued view of a proxy response's headers, whichever form the function used."""
+    merged = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        merged[name.lower()] = values[-1]
+    return merged
