@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+
 from jobsched.adapters.clients import client
 from jobsched.adapters.job_store import DynamoJobStore
 from jobsched.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
