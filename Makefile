@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test lint typecheck pytest synth diff deploy bench clean
+.PHONY: setup run test lint typecheck pytest synth diff deploy bench openapi clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ deploy: setup
 	@test -n "$(REGION)" || { echo "usage: make deploy REGION=<region>" >&2; exit 2; }
 	$(CDK) deploy --require-approval broadening jobsched-data-$(PRIMARY_REGION)
 	$(CDK) deploy --require-approval broadening jobsched-$(REGION)
+
+openapi: setup
+	$(BIN)/python -m jobsched_local.openapi
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 
 from jobsched.adapters.clients import client
 from jobsched.adapters.job_store import DynamoJobStore
+from jobsched.api_models import JobList, parse_tag_filter, responses
 from jobsched.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
-from jobsched.job_api_models import JobList, parse_tag_filter
 from jobsched.job_service import JobFilters, JobService
 from jobsched.jobs import JobSpec, JobStatus, JobView
 from jobsched.settings import load_settings
@@ -31,7 +31,11 @@ def _job_response(status: int, job: dict[str, Any], **headers: str) -> Response[
     )
 
 
-@app.post(JOBS_PATH, summary="Create a job", response_description="The job created")
+@app.post(
+    JOBS_PATH,
+    summary="Create a job",
+    responses=responses(201, "The job created", JobView, 400, 403, 409, 413, 415, 422),
+)
 def create_job(
     spec: Annotated[JobSpec, Body()],
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None,
@@ -44,7 +48,7 @@ def create_job(
     return _job_response(201, created.job, **extra)
 
 
-@app.get(JOBS_PATH, summary="List jobs")
+@app.get(JOBS_PATH, summary="List jobs", responses=responses(200, "A page of jobs", JobList, 400, 422))
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
@@ -58,13 +62,17 @@ def list_jobs(
     return JobList(items=page.items, next_token=page.next_token)
 
 
-@app.get(JOBS_PATH + "/<job_id>", summary="Read a job")
+@app.get(JOBS_PATH + "/<job_id>", summary="Read a job", responses=responses(200, "The job", JobView, 404))
 def get_job(job_id: str) -> Response[JobView]:
     job = JOBS.get(principal_of(app), job_id)
     return _job_response(200, job.model_dump(mode="json"))
 
 
-@app.put(JOBS_PATH + "/<job_id>", summary="Replace a job's fields")
+@app.put(
+    JOBS_PATH + "/<job_id>",
+    summary="Replace a job's fields",
+    responses=responses(200, "The job as replaced", JobView, 400, 403, 404, 412, 413, 415, 422),
+)
 def replace_job(
     job_id: str,
     spec: Annotated[JobSpec, Body()],
@@ -74,7 +82,11 @@ def replace_job(
     return _job_response(200, job.model_dump(mode="json"))
 
 
-@app.delete(JOBS_PATH + "/<job_id>", summary="Delete a job")
+@app.delete(
+    JOBS_PATH + "/<job_id>",
+    summary="Delete a job",
+    responses=responses(204, "Deleted", None, 403, 404, 412),
+)
 def delete_job(
     job_id: str, if_match: Annotated[str | None, Header(alias="if-match")] = None
 ) -> Response[None]:

@@ -5,6 +5,7 @@ boto3 honours AWS_ENDPOINT_URL, which is how the local runtime points them at it
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -17,4 +18,6 @@ _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 4, 
 
 @cache
 def client(service: str, region: str | None = None) -> Any:
+    # Lambda sets AWS_REGION; boto3 itself only reads AWS_DEFAULT_REGION.
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return boto3.client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]

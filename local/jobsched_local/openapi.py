@@ -1,0 +1,137 @@
+"""The API contract, generated from the API functions' code and committed as docs/openapi.json.
+
+Each API function's Powertools resolver describes its routes; this merges them into one document, swaps
+Powertools' own 422 schema for the service's error envelope, and adds what API Gateway itself answers
+(GET /health without a key, 401/403/429 from the key check, authorizer and usage plan).
+`python -m jobsched_local.openapi` rewrites the file; `--check` fails when the code and the file differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from jobsched import __version__, config
+
+API_FUNCTIONS: tuple[str, ...] = ("job_api",)
+CONTRACT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+TITLE = "Job Scheduler API"
+_POWERTOOLS_ONLY_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+_GATEWAY_MESSAGE = {
+    "type": "object",
+    "properties": {"message": {"type": "string"}},
+    "required": ["message"],
+    "description": "API Gateway's own answer (key check, authorizer, throttling, quota)",
+}
+_GATEWAY_RESPONSES = {
+    "401": "Missing, unknown or revoked API key",
+    "403": "API key not valid for this stage, or the key's role may not do this",
+    "429": "Too Many Requests (tier rate or burst) or Limit Exceeded (daily quota)",
+}
+
+
+def build_contract() -> dict[str, Any]:
+    os.environ.setdefault("AWS_REGION", config.PRIMARY_REGION)  # the modules build clients at import
+    contract: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": __version__,
+            "description": "Define, schedule and observe jobs. Every /api/v1 route needs an x-api-key.",
+        },
+        "servers": [
+            {"url": "http://127.0.0.1:8080", "description": "local runtime"},
+            {"url": f"https://{{api_id}}.execute-api.{{region}}.amazonaws.com/{config.API_STAGE}"},
+        ],
+        "paths": {"/health": _health_path()},
+        "components": {
+            "schemas": {"GatewayMessage": _GATEWAY_MESSAGE},
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": config.API_KEY_HEADER}},
+        },
+        "security": [{"ApiKey": []}],
+    }
+    for name in API_FUNCTIONS:
+        module = importlib.import_module(f"functions.{name}.handler")
+        document = json.loads(module.app.get_openapi_json_schema(title=TITLE, version=__version__))
+        for path, operations in document.get("paths", {}).items():
+            if path in contract["paths"]:
+                raise ValueError(f"{path} is served by two functions")
+            contract["paths"][path] = operations
+        contract["components"]["schemas"].update(document.get("components", {}).get("schemas", {}))
+    for name in _POWERTOOLS_ONLY_SCHEMAS:
+        contract["components"]["schemas"].pop(name, None)
+    for path, operations in contract["paths"].items():
+        if path.startswith("/api/"):
+            for operation in operations.values():
+                _use_service_envelope(operation)
+    return contract
+
+
+def _use_service_envelope(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    if "422" in responses:
+        responses["422"] = {"description": "A field is invalid; details name it", "content": envelope}
+    gateway = {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}}
+    for status, description in _GATEWAY_RESPONSES.items():
+        responses.setdefault(status, {"description": description, "content": copy.deepcopy(gateway)})
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _health_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": "Service health (no API key)",
+            "operationId": "health",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The service is up",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"type": "string", "const": "ok"},
+                                    "version": {"type": "string"},
+                                    "region": {"type": "string"},
+                                },
+                                "required": ["status", "version", "region"],
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    }
+
+
+def render(contract: dict[str, Any]) -> str:
+    return json.dumps(contract, indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobsched_local.openapi", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if docs/openapi.json is not up to date")
+    parser.add_argument("--path", type=Path, default=CONTRACT_PATH, help="where the contract lives")
+    args = parser.parse_args(argv)
+    text = render(build_contract())
+    if args.check:
+        current = args.path.read_text(encoding="utf-8") if args.path.exists() else ""
+        if current != text:
+            print(f"{args.path} is out of date: run `make openapi` and review the diff", file=sys.stderr)
+            return 1
+        return 0
+    args.path.write_text(text, encoding="utf-8")
+    print(f"wrote {args.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
