@@ -1,0 +1,63 @@
+"""The fire message: what a schedule puts on the execution queue and the executor reads.
+
+EventBridge Scheduler fills the <aws.scheduler.*> placeholders of the schedule's input template, so
+the same message shape comes from AWS, from the local runtime's schedule clock, from a run-now and
+from a retry. An execution is identified by (job, scheduled time): a duplicate delivery of the same
+fire must never run the job twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Trigger(StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+
+
+class FireMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    tenant: str = Field(min_length=1)
+    job_id: str = Field(min_length=1)
+    job_version: int = Field(ge=1)
+    scheduled_time: datetime
+    trigger: Trigger = Trigger.SCHEDULE
+    scheduler_execution_id: str | None = None
+    scheduler_attempt: int = Field(default=1, ge=1)
+    # Set by run-now, retry and the executor's own retries; a scheduled fire derives it.
+    execution_id: str | None = None
+    attempt: int = Field(default=1, ge=1)
+
+    @field_validator("scheduled_time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+    @property
+    def effective_execution_id(self) -> str:
+        return self.execution_id or execution_id_for(self.job_id, self.scheduled_time)
+
+
+def execution_id_for(job_id: str, scheduled_time: datetime) -> str:
+    """The id of the execution of ``job_id`` due at ``scheduled_time``: the same for every delivery."""
+    stamp = scheduled_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(f"{job_id}|{stamp}".encode()).hexdigest()[:10]
+    return f"exe_{stamp}_{digest}"
+
+
+def scheduler_input_template(tenant: str, job_id: str, job_version: int) -> str:
+    """The Input of a job's EventBridge Scheduler target; the scheduler fills the context placeholders."""
+    fixed = json.dumps({"tenant": tenant, "job_id": job_id, "job_version": job_version, "trigger": "schedule"})
+    return (
+        fixed[:-1] + ', "scheduled_time": "<aws.scheduler.scheduled-time>"'
+        ', "scheduler_execution_id": "<aws.scheduler.execution-id>"'
+        ', "scheduler_attempt": <aws.scheduler.attempt-number>}'
+    )
