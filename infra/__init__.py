@@ -1,0 +1,1 @@
+"""CDK infrastructure of the job scheduler: configuration, stacks, and one construct per concern."""

@@ -1,0 +1,121 @@
+"""The regional REST API: stage, throttling, access logs, tracing, and the keyless health check."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from jobsched import config
+
+ACCESS_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+HEALTH_PATH = "health"
+
+# One JSON object per request; the authorizer's context names the tenant and key behind each call.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "tenant": "$context.authorizer.tenant",
+    "keyId": "$context.authorizer.key_id",
+    "authorizerError": "$context.authorizer.error",
+    "errorMessage": "$context.error.message",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+class ApiGateway(Construct):
+    """A regional REST API whose every method needs an API key unless it opts out explicitly.
+
+    Regional (not edge) endpoints, because each region serves its own API behind latency-based routing.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage_rate_per_second: float, stage_burst: int
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=ACCESS_LOG_RETENTION)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=config.rest_api_name(),
+            description="jobsched job scheduler API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # Secure by default: a method added later without thinking about keys still requires one.
+            default_method_options=apigw.MethodOptions(api_key_required=True),
+            # Stage logging needs the account-level CloudWatch role of API Gateway in this region.
+            cloud_watch_role=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.API_STAGE,
+                throttling_rate_limit=stage_rate_per_second,
+                throttling_burst_limit=stage_burst,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+                tracing_enabled=True,
+                metrics_enabled=True,
+                # Execution logs for failures only; full request logging would put payloads in logs.
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+            ),
+        )
+        # The stack declares its own ApiUrl and ApiId outputs; RestApi's automatic one would repeat the URL.
+        self.rest_api.node.try_remove_child("Endpoint")
+        # Bodies are validated by the functions (pydantic, with field-level error messages); the
+        # validator is the hook for request models and checks required parameters where declared.
+        self.request_validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        self._acknowledge_findings()
+
+    @property
+    def stage(self) -> apigw.Stage:
+        return self.rest_api.deployment_stage
+
+    def add_health_route(self, health_function: lambda_.IFunction) -> apigw.Method:
+        """GET /health: no key and no authorizer, so load balancers and probes can call it."""
+        method = self.rest_api.root.add_resource(HEALTH_PATH).add_method(
+            "GET",
+            apigw.LambdaIntegration(health_function, allow_test_invoke=False),
+            api_key_required=False,
+            authorization_type=apigw.AuthorizationType.NONE,
+        )
+        reason = "GET /health is the public liveness probe: it reveals only status, version and region."
+        Validations.of(method).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
+            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
+        )
+        return method
+
+    def _acknowledge_findings(self) -> None:
+        Validations.of(self.stage).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason="WAF comes in a later iteration (DESIGN.md section 2); until then usage plans "
+                "throttle per key and the stage throttles overall.",
+            )
+        )
+        cloud_watch_role = self.rest_api.node.find_child("CloudWatchRole")
+        Validations.of(cloud_watch_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                reason="The account-level API Gateway logging role: AWS's managed policy is the documented "
+                "way to let API Gateway create its execution log groups in this region.",
+            )
+        )

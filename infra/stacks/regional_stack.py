@@ -1,0 +1,57 @@
+"""The regional stack: everything that serves requests in one region, on top of the local table replicas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.config import InfraConfig
+from infra.constructs.api_gateway import ApiGateway
+from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
+from infra.constructs.key_authorizer import KeyAuthorizer
+from infra.constructs.regional_tables import RegionalTables
+from infra.constructs.usage_plans import TierUsagePlans
+from jobsched import config
+
+
+def regional_stack_name(region: str) -> str:
+    return f"jobsched-{region}"
+
+
+class RegionalStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, infra_config: InfraConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        tables = RegionalTables(self, "Tables")
+        functions = FunctionFactory(self, "Functions", regions=infra_config.regions)
+
+        api = ApiGateway(
+            self, "Api", stage_rate_per_second=config.STAGE_RATE_PER_SECOND, stage_burst=config.STAGE_BURST
+        )
+        TierUsagePlans(self, "UsagePlans", rest_api=api.rest_api, tiers=infra_config.tiers)
+        health_function = functions.create(
+            "HealthFunction", code_dir="health", description="jobsched GET /health"
+        )
+        api.add_health_route(health_function)
+
+        key_authorizer = KeyAuthorizer(
+            self, "KeyAuthorizer", functions=functions, jobs_table=tables.jobs_table
+        )
+        api_v1 = api_v1_resource(api.rest_api, authorizer=key_authorizer.authorizer)
+        JobApiRoutes(
+            self,
+            "JobApi",
+            api_v1=api_v1,
+            request_validator=api.request_validator,
+            functions=functions,
+            jobs_table=tables.jobs_table,
+        )
+
+        CfnOutput(self, "ApiUrl", value=api.rest_api.url, description="Base URL of the prod stage")
+        CfnOutput(
+            self, "ApiId", value=api.rest_api.rest_api_id, description="REST API id (for key onboarding)"
+        )
