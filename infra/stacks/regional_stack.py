@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.constructs.api_gateway import ApiGateway
+from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
 from infra.constructs.key_authorizer import KeyAuthorizer
@@ -27,6 +28,7 @@ class RegionalStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         tables = RegionalTables(self, "Tables")
+        self.execution_queue = ExecutionQueue(self, "ExecutionQueue")
         functions = FunctionFactory(self, "Functions", regions=infra_config.regions)
 
         api = ApiGateway(

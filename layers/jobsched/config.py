@@ -17,6 +17,15 @@ EXECUTIONS_TABLE = "jobsched-executions"
 GSI1 = "gsi1"
 TTL_ATTRIBUTE = "expires_at"
 
+EXECUTION_QUEUE = "jobsched-executions"
+EXECUTION_DLQ = "jobsched-executions-dlq"
+SCHEDULE_GROUP = "jobsched"
+# A target may take up to 900 s (Lambda's own limit), so the executor may too; SQS hides a message for
+# 6x the function timeout, as AWS advises for SQS event sources, before another consumer may see it.
+EXECUTOR_TIMEOUT_SECONDS = 900
+EXECUTION_VISIBILITY_SECONDS = 6 * EXECUTOR_TIMEOUT_SECONDS
+EXECUTION_MAX_RECEIVES = 5
+
 API_STAGE = "prod"
 API_KEY_HEADER = "x-api-key"
 METRICS_NAMESPACE = "JobScheduler"

@@ -55,7 +55,9 @@ def execution_id_for(job_id: str, scheduled_time: datetime) -> str:
 
 def scheduler_input_template(tenant: str, job_id: str, job_version: int) -> str:
     """The Input of a job's EventBridge Scheduler target; the scheduler fills the context placeholders."""
-    fixed = json.dumps({"tenant": tenant, "job_id": job_id, "job_version": job_version, "trigger": "schedule"})
+    fixed = json.dumps(
+        {"tenant": tenant, "job_id": job_id, "job_version": job_version, "trigger": Trigger.SCHEDULE.value}
+    )
     return (
         fixed[:-1] + ', "scheduled_time": "<aws.scheduler.scheduled-time>"'
         ', "scheduler_execution_id": "<aws.scheduler.execution-id>"'
