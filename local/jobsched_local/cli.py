@@ -1,0 +1,187 @@
+"""The `jobsched` command: `local` runs the service on this machine; `keys` onboards tenants."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from jobsched import config
+from jobsched.errors import DomainError
+
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+DEFAULT_PORT = 8080
+
+
+def region_name(value: str) -> str:
+    if not REGION_PATTERN.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an AWS region name (like us-east-1)")
+    return value
+
+
+def region_list(value: str) -> tuple[str, ...]:
+    regions = tuple(dict.fromkeys(region_name(part.strip()) for part in value.split(",") if part.strip()))
+    if not regions:
+        raise argparse.ArgumentTypeError("give at least one region, comma-separated")
+    return regions
+
+
+def port_number(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jobsched", description="Serverless multi-region job scheduler.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys}")
+
+    local = commands.add_parser(
+        "local", help="run the whole service on this machine (moto, no Docker, no AWS)"
+    )
+    local.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    local.add_argument(
+        "--port", type=port_number, default=None, help=f"API port (default: $PORT or {DEFAULT_PORT})"
+    )
+    local.add_argument(
+        "--aws-port", type=port_number, default=4566, help="AWS endpoint port (default: %(default)s)"
+    )
+    local.add_argument(
+        "--state-dir", type=Path, default=Path(".jobsched"), help="where state is kept (default: %(default)s)"
+    )
+    local.add_argument(
+        "--region",
+        type=region_name,
+        default=config.PRIMARY_REGION,
+        help="serving region (default: %(default)s)",
+    )
+
+    keys = commands.add_parser("keys", help="manage tenants' API keys in every region")
+    keys.add_argument(
+        "--regions",
+        type=region_list,
+        default=None,
+        help="comma-separated regions whose API Gateway gets the key (default: $JOBSCHED_REGIONS or "
+        f"{','.join(config.REGIONS)})",
+    )
+    keys.add_argument(
+        "--table-region",
+        type=region_name,
+        default=config.PRIMARY_REGION,
+        help="region of the jobs table holding key records (default: %(default)s)",
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="{create,list,revoke}")
+    create = key_commands.add_parser("create", help="issue a key; prints its value once, as the last line")
+    create.add_argument("--tenant", required=True, help="tenant the key belongs to (lowercase, digits, '-')")
+    create.add_argument("--tier", required=True, choices=[t.value for t in config.Tier])
+    create.add_argument("--role", required=True, choices=[r.value for r in config.Role])
+    listing = key_commands.add_parser("list", help="list keys (never their values)")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    revoke = key_commands.add_parser("revoke", help="revoke a key in every region")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "local":
+        return run_local(parser, args)
+    return run_keys(parser, args)
+
+
+def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    port = args.port
+    if port is None:
+        try:
+            port = port_number(os.environ.get("PORT", str(DEFAULT_PORT)))
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"environment variable PORT: {exc}")
+    regions = _configured_regions(parser, None)
+    if args.region not in regions:
+        parser.error(
+            f"argument --region: {args.region} is not one of the configured regions {','.join(regions)}"
+        )
+    # Imported here: moto and werkzeug load in ~1 s, which `jobsched keys` should not pay.
+    from jobsched_local.runtime import RuntimeOptions, run
+
+    options = RuntimeOptions(
+        host=args.host,
+        port=port,
+        aws_port=args.aws_port,
+        state_dir=args.state_dir,
+        region=args.region,
+        regions=regions,
+    )
+    return run(options)
+
+
+def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from jobsched_local import key_commands
+    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+    from jobsched_local.key_service import make_key_service
+
+    regions = _configured_regions(parser, args.regions)
+    try:
+        service = make_key_service(client_factory(make_session()), args.table_region, regions)
+        if args.keys_command == "create":
+            key_commands.create_key(service, args.tenant, args.tier, args.role, regions, sys.stdout)
+        elif args.keys_command == "list":
+            key_commands.list_keys(service, args.tenant, sys.stdout)
+        else:
+            key_commands.revoke_key(service, args.key_id, regions, sys.stdout)
+    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
+        endpoint = endpoint_url() or exc.kwargs.get("endpoint_url", "AWS")
+        return fail(
+            f"cannot reach the AWS endpoint {endpoint} ({exc}). "
+            "If that is the local runtime, start it with `jobsched local` (or `make run`)."
+        )
+    except (NoCredentialsError, PartialCredentialsError):
+        return fail(
+            "no AWS credentials found: configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY), or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 to use the local runtime."
+        )
+    except DomainError as exc:
+        return fail(exc.message)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
+    return 0
+
+
+def _configured_regions(parser: argparse.ArgumentParser, given: tuple[str, ...] | None) -> tuple[str, ...]:
+    if given:
+        return given
+    from_env = os.environ.get("JOBSCHED_REGIONS")
+    if not from_env:
+        return config.REGIONS
+    try:
+        return region_list(from_env)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"environment variable JOBSCHED_REGIONS: {exc}")
+
+
+def fail(message: str) -> int:
+    print(f"jobsched: error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

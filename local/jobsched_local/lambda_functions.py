@@ -1,0 +1,56 @@
+"""The Lambda handlers the gateway invokes: the modules Lambda runs, imported once, after their env is set."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from jobsched import config
+
+# functions/ sits at the repository root, which the `jobsched` console script does not put on sys.path.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def function_env(region: str, regions: Iterable[str]) -> dict[str, str]:
+    """What the regional stack sets on every function, plus the local-only target allowances."""
+    return {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "JOBS_TABLE_NAME": config.JOBS_TABLE,
+        "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
+        "JOBSCHED_REGIONS": ",".join(regions),
+        # Loopback webhooks are the developer's own machine; deployed stacks deny them.
+        "ALLOW_PRIVATE_TARGETS": "true",
+        "ALLOW_HTTP_TARGETS": "true",
+        "POWERTOOLS_SERVICE_NAME": config.SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def apply_env(env: Mapping[str, str]) -> None:
+    # Handlers read os.environ at import (cold start), so this must run before load_handlers.
+    os.environ.update(env)
+
+
+def load_handlers(functions: Iterable[str]) -> dict[str, Handler]:
+    """Import functions.<name>.handler once per function; a function not written yet is left out."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    handlers: dict[str, Handler] = {}
+    for name in dict.fromkeys(functions):
+        module_name = f"functions.{name}.handler"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name in (f"functions.{name}", module_name):
+                continue
+            raise
+        handlers[name] = module.handler
+    return handlers

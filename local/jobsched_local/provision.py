@@ -1,0 +1,143 @@
+"""What the CDK stacks create, created in moto: the two tables, and per region the REST API and usage plans.
+
+Every step first looks for what it would create, so provisioning twice is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+
+from jobsched import config
+from jobsched_local.routes import ROUTES, Route
+
+
+def provision(serving_region: str, regions: Sequence[str]) -> dict[str, str]:
+    """Create the tables in the serving region and the API in every region; returns region -> REST API id."""
+    dynamodb = boto3.client("dynamodb", region_name=serving_region)
+    for table in (config.JOBS_TABLE, config.EXECUTIONS_TABLE):
+        ensure_table(dynamodb, table)
+    return {region: ensure_api(boto3.client("apigateway", region_name=region)) for region in regions}
+
+
+def ensure_table(client: Any, name: str) -> None:
+    """pk/sk table with the gsi1 index projecting everything, a NEW_AND_OLD_IMAGES stream and TTL."""
+    if name in client.list_tables()["TableNames"]:
+        return
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": config.GSI1,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": config.TTL_ATTRIBUTE}
+    )
+
+
+def ensure_api(client: Any) -> str:
+    """The REST API (routes, authorizer), a deployed stage, and the tiers' usage plans on that stage."""
+    api_id = _find_api(client) or client.create_rest_api(name=config.rest_api_name())["id"]
+    ensure_routes(client, api_id)
+    stages = {stage["stageName"] for stage in client.get_stages(restApiId=api_id)["item"]}
+    if config.API_STAGE not in stages:
+        client.create_deployment(restApiId=api_id, stageName=config.API_STAGE)
+    for tier in config.Tier:
+        ensure_usage_plan(client, api_id, tier)
+    return str(api_id)
+
+
+def ensure_routes(client: Any, api_id: str, routes: list[Route] = ROUTES) -> None:
+    """Resources and methods as the gateway serves them; key-checked ones go through the REQUEST authorizer.
+
+    The gateway stand-in routes by the same table; these exist so the emulated API can be deployed and
+    inspected (aws apigateway get-resources) like the real one.
+    """
+    authorizer_id = _ensure_authorizer(client, api_id)
+    resources = {r["path"]: r for r in client.get_resources(restApiId=api_id, limit=500)["items"]}
+    for route in routes:
+        resource = _ensure_resource(client, api_id, route.resource, resources)
+        if route.method in resource.get("resourceMethods", {}):
+            continue
+        custom = {"authorizationType": "CUSTOM", "authorizerId": authorizer_id} if route.key_required else {}
+        client.put_method(
+            restApiId=api_id,
+            resourceId=resource["id"],
+            httpMethod=route.method,
+            apiKeyRequired=route.key_required,
+            **({"authorizationType": "NONE"} | custom),
+        )
+        client.put_integration(
+            restApiId=api_id, resourceId=resource["id"], httpMethod=route.method, type="MOCK"
+        )
+        resource.setdefault("resourceMethods", {})[route.method] = {}
+
+
+def _ensure_resource(client: Any, api_id: str, path: str, resources: dict[str, Any]) -> dict[str, Any]:
+    if path in resources:
+        found: dict[str, Any] = resources[path]
+        return found
+    parent_path, _, part = path.rpartition("/")
+    parent = _ensure_resource(client, api_id, parent_path or "/", resources)
+    created: dict[str, Any] = client.create_resource(restApiId=api_id, parentId=parent["id"], pathPart=part)
+    resources[path] = created
+    return created
+
+
+def _ensure_authorizer(client: Any, api_id: str) -> str:
+    name = f"{config.SERVICE}-authorizer"
+    for authorizer in client.get_authorizers(restApiId=api_id)["items"]:
+        if authorizer["name"] == name:
+            return str(authorizer["id"])
+    created = client.create_authorizer(
+        restApiId=api_id,
+        name=name,
+        type="REQUEST",
+        identitySource=f"method.request.header.{config.API_KEY_HEADER}",
+        authorizerUri="arn:aws:apigateway:local:lambda:path/2015-03-31/functions/authorizer/invocations",
+        authorizerResultTtlInSeconds=config.AUTHORIZER_CACHE_SECONDS,
+    )
+    return str(created["id"])
+
+
+def ensure_usage_plan(client: Any, api_id: str, tier: config.Tier) -> None:
+    limits = config.TIERS[tier]
+    name = config.usage_plan_name(tier)
+    plans = [p for p in client.get_usage_plans(limit=500)["items"] if p["name"] == name]
+    if not plans:
+        client.create_usage_plan(
+            name=name,
+            description=f"{tier.value} tier: {limits.requests_per_hour} requests per hour",
+            apiStages=[{"apiId": api_id, "stage": config.API_STAGE}],
+            throttle={"rateLimit": limits.rate_per_second, "burstLimit": limits.burst},
+            quota={"limit": limits.daily_quota, "period": "DAY", "offset": 0},
+        )
+        return
+    plan = plans[0]
+    if not any(s["apiId"] == api_id and s["stage"] == config.API_STAGE for s in plan.get("apiStages", [])):
+        client.update_usage_plan(
+            usagePlanId=plan["id"],
+            patchOperations=[{"op": "add", "path": "/apiStages", "value": f"{api_id}:{config.API_STAGE}"}],
+        )
+
+
+def _find_api(client: Any) -> str | None:
+    for api in client.get_rest_apis(limit=500)["items"]:
+        if api["name"] == config.rest_api_name():
+            return str(api["id"])
+    return None

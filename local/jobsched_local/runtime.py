@@ -1,0 +1,179 @@
+"""The local runtime: moto, the provisioned API and tables, the gateway and the workers, in one process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from jobsched import config
+from jobsched_local import state
+from jobsched_local.authorizer_gate import CachingAuthorizer
+from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
+from jobsched_local.demo_key import ensure_demo_key
+from jobsched_local.gateway import Gateway, GatewayServer
+from jobsched_local.key_service import make_key_service, make_key_store
+from jobsched_local.lambda_functions import apply_env, function_env, load_handlers
+from jobsched_local.moto_backends import ACCOUNT_ID, find_key_in_plan
+from jobsched_local.provision import provision
+from jobsched_local.proxy_event import ApiStage
+from jobsched_local.routes import ROUTES
+from jobsched_local.workers import BackgroundWorker, WorkerGroup
+
+LOG = logging.getLogger(__name__)
+AUTHORIZER_FUNCTION = "authorizer"
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    aws_port: int = 4566
+    state_dir: Path = Path(".jobsched")
+    region: str = config.PRIMARY_REGION
+    regions: Sequence[str] = field(default_factory=lambda: config.REGIONS)
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    api_url: str
+    aws_endpoint_url: str
+    state_dir: Path
+    demo_key: str
+    restored: state.RestoreSummary | None
+    startup_seconds: float
+
+
+class LocalRuntime:
+    def __init__(self, options: RuntimeOptions) -> None:
+        if options.region not in options.regions:
+            raise ValueError(
+                f"region {options.region} is not one of the configured regions {list(options.regions)}"
+            )
+        self.options = options
+        self.workers = WorkerGroup()
+        self._emulator = AwsEmulator(options.host, options.aws_port)
+        self._server: GatewayServer | None = None
+        # Registered first, so it stops last and its final save sees what the other workers did.
+        self._snapshots = state.StateSnapshotter(options.state_dir, options.regions)
+        self.workers.register(self._snapshots)
+
+    def register_worker(self, worker: BackgroundWorker) -> None:
+        """Add a background worker: it starts with the runtime and stops (in reverse order) before AWS."""
+        self.workers.register(worker)
+
+    def start(self) -> RuntimeInfo:
+        started = time.monotonic()
+        opts = self.options
+        ensure_port_free(opts.host, opts.port, "API")
+        try:
+            return self._start(started)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, started: float) -> RuntimeInfo:
+        opts = self.options
+        self._emulator.start()
+        api_ids = provision(opts.region, opts.regions)
+        restored = restore_state(opts.state_dir, opts.regions)
+        self._snapshots.mark_saved()
+
+        apply_env(function_env(opts.region, opts.regions))
+        handlers = load_handlers([*(route.function for route in ROUTES), AUTHORIZER_FUNCTION])
+        demo_key = ensure_demo_key(
+            opts.state_dir,
+            make_key_service(_client, opts.region, opts.regions),
+            make_key_store(_client, opts.region),
+        )
+
+        api = ApiStage(api_ids[opts.region], config.API_STAGE, opts.region, ACCOUNT_ID)
+        authorizer_handler = handlers.pop(AUTHORIZER_FUNCTION, None)
+        authorizer = CachingAuthorizer(authorizer_handler, opts.region) if authorizer_handler else None
+        gateway = Gateway(
+            api,
+            handlers,
+            authorizer,
+            key_check=lambda value: find_key_in_plan(opts.region, value, api.api_id, api.stage),
+        )
+        self.workers.start_all()
+        self._server = GatewayServer(gateway, opts.host, opts.port)
+        self._server.start()
+        return RuntimeInfo(
+            api_url=self._server.url,
+            aws_endpoint_url=self._emulator.endpoint_url,
+            state_dir=opts.state_dir.resolve(),
+            demo_key=demo_key,
+            restored=restored,
+            startup_seconds=time.monotonic() - started,
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.workers.stop_all()
+        self._emulator.stop()
+
+
+def restore_state(state_dir: Path, regions: Sequence[str]) -> state.RestoreSummary | None:
+    snapshot = state.load(state_dir)
+    return state.restore(snapshot, regions) if snapshot is not None else None
+
+
+def _client(service: str, region: str) -> Any:
+    return boto3.client(service, region_name=region)
+
+
+def print_banner(info: RuntimeInfo) -> None:
+    restored = (
+        f"restored {info.restored.items} items and {info.restored.api_keys} API keys"
+        if info.restored
+        else "fresh state"
+    )
+    lines = [
+        f"jobsched local runtime is up ({info.startup_seconds:.1f} s)",
+        f"  API:          {info.api_url}   (try: curl {info.api_url}/health)",
+        f"  AWS endpoint: {info.aws_endpoint_url}   (CLI: export AWS_ENDPOINT_URL={info.aws_endpoint_url})",
+        f"  State:        {info.state_dir}   ({restored})",
+        f"  Demo API key (tenant demo, role admin, tier premium): {info.demo_key}",
+        "Press Ctrl+C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def run(options: RuntimeOptions) -> int:
+    """Start, serve until SIGINT or SIGTERM, then stop cleanly (the final state snapshot included)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        LOG.info("received %s, stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    runtime = LocalRuntime(options)
+    try:
+        info = runtime.start()
+    except PortInUse as exc:
+        print(
+            f"jobsched local: {exc}; is another runtime running? choose other ports with --port/--aws-port",
+            file=sys.stderr,
+        )
+        return 1
+    print_banner(info)
+    # A timed wait, so the signal handler gets its turn even where a blocking wait would not wake up.
+    while not stopping.wait(0.5):
+        pass
+    runtime.stop()
+    print("jobsched local runtime stopped; state saved in", info.state_dir, flush=True)
+    return 0

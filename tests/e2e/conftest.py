@@ -1,0 +1,146 @@
+"""The local runtime as a user runs it: a separate process on free ports, driven over HTTP and by the CLI."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_LIMIT_SECONDS = 120  # how long to wait for /health before giving up (a bound, not an assertion)
+KEY_PATTERN = re.compile(r"jsk_[A-Za-z0-9_-]+")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any AWS settings (coverage's variables stay, to measure the child)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k not in {"PORT", "JOBSCHED_REGIONS"}
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def call(port: int, method: str, path: str, key: str | None = None, body: Any = None) -> Reply:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"x-api-key": key} if key is not None else {}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        raw = response.read()
+        parsed = json.loads(raw) if raw else None
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, parsed)
+    finally:
+        connection.close()
+
+
+class RuntimeProcess:
+    """`jobsched local` in a subprocess; its output goes to a file in the state dir's parent."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.aws_port = free_port()
+        self.log = state_dir.parent / f"runtime-{self.port}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def start(self) -> str:
+        """Start and wait until /health answers; returns the demo key it printed."""
+        ports = ["--port", str(self.port), "--aws-port", str(self.aws_port)]
+        command = [
+            sys.executable,
+            "-m",
+            "jobsched_local.cli",
+            "local",
+            *ports,
+            "--state-dir",
+            str(self.state_dir),
+        ]
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(), stdout=log, stderr=log)
+        deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                pytest.fail(f"runtime exited with {self._process.returncode}:\n{self.output()}")
+            try:
+                if call(self.port, "GET", "/health").status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            self.stop()
+            pytest.fail(f"runtime did not answer /health:\n{self.output()}")
+        demo = [line for line in self.output().splitlines() if "Demo API key" in line]
+        match = KEY_PATTERN.search(demo[-1]) if demo else None
+        assert match, self.output()
+        return match.group(0)
+
+    def stop(self) -> int:
+        assert self._process is not None
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+        try:
+            return self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            raise
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`jobsched keys ...` against this runtime, as on a fresh machine: no credentials, no AWS config."""
+        env = clean_env(AWS_ENDPOINT_URL=self.aws_endpoint, HOME=str(self.state_dir.parent))
+        command = [sys.executable, "-m", "jobsched_local.cli", "keys", *args]
+        return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    def create_key(self, tenant: str, tier: str, role: str = "operator") -> tuple[str, str]:
+        """(key id, key value) of a key made by the CLI."""
+        result = self.keys("create", "--tenant", tenant, "--tier", tier, "--role", role)
+        assert result.returncode == 0, result.stderr
+        key_id = re.search(r"key_[a-z0-9]+", result.stdout)
+        assert key_id, result.stdout
+        return key_id.group(0), result.stdout.splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
+    process = RuntimeProcess(tmp_path_factory.mktemp("runtime") / "state")
+    process.start()
+    yield process
+    process.stop()

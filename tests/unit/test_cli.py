@@ -1,0 +1,92 @@
+"""Bad arguments are refused by name (exit 2) before anything touches AWS or starts a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobsched_local.aws_session import is_loopback
+from jobsched_local.cli import build_parser, main
+from jobsched_local.key_commands import format_table
+
+
+def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        ([], "{local,keys}"),
+        (["keys"], "{create,list,revoke}"),
+        (["keys", "create", "--tier", "basic", "--role", "admin"], "--tenant"),
+        (["keys", "create", "--tenant", "t", "--tier", "gold", "--role", "admin"], "--tier"),
+        (["keys", "create", "--tenant", "t", "--tier", "basic", "--role", "root"], "--role"),
+        (["keys", "--regions", "us-east-1,mars", "list"], "--regions"),
+        (["keys", "--regions", ",", "list"], "--regions"),
+        (["keys", "--table-region", "nowhere", "list"], "--table-region"),
+        (["keys", "revoke"], "KEY_ID"),
+        (["local", "--port", "70000"], "--port"),
+        (["local", "--port", "http"], "--port"),
+        (["local", "--aws-port", "0"], "--aws-port"),
+        (["local", "--region", "EU"], "--region"),
+        (["local", "--region", "sa-east-1"], "--region"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_arguments_name_the_argument(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert named in refused(argv, capsys)
+
+
+def test_bad_port_env_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PORT", "eighty")
+    assert "PORT" in refused(["local"], capsys)
+
+
+def test_bad_regions_env_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBSCHED_REGIONS", "us-east-1,,moon")
+    assert "JOBSCHED_REGIONS" in refused(["keys", "list"], capsys)
+
+
+def test_local_defaults() -> None:
+    args = build_parser().parse_args(["local"])
+    assert (args.host, args.port, args.aws_port, str(args.state_dir), args.region) == (
+        "127.0.0.1",
+        None,  # resolved from $PORT, else 8080, at start
+        4566,
+        ".jobsched",
+        "us-east-1",
+    )
+
+
+def test_regions_are_split_and_deduplicated() -> None:
+    args = build_parser().parse_args(["keys", "--regions", "eu-west-1, us-east-1,eu-west-1", "list"])
+    assert args.regions == ("eu-west-1", "us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:4566", True),
+        ("http://localhost:4566", True),
+        ("http://[::1]:4566", True),
+        ("http://127.8.9.1", True),
+        ("https://dynamodb.us-east-1.amazonaws.com", False),
+        ("http://10.0.0.5:4566", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_loopback_endpoints(url: str | None, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
+
+
+def test_table_columns_line_up() -> None:
+    table = format_table(("A", "LONGER"), [("x", "1"), ("wide cell", "2")])
+    assert table.splitlines() == ["A          LONGER", "x          1", "wide cell  2"]
