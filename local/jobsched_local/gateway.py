@@ -22,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
 from jobsched.config import API_KEY_HEADER, STAGE_BURST, STAGE_RATE_PER_SECOND
+from jobsched_local.api_docs import with_api_docs
 from jobsched_local.authorizer_gate import CachingAuthorizer, Decision
 from jobsched_local.lambda_context import make_context
 from jobsched_local.moto_backends import KeyInPlan
@@ -197,7 +198,7 @@ class GatewayServer:
 
     def __init__(self, gateway: Gateway, host: str, port: int) -> None:
         self._server: BaseWSGIServer = make_server(
-            host, port, gateway.wsgi_app, threaded=True, request_handler=_QuietRequestHandler
+            host, port, with_api_docs(gateway.wsgi_app), threaded=True, request_handler=_QuietRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
 
