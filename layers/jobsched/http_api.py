@@ -54,7 +54,7 @@ STATUS_OF: dict[type[DomainError], int] = {
 def status_of(error: DomainError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS_OF:
-            return STATUS_OF[kind]  # type: ignore[index]
+            return STATUS_OF[kind]
     return 400
 
 
@@ -145,7 +145,7 @@ def create_resolver() -> APIGatewayRestResolver:
 
 def principal_of(app: APIGatewayRestResolver) -> Principal:
     """The caller, as the authorizer established it (never from the request itself)."""
-    authorizer = app.current_event.get("requestContext", {}).get("authorizer")
+    authorizer = (app.current_event.get("requestContext") or {}).get("authorizer")
     return principal_from_context(authorizer)
 
 
@@ -160,7 +160,7 @@ def request_guard(app: APIGatewayRestResolver, event: dict[str, Any], context: A
 
 
 def _rid(app: APIGatewayRestResolver) -> str | None:
-    request_id = app.current_event.get("requestContext", {}).get("requestId")
+    request_id = (app.current_event.get("requestContext") or {}).get("requestId")
     return str(request_id) if request_id else None
 
 

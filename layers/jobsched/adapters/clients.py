@@ -20,4 +20,4 @@ _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 4, 
 def client(service: str, region: str | None = None) -> Any:
     # Lambda sets AWS_REGION; boto3 itself only reads AWS_DEFAULT_REGION.
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return boto3.client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, region_name=region, config=_CONFIG)
