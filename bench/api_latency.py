@@ -190,7 +190,8 @@ def main() -> int:
             )
             keys.append(made.stdout.strip().splitlines()[-1])
         print(
-            f"runtime on :{port}, {len(keys)} premium keys, {args.threads} threads, {args.requests} requests each"
+            f"runtime on :{port}, {len(keys)} premium keys, {args.threads} threads, "
+            f"{args.requests} requests each"
         )
 
         run_operations(port, keys, args.requests, args.threads)
