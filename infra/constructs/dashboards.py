@@ -1,0 +1,280 @@
+"""The spec's four CloudWatch dashboards for one region, built with cdk-monitoring-constructs.
+
+- application performance: API traffic and latency, per-route latency from api_request_duration;
+- infrastructure health: every function (invocations, errors, throttles, duration, concurrency), the
+  execution queue and its DLQ, both tables;
+- business metrics: jobs created, executions by outcome and duration, active jobs, key decisions;
+- error rate and latency: the alarms' state and the metrics they watch, with their thresholds drawn in.
+Functions are taken from the FunctionFactory, so a function added later appears without edits here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_sqs as sqs
+from cdk_monitoring_constructs import (
+    CustomMetricGroup,
+    DefaultDashboardFactory,
+    MonitoringFacade,
+)
+from constructs import Construct
+
+from infra.constructs.function_factory import ServiceFunction
+from infra.constructs.operations_alarms import (
+    CRITICAL_ERROR_RATE,
+    CRITICAL_P95,
+    EXECUTION_FAILURE_RATE,
+    WARNING_ERROR_RATE,
+    WARNING_P95,
+    AlarmSet,
+    api_metric,
+    execution_failure_rate,
+    execution_metric,
+)
+from jobsched import config, telemetry
+
+DASHBOARDS = {
+    "ApplicationPerformance": "application-performance",
+    "InfrastructureHealth": "infrastructure-health",
+    "BusinessMetrics": "business-metrics",
+    "ErrorRateAndLatency": "error-rate-and-latency",
+}
+FIVE_MINUTES = Duration.minutes(5)
+ONE_MINUTE = Duration.minutes(1)
+
+
+def dashboard_name(region: str, slug: str) -> str:
+    return f"{config.SERVICE}-{region}-{slug}"
+
+
+def _service_metric(name: str, statistic: str, label: str, **dimensions: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=config.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={telemetry.SERVICE_DIMENSION: config.SERVICE, **dimensions},
+        statistic=statistic,
+        label=label,
+        period=FIVE_MINUTES,
+    )
+
+
+def _route_search(metric_name: str, statistic: str) -> cloudwatch.MathExpression:
+    """One line per (route, status class) the functions have reported: no list of routes to keep in sync."""
+    schema = ",".join(
+        (
+            config.METRICS_NAMESPACE,
+            telemetry.SERVICE_DIMENSION,
+            telemetry.ROUTE_DIMENSION,
+            telemetry.STATUS_CLASS_DIMENSION,
+        )
+    )
+    query = f'{{{schema}}} MetricName="{metric_name}" {telemetry.SERVICE_DIMENSION}="{config.SERVICE}"'
+    return cloudwatch.MathExpression(
+        expression=f"SEARCH('{query}', '{statistic}', 300)", label="", period=FIVE_MINUTES
+    )
+
+
+class Dashboards(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rest_api: apigw.RestApi,
+        functions: Sequence[ServiceFunction],
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        tables: Sequence[dynamodb.ITable],
+        alarms: AlarmSet,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        region = Stack.of(self).region
+        self.facades = {
+            construct: MonitoringFacade(
+                self,
+                construct,
+                dashboard_factory=DefaultDashboardFactory(
+                    self,
+                    f"{construct}Factory",
+                    dashboard_name_prefix=dashboard_name(region, slug),
+                    create_dashboard=True,
+                    create_summary_dashboard=False,
+                    create_alarm_dashboard=False,
+                ),
+            )
+            for construct, slug in DASHBOARDS.items()
+        }
+        stage = rest_api.deployment_stage.stage_name
+        self._application_performance(self.facades["ApplicationPerformance"], rest_api, stage)
+        self._infrastructure_health(
+            self.facades["InfrastructureHealth"], functions, queue, dead_letter_queue, tables
+        )
+        self._business_metrics(self.facades["BusinessMetrics"])
+        self._error_rate_and_latency(self.facades["ErrorRateAndLatency"], alarms)
+
+    @staticmethod
+    def _application_performance(facade: MonitoringFacade, rest_api: apigw.RestApi, stage: str) -> None:
+        facade.add_large_header("API: traffic and latency")
+        facade.monitor_api_gateway(api=rest_api, api_stage=stage, human_readable_name="REST API")
+        facade.monitor_custom(
+            human_readable_name="API by route (from the functions)",
+            alarm_friendly_name="ApiByRoute",
+            metric_groups=[
+                CustomMetricGroup(
+                    title="p95 request duration by route and status class (ms)",
+                    metrics=[_route_search(telemetry.API_REQUEST_DURATION, "p95")],
+                ),
+                CustomMetricGroup(
+                    title="Requests by route and status class",
+                    metrics=[_route_search(telemetry.API_REQUESTS_TOTAL, "Sum")],
+                ),
+            ],
+        )
+
+    @staticmethod
+    def _infrastructure_health(
+        facade: MonitoringFacade,
+        functions: Sequence[ServiceFunction],
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        tables: Sequence[dynamodb.ITable],
+    ) -> None:
+        facade.add_large_header("Functions")
+        for service_function in functions:
+            facade.monitor_lambda_function(
+                lambda_function=service_function.function,
+                human_readable_name=service_function.function.node.scope.node.id,  # type: ignore[union-attr]
+                alarm_friendly_name=service_function.function.node.scope.node.id,  # type: ignore[union-attr]
+            )
+        facade.add_large_header("Execution queue and tables")
+        facade.monitor_sqs_queue_with_dlq(
+            queue=queue,
+            dead_letter_queue=dead_letter_queue,
+            human_readable_name="Execution queue",
+            alarm_friendly_name="ExecutionQueue",
+        )
+        for table in tables:
+            facade.monitor_dynamo_table(
+                table=table,
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                human_readable_name=f"Table {table.table_name}",
+                alarm_friendly_name=table.table_name,
+            )
+
+    @staticmethod
+    def _business_metrics(facade: MonitoringFacade) -> None:
+        outcomes = [
+            execution_metric(outcome).with_(label=outcome.value) for outcome in telemetry.ExecutionOutcome
+        ]
+        facade.monitor_custom(
+            human_readable_name="Jobs",
+            alarm_friendly_name="Jobs",
+            metric_groups=[
+                CustomMetricGroup(
+                    title="Jobs created (per 5 min)",
+                    metrics=[_service_metric(telemetry.JOBS_CREATED_TOTAL, "Sum", "created")],
+                ),
+                CustomMetricGroup(
+                    title="Active jobs",
+                    metrics=[_service_metric(telemetry.ACTIVE_JOBS_GAUGE, "Maximum", "active jobs")],
+                ),
+                CustomMetricGroup(title="Executions by outcome (per 5 min)", metrics=outcomes),
+                CustomMetricGroup(
+                    title="Execution duration (ms)",
+                    metrics=[
+                        _service_metric(telemetry.JOB_EXECUTION_DURATION, statistic, statistic)
+                        for statistic in ("p50", "p95", "p99")
+                    ],
+                ),
+                CustomMetricGroup(
+                    title="API keys accepted and refused",
+                    metrics=[
+                        _service_metric(
+                            telemetry.AUTHORIZER_DECISIONS_TOTAL,
+                            "Sum",
+                            decision.value,
+                            **{telemetry.DECISION_DIMENSION: decision.value},
+                        )
+                        for decision in telemetry.AuthorizerDecision
+                    ],
+                ),
+            ],
+        )
+
+    @staticmethod
+    def _error_rate_and_latency(facade: MonitoringFacade, alarms: AlarmSet) -> None:
+        facade.add_widget(
+            cloudwatch.AlarmStatusWidget(
+                title="Critical and warning alarms",
+                alarms=[*alarms.critical, *alarms.warning],
+                width=24,
+                height=6,
+            )
+        )
+        error_rate = cloudwatch.MathExpression(
+            expression="100 * errors",
+            using_metrics={"errors": api_metric("5XXError", "Average")},
+            label="5xx %",
+            period=ONE_MINUTE,
+        )
+        client_rate = cloudwatch.MathExpression(
+            expression="100 * client_errors",
+            using_metrics={"client_errors": api_metric("4XXError", "Average")},
+            label="4xx %",
+            period=ONE_MINUTE,
+        )
+        facade.add_widget(
+            cloudwatch.GraphWidget(
+                title="API error rate (%)",
+                left=[error_rate, client_rate],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=100 * CRITICAL_ERROR_RATE, label="critical", color="#d62728"
+                    ),
+                    cloudwatch.HorizontalAnnotation(
+                        value=100 * WARNING_ERROR_RATE, label="warning", color="#ff7f0e"
+                    ),
+                ],
+                width=12,
+            )
+        )
+        facade.add_widget(
+            cloudwatch.GraphWidget(
+                title="API latency (ms)",
+                left=[
+                    api_metric("Latency", statistic).with_(label=statistic)
+                    for statistic in ("p50", "p95", "p99")
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=CRITICAL_P95.to_milliseconds(), label="critical p95", color="#d62728"
+                    ),
+                    cloudwatch.HorizontalAnnotation(
+                        value=WARNING_P95.to_milliseconds(), label="warning p95", color="#ff7f0e"
+                    ),
+                ],
+                width=12,
+            ),
+        )
+        facade.add_widget(
+            cloudwatch.GraphWidget(
+                title="Job execution failure rate (%)",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression="100 * rate",
+                        using_metrics={"rate": execution_failure_rate()},
+                        label="failed %",
+                        period=FIVE_MINUTES,
+                    )
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=100 * EXECUTION_FAILURE_RATE, label="warning")
+                ],
+                width=24,
+            )
+        )

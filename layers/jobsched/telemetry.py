@@ -1,0 +1,214 @@
+"""Telemetry shared by every function: one Logger, Tracer and Metrics, the spec's metric names, helpers.
+
+Usage in a handler module:
+
+    from jobsched.telemetry import instrument_api, record_job_created
+
+    @instrument_api
+    def handler(event, context): ...          # API proxy handlers: request metrics + correlation ids
+
+    @instrument_handler
+    def handler(event, context): ...          # everything else (authorizer, executor, stream consumers)
+
+Inside, `bind(job_id=..., execution_id=...)` adds correlation ids to every later log line of the
+invocation, and the record_* helpers emit the business metrics. Metrics are written as CloudWatch EMF
+lines on stdout and flushed once at the end of each invocation.
+
+What never goes into logs: API key values, webhook secrets, target bodies and request bodies. Nothing here
+logs an event or a request body; log lines carry ids, routes, status codes and durations only.
+
+Tracing: Lambda's active tracing records every invocation; Powertools' Tracer adds subsegments for AWS
+calls by patching botocore only, and only when tracing is on (POWERTOOLS_TRACE_DISABLED=true locally and
+outside Lambda it patches nothing and never imports the X-Ray SDK).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+from jobsched import config
+
+# The spec's application metrics (scaling-strategy.md, "Monitoring and Observability"), one namespace.
+JOBS_CREATED_TOTAL = "jobs_created_total"
+JOBS_EXECUTED_TOTAL = "jobs_executed_total"
+JOB_EXECUTION_DURATION = "job_execution_duration"
+ACTIVE_JOBS_GAUGE = "active_jobs_gauge"
+API_REQUEST_DURATION = "api_request_duration"
+API_REQUESTS_TOTAL = "api_requests_total"
+# Not in the spec: how often keys are refused (a spike means a leaked, revoked or guessed key).
+AUTHORIZER_DECISIONS_TOTAL = "authorizer_decisions_total"
+
+SERVICE_DIMENSION = "service"
+ROUTE_DIMENSION = "route"
+STATUS_CLASS_DIMENSION = "status_class"
+OUTCOME_DIMENSION = "outcome"
+DECISION_DIMENSION = "decision"
+
+
+class ExecutionOutcome(StrEnum):
+    """How one execution ended; the low-cardinality `outcome` dimension of jobs_executed_total."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # The job was paused, deleted or already run for this scheduled time: nothing was called.
+    SKIPPED = "skipped"
+
+
+class AuthorizerDecision(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+
+
+logger = Logger(service=config.SERVICE)
+tracer = Tracer(service=config.SERVICE, patch_modules=("botocore",))
+metrics = Metrics(namespace=config.METRICS_NAMESPACE, service=config.SERVICE)
+
+Handler = TypeVar("Handler", bound=Callable[[dict[str, Any], Any], Any])
+
+_CORRELATION_KEYS = ("request_id", "lambda_request_id", "tenant", "key_id", "job_id", "execution_id")
+
+
+def status_class(status: int) -> str:
+    """200 -> '2xx'; anything outside 100-599 counts as a server error."""
+    return f"{status // 100}xx" if 100 <= status <= 599 else "5xx"
+
+
+def route_of(event: Mapping[str, Any]) -> str:
+    """'POST /api/v1/jobs/{job_id}': the API Gateway resource template, never the concrete path.
+
+    Templates keep the route dimension's cardinality at the number of routes (a job id in a dimension
+    would create a CloudWatch metric per job).
+    """
+    method = str(event.get("httpMethod") or "UNKNOWN").upper()
+    context = event.get("requestContext") or {}
+    resource = event.get("resource") or context.get("resourcePath") or "unknown"
+    return f"{method} {resource}"
+
+
+def bind(**ids: str | None) -> None:
+    """Add correlation ids (tenant, job_id, execution_id, ...) to every later log line and the trace."""
+    present = {name: value for name, value in ids.items() if value}
+    logger.append_keys(**present)
+    for name, value in present.items():
+        tracer.put_annotation(key=name, value=value)
+
+
+def _bind_invocation(event: Mapping[str, Any], context: Any) -> None:
+    logger.remove_keys(list(_CORRELATION_KEYS))
+    request_context = event.get("requestContext") or {}
+    authorizer = request_context.get("authorizer") or {}
+    path_parameters = event.get("pathParameters") or {}
+    request_id = request_context.get("requestId")
+    logger.set_correlation_id(request_id)
+    bind(
+        request_id=request_id,
+        lambda_request_id=getattr(context, "aws_request_id", None),
+        tenant=authorizer.get("tenant"),
+        key_id=authorizer.get("key_id"),
+        job_id=path_parameters.get("job_id"),
+    )
+
+
+def _flush_metrics() -> None:
+    # An invocation that recorded nothing writes nothing (Powertools would warn about an empty set).
+    if metrics.metric_set:
+        metrics.flush_metrics()
+
+
+def instrument_handler(handler: Handler) -> Handler:
+    """Correlation ids in the logs, a traced handler, and the invocation's metrics flushed at the end."""
+
+    @functools.wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any) -> Any:
+        _bind_invocation(event, context)
+        try:
+            return _traced(handler)(event, context)
+        finally:
+            _flush_metrics()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def instrument_api(handler: Handler) -> Handler:
+    """instrument_handler plus api_request_duration and api_requests_total by route and status class.
+
+    An exception escaping the handler counts as a 5xx (API Gateway answers 502 for it).
+    """
+
+    @functools.wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any) -> Any:
+        _bind_invocation(event, context)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = _traced(handler)(event, context)
+            status = int(response.get("statusCode", 500)) if isinstance(response, Mapping) else 500
+            return response
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            route = route_of(event)
+            record_api_request(route, status, duration_ms)
+            logger.info(
+                "request handled",
+                extra={"route": route, "status": status, "duration_ms": round(duration_ms, 1)},
+            )
+            _flush_metrics()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _traced(handler: Handler) -> Handler:
+    if tracer.disabled:
+        return handler
+    captured: Handler = tracer.capture_method(capture_response=False)(handler)
+    return captured
+
+
+def _dimensioned(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
+    """One EMF line for a metric whose dimensions differ from the invocation's shared set."""
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=config.METRICS_NAMESPACE,
+        default_dimensions={SERVICE_DIMENSION: config.SERVICE, **dimensions},
+    ):
+        pass
+
+
+def record_api_request(route: str, status: int, duration_ms: float) -> None:
+    dimensions = {ROUTE_DIMENSION: route, STATUS_CLASS_DIMENSION: status_class(status)}
+    _dimensioned(API_REQUESTS_TOTAL, MetricUnit.Count, 1, **dimensions)
+    _dimensioned(API_REQUEST_DURATION, MetricUnit.Milliseconds, duration_ms, **dimensions)
+
+
+def record_job_created() -> None:
+    """One job was created (not an idempotent replay of an earlier create)."""
+    metrics.add_metric(name=JOBS_CREATED_TOTAL, unit=MetricUnit.Count, value=1)
+
+
+def record_execution(outcome: ExecutionOutcome | str, duration_ms: float) -> None:
+    """One execution ended: jobs_executed_total by outcome, and its duration (all outcomes together)."""
+    try:
+        known = ExecutionOutcome(outcome)
+    except ValueError:
+        logger.warning("unknown execution outcome counted as failed", extra={"outcome": str(outcome)})
+        known = ExecutionOutcome.FAILED
+    _dimensioned(JOBS_EXECUTED_TOTAL, MetricUnit.Count, 1, **{OUTCOME_DIMENSION: known.value})
+    metrics.add_metric(name=JOB_EXECUTION_DURATION, unit=MetricUnit.Milliseconds, value=duration_ms)
+
+
+def record_active_jobs(count: int) -> None:
+    """How many jobs are active right now, from whoever knows the number (see docs/operations.md)."""
+    metrics.add_metric(name=ACTIVE_JOBS_GAUGE, unit=MetricUnit.Count, value=count)
+
+
+def record_authorizer_decision(decision: AuthorizerDecision) -> None:
+    _dimensioned(AUTHORIZER_DECISIONS_TOTAL, MetricUnit.Count, 1, **{DECISION_DIMENSION: decision.value})

@@ -1,0 +1,122 @@
+"""The deployed handlers' telemetry on moto: the spec's metrics, and no secrets in their log lines."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from jobsched import config, telemetry
+from jobsched_local.key_service import make_key_service
+from jobsched_local.provision import ensure_api
+from tests.support.apigw import rest_event
+from tests.support.emf import captured_logs, emitted_metrics, named
+
+SECRET_HEADER_VALUE = "Bearer s3cr3t-token-never-logged"
+TARGET_BODY = '{"card": "4111-1111-1111-1111"}'
+
+
+@pytest.fixture
+def job_api(aws: None) -> ModuleType:
+    return importlib.import_module("functions.job_api.handler")
+
+
+@pytest.fixture
+def authorizer(aws: None) -> ModuleType:
+    return importlib.import_module("functions.authorizer.handler")
+
+
+def _job_spec() -> dict[str, Any]:
+    return {
+        "name": "nightly report",
+        "schedule": {"expression": "rate(5 minutes)"},
+        "target": {
+            "type": "http",
+            "url": "https://hooks.example.com/report",
+            "headers": {"Authorization": SECRET_HEADER_VALUE},
+            "body": TARGET_BODY,
+        },
+    }
+
+
+def _dimensions(metrics: list[Any], name: str) -> list[dict[str, str]]:
+    return [metric.dimensions for metric in named(metrics, name)]
+
+
+def test_job_api_counts_a_created_job_and_the_request(
+    job_api: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = rest_event("POST", "/api/v1/jobs", body=_job_spec())
+    with captured_logs() as logs:
+        response = job_api.handler(event, None)
+    emitted = emitted_metrics(capsys.readouterr().out)
+
+    assert response["statusCode"] == 201
+    assert _dimensions(emitted, telemetry.JOBS_CREATED_TOTAL) == [{"service": config.SERVICE}]
+    request = {"service": config.SERVICE, "route": "POST /api/v1/jobs", "status_class": "2xx"}
+    assert _dimensions(emitted, telemetry.API_REQUESTS_TOTAL) == [request]
+    assert _dimensions(emitted, telemetry.API_REQUEST_DURATION) == [request]
+    logged = logs.getvalue()
+    assert "request handled" in logged and '"tenant":"acme"' in logged
+    assert SECRET_HEADER_VALUE not in logged
+    assert TARGET_BODY not in logged and json.dumps(TARGET_BODY) not in logged
+
+
+def test_an_idempotent_replay_is_not_counted_as_a_created_job(
+    job_api: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    headers = {"Idempotency-Key": "once"}
+    for _ in range(2):
+        response = job_api.handler(
+            rest_event("POST", "/api/v1/jobs", body=_job_spec(), headers=headers), None
+        )
+        assert response["statusCode"] == 201
+    emitted = emitted_metrics(capsys.readouterr().out)
+
+    assert len(named(emitted, telemetry.JOBS_CREATED_TOTAL)) == 1
+    assert len(named(emitted, telemetry.API_REQUESTS_TOTAL)) == 2
+
+
+def test_job_api_counts_client_errors_by_route_template(
+    job_api: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = rest_event("GET", "/api/v1/jobs/job_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    event["resource"] = "/api/v1/jobs/{job_id}"
+    event["pathParameters"] = {"job_id": "job_01ARZ3NDEKTSV4RRFFQ69G5FAV"}
+
+    assert job_api.handler(event, None)["statusCode"] == 404
+    emitted = emitted_metrics(capsys.readouterr().out)
+
+    assert _dimensions(emitted, telemetry.API_REQUESTS_TOTAL) == [
+        {"service": config.SERVICE, "route": "GET /api/v1/jobs/{job_id}", "status_class": "4xx"}
+    ]
+    assert named(emitted, telemetry.JOBS_CREATED_TOTAL) == []
+
+
+def test_authorizer_counts_decisions_and_never_logs_the_key(
+    authorizer: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ensure_api(boto3.client("apigateway", region_name="us-east-1"))
+    service = make_key_service(
+        lambda name, region: boto3.client(name, region_name=region), "us-east-1", ("us-east-1",)
+    )
+    _, key_value = service.create("acme", "standard", "operator")
+    method_arn = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/api/v1/jobs"
+
+    with captured_logs() as logs:
+        authorizer.handler({"methodArn": method_arn, "headers": {"x-api-key": key_value}}, None)
+        with pytest.raises(Exception, match="Unauthorized"):
+            authorizer.handler({"methodArn": method_arn, "headers": {"x-api-key": key_value + "x"}}, None)
+    emitted = emitted_metrics(capsys.readouterr().out)
+
+    assert sorted(d["decision"] for d in _dimensions(emitted, telemetry.AUTHORIZER_DECISIONS_TOTAL)) == [
+        "allowed",
+        "denied",
+    ]
+    logged = logs.getvalue()
+    assert "key accepted" in logged and "key refused" in logged
+    assert key_value not in logged
