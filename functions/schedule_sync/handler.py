@@ -1,0 +1,17 @@
+"""schedule-sync: the jobs table's stream -> this region's EventBridge Scheduler schedules. Thin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsched.adapters.clients import client
+from jobsched.adapters.schedule_sync_setup import build_sync
+from jobsched.scheduling_settings import load_scheduling_settings
+from jobsched.stream_records import handle_stream_event
+
+SETTINGS = load_scheduling_settings()
+SYNC = build_sync(SETTINGS, client("scheduler"), client("dynamodb"))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle_stream_event(SYNC, event)

@@ -1,0 +1,72 @@
+"""The Schedule API: /api/v1/schedule/{job_id} (POST resume, DELETE pause) and /api/v1/schedule/status."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER
+from jobsched import config
+
+STATUS_QUEUES = (config.EXECUTION_QUEUE, config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
+
+
+class ScheduleApiRoutes(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api_v1: apigw.Resource,
+        request_validator: apigw.IRequestValidator,
+        functions: FunctionFactory,
+        jobs_table: dynamodb.ITableV2,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = functions.create(
+            "ScheduleApiFunction",
+            code_dir="schedule_api",
+            description="jobsched Schedule API: pause, resume, scheduling status",
+        )
+        stack = Stack.of(self)
+        # Pause/resume: read and conditionally update one job; status: query the tenant's jobs. The table
+        # only (jobs_table.grant would add the index ARNs, which this function never reads).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                resources=[
+                    stack.format_arn(
+                        service="dynamodb", resource="table", resource_name=jobs_table.table_name
+                    )
+                ],
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+                resources=[stack.format_arn(service="sqs", resource=name) for name in STATUS_QUEUES],
+            )
+        )
+        integration = apigw.LambdaIntegration(functions.live_alias(self.function), allow_test_invoke=False)
+        schedule = api_v1.add_resource("schedule")
+        job = schedule.add_resource("{job_id}")
+        self.methods = [
+            schedule.add_resource("status").add_method(
+                "GET", integration, request_validator=request_validator
+            )
+        ]
+        self.methods += [
+            job.add_method(
+                verb,
+                integration,
+                request_validator=request_validator,
+                request_parameters={JOB_ID_PARAMETER: True},
+            )
+            for verb in ("POST", "DELETE")
+        ]
+        for method in self.methods:
+            Validations.of(method).acknowledge(Acknowledgment(id="AwsSolutions-COG4", reason=COG4_REASON))

@@ -1,0 +1,23 @@
+"""schedule-sync wired to its AWS adapters: for the Lambda handler and, per region, the local runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
+from jobsched.schedule_sync import ScheduleSync
+from jobsched.scheduling_settings import SchedulingSettings
+
+
+def build_sync(settings: SchedulingSettings, scheduler: Any, dynamodb: Any) -> ScheduleSync:
+    target = DeliveryTarget(
+        queue_arn=settings.execution_queue_arn,
+        role_arn=settings.scheduler_role_arn,
+        dead_letter_arn=settings.scheduler_dlq_arn,
+    )
+    return ScheduleSync(
+        settings.region,
+        EventBridgeScheduleGateway(scheduler, settings.schedule_group, target),
+        DynamoJobScheduleStore(dynamodb, settings.jobs_table),
+    )

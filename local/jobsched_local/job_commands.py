@@ -1,0 +1,48 @@
+"""`jobsched jobs move`: re-home jobs from one region to another (how a region is evacuated).
+
+The jobs are listed first (one tenant by query, all by a scan of the jobs table), then moved one
+conditional write at a time with a progress bar; schedule-sync in each region then deletes the old
+schedules and creates the new ones from the stream. Running it again moves nothing that already moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from jobsched import config
+from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.schedule_control import MoveSummary, jobs_to_move, move_jobs
+
+
+def move_home_region(
+    dynamodb: Any,
+    *,
+    from_region: str,
+    to_region: str,
+    regions: Sequence[str],
+    tenant: str | None,
+    out: TextIO,
+    progress_to: TextIO,
+) -> MoveSummary:
+    store = DynamoJobScheduleStore(dynamodb, config.JOBS_TABLE)
+    jobs = jobs_to_move(store, from_region, tenant)
+    with tqdm(jobs, desc=f"moving {from_region} -> {to_region}", unit="job", file=progress_to) as bar:
+        summary = move_jobs(store, bar, from_region=from_region, to_region=to_region, regions=regions)
+    scope = f"tenant {tenant}" if tenant else "all tenants"
+    print(
+        f"{scope}: moved {summary.moved} job(s) from {from_region} to {to_region}; "
+        f"{summary.already_moved} had moved already; {len(summary.failed)} failed",
+        file=out,
+    )
+    for failure in summary.failed:
+        print(f"  failed: {failure}", file=out)
+    if summary.moved:
+        print(
+            f"schedule-sync now deletes their schedules in {from_region} and creates them in {to_region}; "
+            "GET /api/v1/schedule/status shows the jobs still pending.",
+            file=out,
+        )
+    return summary

@@ -1,0 +1,53 @@
+"""What the scheduling constructs create, in moto, per region: the schedule group and the queues.
+
+The execution queue redrives to its DLQ after EXECUTION_MAX_RECEIVES receives, as on AWS. Each step looks
+for what it would create first, so provisioning twice (or beside another provisioner) is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jobsched import config
+
+ClientFor = Callable[[str, str], Any]
+
+
+def provision_scheduling(regions: Sequence[str], client_for: ClientFor) -> None:
+    for region in regions:
+        ensure_schedule_group(client_for("scheduler", region))
+        ensure_queues(client_for("sqs", region))
+
+
+def ensure_schedule_group(client: Any, name: str = config.SCHEDULE_GROUP) -> None:
+    try:
+        client.get_schedule_group(Name=name)
+    except client.exceptions.ResourceNotFoundException:
+        client.create_schedule_group(Name=name)
+
+
+def ensure_queues(client: Any) -> None:
+    for name in (config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ):
+        _ensure_queue(client, name, {})
+    dlq_url = _ensure_queue(client, config.EXECUTION_DLQ, {})
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(config.EXECUTION_MAX_RECEIVES)}
+    _ensure_queue(
+        client,
+        config.EXECUTION_QUEUE,
+        {
+            "VisibilityTimeout": str(config.EXECUTION_VISIBILITY_SECONDS),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )
+
+
+def _ensure_queue(client: Any, name: str, attributes: dict[str, str]) -> str:
+    try:
+        return str(client.get_queue_url(QueueName=name)["QueueUrl"])
+    except client.exceptions.QueueDoesNotExist:
+        return str(client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])

@@ -1,0 +1,158 @@
+"""Feeds the jobs table's stream to schedule-sync, as Lambda's DynamoDB event source does on AWS.
+
+Locally the tables exist once (in the serving region) and stand for every region's replica, so each
+emulated region gets its own schedule-sync (the same code as the Lambda: functions.schedule_sync.handler)
+fed with the same records: a job homed in eu-west-1 gets its schedule in eu-west-1's moto scheduler.
+A batch that fails is retried from the failed record on the next tick; after MAX_ATTEMPTS the records go
+to the schedule-sync DLQ (like the event source's on-failure destination) and the stream moves on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.config import Config
+
+from jobsched import config
+from jobsched.schedule_sync import ScheduleSync
+from jobsched.stream_records import handle_stream_event
+from jobsched_local.workers import PeriodicWorker
+
+LOG = logging.getLogger(__name__)
+FEED_INTERVAL_SECONDS = 0.2
+MAX_ATTEMPTS = 5
+# moto's in-process DynamoDB Streams only answer clients that do not use account-based endpoints.
+STREAMS_CLIENT_CONFIG = Config(account_id_endpoint_mode="disabled")
+
+ClientFor = Callable[[str, str], Any]
+
+
+class StreamReader:
+    """Every record of a table's stream, from its start (TRIM_HORIZON), shard by shard."""
+
+    def __init__(self, dynamodb: Any, streams: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._streams = streams
+        self._table = table
+        self._iterators: dict[str, str | None] = {}
+
+    def read(self) -> list[dict[str, Any]]:
+        self._discover_shards()
+        records: list[dict[str, Any]] = []
+        for shard_id, iterator in list(self._iterators.items()):
+            if iterator is None:
+                continue
+            response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            records += response.get("Records", [])
+            self._iterators[shard_id] = response.get("NextShardIterator")
+        return records
+
+    def _discover_shards(self) -> None:
+        stream_arn = self._dynamodb.describe_table(TableName=self._table)["Table"]["LatestStreamArn"]
+        shards = self._streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
+                    StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+
+
+@dataclass
+class _Backlog:
+    sync: ScheduleSync
+    records: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+
+
+class StreamFeeder:
+    """Reads new records and hands each region's schedule-sync its batch, with retries and a DLQ."""
+
+    name = "schedule-sync-feeder"
+
+    def __init__(
+        self,
+        reader: StreamReader,
+        syncs: Sequence[ScheduleSync],
+        dead_letters: Callable[[str, list[dict[str, Any]]], None],
+        interval: float = FEED_INTERVAL_SECONDS,
+    ) -> None:
+        self._reader = reader
+        self._backlogs = [_Backlog(sync) for sync in syncs]
+        self._dead_letters = dead_letters
+        self._worker = PeriodicWorker(self.name, interval, self.feed)
+
+    def feed(self) -> int:
+        """One round: read the stream, then give every region its backlog. Returns records read."""
+        records = self._reader.read()
+        for backlog in self._backlogs:
+            backlog.records += records
+            self._drain(backlog)
+        return len(records)
+
+    def _drain(self, backlog: _Backlog) -> None:
+        if not backlog.records:
+            return
+        response = handle_stream_event(backlog.sync, {"Records": backlog.records})
+        failures = response["batchItemFailures"]
+        if not failures:
+            backlog.records, backlog.attempts = [], 0
+            return
+        first = _index_of(backlog.records, failures[0]["itemIdentifier"])
+        backlog.records = backlog.records[first:]
+        backlog.attempts += 1
+        if backlog.attempts >= MAX_ATTEMPTS:
+            LOG.error(
+                "schedule-sync %s gave up on %d record(s)", backlog.sync.region, len(backlog.records[:1])
+            )
+            self._dead_letters(backlog.sync.region, backlog.records[:1])
+            backlog.records, backlog.attempts = backlog.records[1:], 0
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+
+
+def _index_of(records: list[dict[str, Any]], sequence_number: str) -> int:
+    for index, record in enumerate(records):
+        if str(record.get("dynamodb", {}).get("SequenceNumber")) == sequence_number:
+            return index
+    return 0
+
+
+def sqs_dead_letters(client_for: ClientFor) -> Callable[[str, list[dict[str, Any]]], None]:
+    """Given-up records go to the region's schedule-sync DLQ (the event source's on-failure destination)."""
+
+    def send(region: str, records: list[dict[str, Any]]) -> None:
+        sqs = client_for("sqs", region)
+        url = sqs.get_queue_url(QueueName=config.SCHEDULE_SYNC_DLQ)["QueueUrl"]
+        for record in records:
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+
+    return send
+
+
+def local_syncs(
+    regions: Sequence[str], serving_region: str, client_for: ClientFor, account: str
+) -> list[ScheduleSync]:
+    """One schedule-sync per emulated region, built by the Lambda's own factory."""
+    from jobsched.adapters.schedule_sync_setup import build_sync
+    from jobsched.scheduling_settings import SchedulingSettings, queue_arn
+
+    syncs = []
+    for region in regions:
+        settings = SchedulingSettings(
+            region=region,
+            execution_queue_arn=queue_arn(region, account, config.EXECUTION_QUEUE),
+            scheduler_dlq_arn=queue_arn(region, account, config.SCHEDULER_DLQ),
+            scheduler_role_arn=f"arn:aws:iam::{account}:role/{config.SERVICE}-scheduler-{region}",
+        )
+        syncs.append(
+            build_sync(settings, client_for("scheduler", region), client_for("dynamodb", serving_region))
+        )
+    return syncs

@@ -1,0 +1,158 @@
+"""The local schedule clock on an injected time source, against moto's stored schedules and queues."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobsched import config
+from jobsched.fire import FireMessage, scheduler_input_template
+from jobsched_local.schedule_clock import ScheduleClock, ScheduleMarks, fill_input, flexible_delay
+from jobsched_local.scheduling_provision import provision_scheduling
+from tests.integration.scheduling_support import client_for
+
+pytestmark = pytest.mark.usefixtures("aws")
+REGION = "us-east-1"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:{config.EXECUTION_QUEUE}"
+
+
+class FakeTime:
+    def __init__(self, start: datetime) -> None:
+        self.value = start
+
+    def __call__(self) -> datetime:
+        return self.value
+
+
+@pytest.fixture(autouse=True)
+def provisioned(aws: None) -> None:
+    provision_scheduling([REGION], client_for)
+
+
+def create(name: str, expression: str, timezone: str = "UTC", **extra: Any) -> None:
+    client_for("scheduler", REGION).create_schedule(
+        Name=name,
+        GroupName=config.SCHEDULE_GROUP,
+        ScheduleExpression=expression,
+        ScheduleExpressionTimezone=timezone,
+        FlexibleTimeWindow=extra.pop("FlexibleTimeWindow", {"Mode": "OFF"}),
+        Target={
+            "Arn": QUEUE_ARN,
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "Input": scheduler_input_template("acme", f"job_{name}", 3),
+        },
+        **extra,
+    )
+
+
+def clock(time: FakeTime, marks: Path | None = None) -> ScheduleClock:
+    return ScheduleClock([REGION], client_for, ScheduleMarks(marks), now=time)
+
+
+def fired(time: FakeTime, at: datetime, the_clock: ScheduleClock) -> list[datetime]:
+    time.value = at
+    return [fire.scheduled_time for fire in the_clock.tick()]
+
+
+def messages() -> list[FireMessage]:
+    sqs = client_for("sqs", REGION)
+    url = sqs.get_queue_url(QueueName=config.EXECUTION_QUEUE)["QueueUrl"]
+    found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [FireMessage.model_validate(json.loads(m["Body"])) for m in found]
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def test_a_due_fire_lands_on_the_queue_as_the_scheduler_would_send_it() -> None:
+    create("a", "at(2030-06-01T10:00:00)", "Europe/Paris", ActionAfterCompletion="DELETE")
+    time = FakeTime(utc(2030, 6, 1, 7, 59, 59))
+    the_clock = clock(time)
+
+    assert fired(time, utc(2030, 6, 1, 7, 59, 59), the_clock) == []
+    assert fired(time, utc(2030, 6, 1, 8, 0, 0), the_clock) == [utc(2030, 6, 1, 8)]
+
+    (message,) = messages()
+    assert (message.tenant, message.job_id, message.job_version) == ("acme", "job_a", 3)
+    assert message.scheduled_time == utc(2030, 6, 1, 8)
+    assert message.scheduler_execution_id and message.scheduler_attempt == 1
+    # at() with ActionAfterCompletion=DELETE is gone after its fire
+    assert client_for("scheduler", REGION).list_schedules(GroupName=config.SCHEDULE_GROUP)["Schedules"] == []
+
+
+def test_cron_in_a_time_zone_skips_the_spring_forward_gap_and_fires_once_at_fall_back() -> None:
+    create("d", "cron(30 2 * * ? *)", "Europe/Paris")
+    time = FakeTime(utc(2027, 3, 27, 3))
+    the_clock = clock(time)
+    assert fired(time, utc(2027, 3, 27, 3), the_clock) == [utc(2027, 3, 27, 1, 30)]  # 02:30 CET
+    assert fired(time, utc(2027, 3, 28, 12), the_clock) == []  # 02:30 does not exist that night
+    assert fired(time, utc(2027, 3, 29, 1), the_clock) == [utc(2027, 3, 29, 0, 30)]  # 02:30 CEST
+
+    assert fired(time, utc(2027, 10, 30, 23, 0), the_clock) == [utc(2027, 10, 30, 0, 30)]  # catch-up of one
+    assert fired(time, utc(2027, 10, 31, 3, 0), the_clock) == [utc(2027, 10, 31, 0, 30)]  # first 02:30 only
+    assert fired(time, utc(2027, 10, 31, 12, 0), the_clock) == []
+
+
+def test_a_restart_neither_fires_twice_nor_drops_what_fell_due_meanwhile(tmp_path: Path) -> None:
+    marks = tmp_path / "schedule-clock.json"
+    create("r", "rate(1 hour)", StartDate=utc(2030, 1, 1))
+    time = FakeTime(utc(2030, 1, 1, 1))
+    assert fired(time, utc(2030, 1, 1, 1), clock(time, marks)) == [utc(2030, 1, 1, 1)]
+
+    restarted = clock(time, marks)
+    assert fired(time, utc(2030, 1, 1, 1, 30), restarted) == []  # already fired before the restart
+    # Down for three fires: one catch-up (the latest), then on time again.
+    assert fired(time, utc(2030, 1, 1, 4, 10), clock(time, marks)) == [utc(2030, 1, 1, 4)]
+    assert fired(time, utc(2030, 1, 1, 5), clock(time, marks)) == [utc(2030, 1, 1, 5)]
+
+
+def test_start_end_and_flexible_window() -> None:
+    create(
+        "w",
+        "rate(1 day)",
+        StartDate=utc(2030, 1, 1),
+        EndDate=utc(2030, 1, 2, 12),
+        FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 30},
+        ActionAfterCompletion="DELETE",
+    )
+    delay = flexible_delay("w", utc(2030, 1, 2), 30)
+    assert timedelta(0) <= delay < timedelta(minutes=30)
+    time = FakeTime(utc(2030, 1, 1, 0, 40))
+    the_clock = clock(time)
+    assert fired(time, utc(2030, 1, 1, 0, 40), the_clock) == [utc(2030, 1, 1)]
+    assert fired(time, utc(2030, 1, 2) + delay - timedelta(seconds=1), the_clock) == []
+    assert fired(time, utc(2030, 1, 2) + delay, the_clock) == [utc(2030, 1, 2)]
+    # past its end date with DELETE: the schedule removes itself
+    assert client_for("scheduler", REGION).list_schedules(GroupName=config.SCHEDULE_GROUP)["Schedules"] == []
+
+
+def test_disabled_schedules_do_not_fire_and_resuming_does_not_replay_the_pause() -> None:
+    create("p", "rate(1 hour)", StartDate=utc(2030, 1, 1), State="DISABLED", Description="v2")
+    time = FakeTime(utc(2030, 1, 1, 5))
+    the_clock = clock(time)
+    assert fired(time, utc(2030, 1, 1, 5), the_clock) == []
+    client_for("scheduler", REGION).update_schedule(
+        Name="p",
+        GroupName=config.SCHEDULE_GROUP,
+        ScheduleExpression="rate(1 hour)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        State="ENABLED",
+        Description="v3",
+        StartDate=utc(2030, 1, 1),
+        Target={"Arn": QUEUE_ARN, "RoleArn": "arn:aws:iam::123456789012:role/r", "Input": "{}"},
+    )
+    # counts from the update (moto stamps it with the real time, long before 2030): one catch-up at most
+    assert len(fired(time, utc(2030, 1, 1, 6), the_clock)) == 1
+
+
+def test_fill_input_fills_every_placeholder() -> None:
+    text = fill_input(
+        scheduler_input_template("t", "j", 1), scheduled_time=utc(2030, 1, 1), schedule_arn="arn"
+    )
+    assert "<aws." not in text
+    assert json.loads(text)["scheduled_time"] == "2030-01-01T00:00:00Z"

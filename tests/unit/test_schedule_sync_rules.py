@@ -1,0 +1,225 @@
+"""Schedule mapping and schedule-sync decisions on in-memory fakes (no AWS)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from jobsched.jobs import Job, JobStatus, ScheduleState
+from jobsched.schedule_control import move_jobs
+from jobsched.schedule_sync import (
+    ChangeKind,
+    ExistingSchedule,
+    JobChange,
+    Outcome,
+    ScheduleDefinition,
+    ScheduleRejected,
+    ScheduleSync,
+    render_schedule,
+    schedule_name,
+    version_in_description,
+)
+from jobsched.stream_records import handle_stream_event, job_change
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def job(**overrides: Any) -> Job:
+    base: dict[str, Any] = {
+        "job_id": "job_01abc",
+        "name": "report",
+        "region": "us-east-1",
+        "version": 3,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "created_by": "k",
+        "updated_by": "k",
+        "status": "active",
+        "schedule": {"expression": "cron(0 18 ? * MON-FRI *)", "timezone": "Asia/Tokyo"},
+        "target": {"url": "https://example.com/hook"},
+    }
+    base.update(overrides)
+    return Job.model_validate(base)
+
+
+class FakeGateway:
+    def __init__(self) -> None:
+        self.schedules: dict[str, ScheduleDefinition] = {}
+        self.writes: list[str] = []
+        self.reject = False
+
+    def get(self, name: str) -> ExistingSchedule | None:
+        found = self.schedules.get(name)
+        return ExistingSchedule(f"arn:{name}", found.version, found.enabled) if found else None
+
+    def create(self, definition: ScheduleDefinition) -> str:
+        return self._put("create", definition)
+
+    def update(self, definition: ScheduleDefinition) -> str:
+        return self._put("update", definition)
+
+    def delete(self, name: str) -> bool:
+        self.writes.append("delete")
+        return self.schedules.pop(name, None) is not None
+
+    def _put(self, verb: str, definition: ScheduleDefinition) -> str:
+        if self.reject:
+            raise ScheduleRejected("the scheduler refused the schedule: bad")
+        self.writes.append(verb)
+        self.schedules[definition.name] = definition
+        return f"arn:{definition.name}"
+
+
+class FakeStore:
+    def __init__(self, current: Job | None) -> None:
+        self.job = current
+        self.states: list[tuple[ScheduleState, str | None, str | None]] = []
+        self.completed = False
+
+    def current(self, tenant: str, job_id: str) -> Job | None:
+        return self.job
+
+    def record_schedule_state(self, tenant: str, job_id: str, **kw: Any) -> bool:
+        self.states.append((kw["state"], kw["arn"], kw["error"]))
+        return True
+
+    def mark_completed(self, tenant: str, job_id: str, *, version: int, at: datetime) -> bool:
+        self.completed = True
+        return True
+
+
+def change(
+    kind: ChangeKind = ChangeKind.MODIFY, old: int | None = 2, new: int | None = 3, **kw: Any
+) -> JobChange:
+    return JobChange("1", kind, "acme", "job_01abc", old, new, **kw)
+
+
+def sync_of(current: Job | None, region: str = "us-east-1") -> tuple[ScheduleSync, FakeGateway, FakeStore]:
+    gateway, store = FakeGateway(), FakeStore(current)
+    return ScheduleSync(region, gateway, store, clock=lambda: NOW), gateway, store
+
+
+def test_schedule_names_are_deterministic_and_fit_64_characters() -> None:
+    assert schedule_name("acme", "job_01abc") == "acme.job_01abc"
+    long_name = schedule_name("t" * 63, "job_" + "0" * 26)
+    assert len(long_name) <= 64
+    assert long_name == schedule_name("t" * 63, "job_" + "0" * 26)
+    assert long_name != schedule_name("t" * 62 + "u", "job_" + "0" * 26)
+
+
+def test_render_maps_the_job_onto_the_schedule() -> None:
+    definition = render_schedule("acme", job(enabled=False, status="paused"))
+    assert (definition.expression, definition.timezone, definition.enabled) == (
+        "cron(0 18 ? * MON-FRI *)",
+        "Asia/Tokyo",
+        False,
+    )
+    assert definition.delete_after_completion is False
+    assert version_in_description(definition.description) == 3
+    assert json.loads(definition.input.replace("<aws.scheduler.attempt-number>", "1"))["job_version"] == 3
+    assert render_schedule(
+        "acme", job(schedule={"expression": "at(2031-01-01T00:00:00)"})
+    ).delete_after_completion
+
+
+def test_a_change_creates_then_a_replay_writes_nothing() -> None:
+    sync, gateway, store = sync_of(job())
+    assert sync.apply(change()) is Outcome.CREATED
+    store.job = job(schedule_state="synced", schedule_arn="arn:acme.job_01abc")
+    assert sync.apply(change()) is Outcome.UNCHANGED
+    assert gateway.writes == ["create"]
+    assert store.states == [(ScheduleState.SYNCED, "arn:acme.job_01abc", None)]
+
+
+def test_own_writes_and_older_records_are_skipped() -> None:
+    sync, gateway, _ = sync_of(job())
+    assert sync.apply(change(old=3, new=3)) is Outcome.SKIPPED
+    assert sync.apply(change(old=1, new=2)) is Outcome.SKIPPED
+    assert gateway.writes == []
+
+
+def test_a_job_elsewhere_deleted_or_completed_loses_its_schedule_here() -> None:
+    for current in (job(region="eu-west-1"), None, job(status=JobStatus.COMPLETED)):
+        sync, gateway, _ = sync_of(current)
+        gateway.schedules["acme.job_01abc"] = render_schedule("acme", job())
+        assert (
+            sync.apply(change(ChangeKind.REMOVE if current is None else ChangeKind.MODIFY)) is Outcome.DELETED
+        )
+        assert gateway.schedules == {}
+
+
+def test_a_refused_definition_is_recorded_as_an_error_not_retried() -> None:
+    sync, gateway, store = sync_of(job())
+    gateway.reject = True
+    assert sync.apply(change()) is Outcome.REJECTED
+    assert store.states[0][0] is ScheduleState.ERROR
+    assert "refused" in (store.states[0][2] or "")
+
+
+def test_an_at_job_in_the_past_is_never_recreated_and_completes_after_its_run() -> None:
+    past = job(schedule={"expression": "at(2029-12-31T00:00:00)"})
+    sync, gateway, store = sync_of(past)
+    assert sync.apply(change()) is Outcome.SKIPPED
+    ran = job(
+        schedule={"expression": "at(2029-12-31T00:00:00)"},
+        last_execution={"execution_id": "e", "status": "succeeded", "scheduled_at": "2029-12-31T00:00:00Z"},
+    )
+    sync, gateway, store = sync_of(ran)
+    assert sync.apply(change(old=3, new=3, ran=True)) is Outcome.COMPLETED
+    assert store.completed and gateway.writes == []
+
+
+def test_the_batch_stops_at_the_first_failure_and_reports_it() -> None:
+    class Boom(FakeGateway):
+        def get(self, name: str) -> ExistingSchedule | None:
+            raise RuntimeError("throttled")
+
+    store = FakeStore(job())
+    sync = ScheduleSync("us-east-1", Boom(), store)
+    record = {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "SequenceNumber": "42",
+            "Keys": {"pk": {"S": "TENANT#acme"}, "sk": {"S": "JOB#job_01abc"}},
+            "OldImage": {"version": {"N": "2"}},
+            "NewImage": {"version": {"N": "3"}},
+        },
+    }
+    counter = {
+        "eventName": "MODIFY",
+        "dynamodb": {"Keys": {"pk": {"S": "TENANT#acme"}, "sk": {"S": "COUNT#jobs"}}},
+    }
+    assert job_change(counter) is None
+    assert handle_stream_event(sync, {"Records": [counter, record]}) == {
+        "batchItemFailures": [{"itemIdentifier": "42"}]
+    }
+
+
+class FakeMoves:
+    def __init__(self) -> None:
+        self.regions = {("acme", "j1"): "us-east-1", ("acme", "j2"): "eu-west-1"}
+
+    def jobs_in_region(self, region: str, tenant: str | None = None) -> Any:
+        return iter([key for key, value in self.regions.items() if value == region])
+
+    def move(self, tenant: str, job_id: str, *, from_region: str, to_region: str, at: datetime) -> bool:
+        if self.regions[(tenant, job_id)] != from_region:
+            return False
+        self.regions[(tenant, job_id)] = to_region
+        return True
+
+
+def test_moving_is_idempotent_and_checks_the_regions() -> None:
+    store = FakeMoves()
+    regions = ("us-east-1", "eu-west-1")
+    listed = list(store.jobs_in_region("us-east-1"))
+    first = move_jobs(store, listed, from_region="us-east-1", to_region="eu-west-1", regions=regions)
+    again = move_jobs(store, listed, from_region="us-east-1", to_region="eu-west-1", regions=regions)
+    assert (first.moved, again.moved, again.already_moved) == (1, 0, 1)
+    with pytest.raises(Exception, match="same region"):
+        move_jobs(store, [], from_region="eu-west-1", to_region="eu-west-1", regions=regions)
+    with pytest.raises(Exception, match="configured regions"):
+        move_jobs(store, [], from_region="us-west-2", to_region="eu-west-1", regions=regions)
