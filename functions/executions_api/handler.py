@@ -1,0 +1,100 @@
+"""Execution API: a job's history, retry, and run-now. Thin: parse, call, shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from jobsched.adapters.clients import client
+from jobsched.adapters.execution_store import DynamoExecutionStore
+from jobsched.adapters.fire_queue import SqsFireQueue
+from jobsched.adapters.job_store import DynamoJobStore
+from jobsched.api_models import responses
+from jobsched.config import EXECUTION_QUEUE
+from jobsched.execution_api_models import ExecutionList, ExecutionQueued, RetryRequest
+from jobsched.execution_service import ExecutionService, Queued
+from jobsched.executions import Execution, ExecutionStatus
+from jobsched.http_api import (
+    JSON_CONTENT_TYPE,
+    create_resolver,
+    principal_of,
+    request_guard,
+    with_empty_json_body,
+)
+from jobsched.settings import load_settings
+
+SETTINGS = load_settings()
+EXECUTIONS = ExecutionService(
+    DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
+    DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
+    SqsFireQueue(client("sqs"), EXECUTION_QUEUE),
+)
+app = create_resolver()
+
+EXECUTIONS_PATH = "/api/v1/executions/<job_id>"
+
+
+def _accepted(queued: Queued) -> Response[ExecutionQueued]:
+    body = ExecutionQueued(
+        job_id=queued.job_id,
+        execution_id=queued.execution_id,
+        trigger=queued.trigger,
+        retry_of=queued.retry_of,
+    )
+    location = f"/api/v1/executions/{queued.job_id}/{queued.execution_id}"
+    return Response(
+        status_code=202,
+        content_type=JSON_CONTENT_TYPE,
+        body=body.model_dump(mode="json"),
+        headers={"Location": location},
+    )
+
+
+@app.get(
+    EXECUTIONS_PATH,
+    summary="List a job's executions, newest first",
+    responses=responses(200, "A page of executions", ExecutionList, 400, 404, 422),
+)
+def list_executions(
+    job_id: str,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+    status: Annotated[ExecutionStatus | None, Query()] = None,
+) -> ExecutionList:
+    page = EXECUTIONS.list(principal_of(app), job_id, limit=limit, next_token=next_token, status=status)
+    return ExecutionList(items=page.items, next_token=page.next_token)
+
+
+@app.get(
+    EXECUTIONS_PATH + "/<execution_id>",
+    summary="Read one execution",
+    responses=responses(200, "The execution", Execution, 404),
+)
+def get_execution(job_id: str, execution_id: str) -> Execution:
+    return EXECUTIONS.get(principal_of(app), job_id, execution_id)
+
+
+@app.post(
+    EXECUTIONS_PATH + "/retry",
+    summary="Retry the latest failed execution, or the one named",
+    responses=responses(202, "The retry is queued", ExecutionQueued, 400, 403, 404, 409, 415, 422),
+)
+def retry_execution(job_id: str, request: Annotated[RetryRequest, Body()]) -> Response[ExecutionQueued]:
+    return _accepted(EXECUTIONS.retry(principal_of(app), job_id, request.execution_id))
+
+
+@app.post(
+    "/api/v1/jobs/<job_id>/run",
+    summary="Run a job now",
+    responses=responses(202, "The run is queued", ExecutionQueued, 400, 403, 404, 415, 422),
+)
+def run_job(job_id: str) -> Response[ExecutionQueued]:
+    return _accepted(EXECUTIONS.run_now(principal_of(app), job_id))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if str(event.get("httpMethod", "")).upper() == "POST":
+        event = with_empty_json_body(event)
+    return request_guard(app, event, context)

@@ -1,0 +1,70 @@
+"""Executor: SQS batches of fire messages; each record runs one attempt of one execution.
+
+Records run concurrently (Powertools' AsyncBatchProcessor; each target call in a worker thread), and only
+the records that raised are reported back as batch item failures, so SQS redelivers just those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from jobsched import config
+from jobsched.adapters.clients import client
+from jobsched.adapters.execution_store import DynamoExecutionStore
+from jobsched.adapters.fire_queue import SqsFireQueue
+from jobsched.adapters.job_reader import DynamoJobReader
+from jobsched.adapters.targets import AwsTargetInvoker, HttpInvoker, TargetDispatcher
+from jobsched.executor import Executor, Result
+from jobsched.fire import FireMessage
+from jobsched.settings import load_settings
+
+SETTINGS = load_settings()
+FINAL_FAILURE_METRIC = "executions_failed_final"
+
+
+def _final_failure(tenant: str, job_id: str) -> None:
+    # Dimensionless on purpose: tenant and job ids would make one metric per job (cost, cardinality).
+    with single_metric(
+        name=FINAL_FAILURE_METRIC,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=config.METRICS_NAMESPACE,
+    ) as metric:
+        metric.add_dimension(name="service", value=config.SERVICE)
+
+
+EXECUTOR = Executor(
+    store=DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
+    jobs=DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table),
+    queue=SqsFireQueue(client("sqs"), os.environ.get("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)),
+    invoker=TargetDispatcher(
+        HttpInvoker(allow_http=SETTINGS.allow_http_targets, allow_private=SETTINGS.allow_private_targets),
+        AwsTargetInvoker(client),
+    ),
+    lease=timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS),
+    on_final_failure=_final_failure,
+)
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+
+async def _record(record: SQSRecord) -> Result:
+    message = FireMessage.model_validate_json(record.body)
+    return await asyncio.to_thread(EXECUTOR.process, message)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return async_process_partial_response(
+        event=event, record_handler=_record, processor=processor, context=context
+    )

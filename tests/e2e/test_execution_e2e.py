@@ -1,0 +1,179 @@
+"""Executions in the local runtime against a loopback receiver that verifies Standard Webhooks signatures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from jobsched.webhook import verify
+from tests.e2e.conftest import KEY_PATTERN, RuntimeProcess, call
+
+pytestmark = pytest.mark.e2e
+WAIT_LIMIT_SECONDS = 90  # a bound on waiting for the runtime, not an assertion about speed
+
+
+@dataclass
+class Delivery:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """An HTTP receiver on 127.0.0.1; answers with the statuses queued in `script`, then 200."""
+
+    port: int = 0
+    deliveries: list[Delivery] = field(default_factory=list)
+    script: list[int] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            state.deliveries.append(Delivery({k.lower(): v for k, v in self.headers.items()}, body))
+            status = state.script.pop(0) if state.script else 200
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"received")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def demo_key(runtime: RuntimeProcess) -> str:
+    line = [line for line in runtime.output().splitlines() if "Demo API key" in line][-1]
+    match = KEY_PATTERN.search(line)
+    assert match
+    return match.group(0)
+
+
+def create_job(
+    runtime: RuntimeProcess, key: str, receiver: Receiver, expression: str, **extra: Any
+) -> dict[str, Any]:
+    body = {
+        "name": "loopback hook",
+        "schedule": {"expression": expression},
+        "target": {"url": f"http://127.0.0.1:{receiver.port}/hook", "body": '{"hello": "world", "n": 1}'},
+        **extra,
+    }
+    reply = call(runtime.port, "POST", "/api/v1/jobs", key=key, body=body)
+    assert reply.status == 201, reply.body
+    assert reply.body["webhook_secret"].startswith("whsec_")
+    return dict(reply.body)
+
+
+def history(runtime: RuntimeProcess, key: str, job_id: str) -> list[dict[str, Any]]:
+    reply = call(runtime.port, "GET", f"/api/v1/executions/{job_id}", key=key)
+    assert reply.status == 200, reply.body
+    return list(reply.body["items"])
+
+
+def finished(runtime: RuntimeProcess, key: str, job_id: str, count: int) -> list[dict[str, Any]] | None:
+    items = history(runtime, key, job_id)
+    done = [item for item in items if item["status"] != "running"]
+    return items if len(done) >= count else None
+
+
+def test_run_now_calls_the_receiver_once_signed_with_the_body_unchanged(
+    runtime: RuntimeProcess, receiver: Receiver
+) -> None:
+    key = demo_key(runtime)
+    job = create_job(runtime, key, receiver, "rate(1 day)")
+    reply = call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
+    assert reply.status == 202, reply.body
+    execution_id = reply.body["execution_id"]
+
+    [record] = wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the run-now to finish")
+    assert (record["execution_id"], record["status"], record["trigger"]) == (
+        execution_id,
+        "succeeded",
+        "manual",
+    )
+    assert record["status_code"] == 200 and record["response_excerpt"] == "received"
+    [delivery] = receiver.deliveries
+    assert delivery.body == b'{"hello": "world", "n": 1}'
+    assert delivery.headers["webhook-id"] == execution_id
+    assert delivery.headers["x-jobsched-job-id"] == job["job_id"]
+    assert verify(job["webhook_secret"], delivery.headers, delivery.body)
+
+    again = call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
+    wait_for(lambda: finished(runtime, key, job["job_id"], 2), "the second run-now")
+    assert len(receiver.deliveries) == 2
+    assert receiver.deliveries[1].headers["webhook-id"] == again.body["execution_id"] != execution_id
+    jobs_view = call(runtime.port, "GET", f"/api/v1/jobs/{job['job_id']}", key=key).body
+    assert jobs_view["last_execution"]["status"] == "succeeded" and jobs_view["version"] == 1
+
+
+def test_two_failures_then_success_are_one_execution_of_three_attempts(
+    runtime: RuntimeProcess, receiver: Receiver
+) -> None:
+    key = demo_key(runtime)
+    receiver.script = [500, 503]
+    job = create_job(
+        runtime,
+        key,
+        receiver,
+        "rate(1 day)",
+        retry_policy={"max_attempts": 3, "backoff_seconds": 1, "backoff_multiplier": 1.0},
+    )
+    call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
+    [record] = wait_for(lambda: finished(runtime, key, job["job_id"], 1), "three attempts")
+    assert (record["status"], record["attempts"], record["status_code"]) == ("succeeded", 3, 200)
+    assert len(receiver.deliveries) == 3
+    assert {d.headers["webhook-id"] for d in receiver.deliveries} == {record["execution_id"]}
+    assert [d.headers["x-jobsched-attempt"] for d in receiver.deliveries] == ["1", "2", "3"]
+    assert all(verify(job["webhook_secret"], d.headers, d.body) for d in receiver.deliveries)
+
+
+def test_another_tenant_gets_404_on_history_retry_and_run(
+    runtime: RuntimeProcess, receiver: Receiver
+) -> None:
+    key = demo_key(runtime)
+    job = create_job(runtime, key, receiver, "rate(1 day)")
+    _, other = runtime.create_key("intruder", "premium", role="admin")
+    for method, path in (
+        ("GET", f"/api/v1/executions/{job['job_id']}"),
+        ("POST", f"/api/v1/executions/{job['job_id']}/retry"),
+        ("POST", f"/api/v1/jobs/{job['job_id']}/run"),
+    ):
+        assert call(runtime.port, method, path, key=other).status == 404, path
+
+
+def test_an_at_schedule_fires_exactly_once(runtime: RuntimeProcess, receiver: Receiver) -> None:
+    key = demo_key(runtime)
+    due = (datetime.now(UTC) + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S")
+    job = create_job(runtime, key, receiver, f"at({due})")
+    [record] = wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the at() fire")
+    assert (record["status"], record["trigger"]) == ("succeeded", "schedule")
+    [delivery] = receiver.deliveries
+    assert delivery.body == b'{"hello": "world", "n": 1}'
+    assert verify(job["webhook_secret"], delivery.headers, delivery.body)
