@@ -13,7 +13,7 @@ from typing import Any
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import InfraConfig
+from infra.config import CONTEXT_KEYS, InfraConfig
 from infra.stacks.data_stack import DataStack, data_stack_name
 from infra.stacks.regional_stack import RegionalStack, regional_stack_name
 from jobsched import config
@@ -27,9 +27,7 @@ def _environment(region: str) -> Environment:
 
 def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> App:
     app = App(context=dict(context) if context is not None else None, outdir=outdir)
-    infra_config = InfraConfig.from_context(
-        {key: app.node.try_get_context(key) for key in ("regions", "primary_region", "tiers")}
-    )
+    infra_config = InfraConfig.from_context({key: app.node.try_get_context(key) for key in CONTEXT_KEYS})
 
     data_stack = DataStack(
         app,

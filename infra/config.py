@@ -16,6 +16,8 @@ from jobsched import config
 REGIONS_KEY = "regions"
 PRIMARY_REGION_KEY = "primary_region"
 TIERS_KEY = "tiers"
+OPERATIONS_KEY = "operations"
+CONTEXT_KEYS = (REGIONS_KEY, PRIMARY_REGION_KEY, TIERS_KEY, OPERATIONS_KEY)
 
 
 class InfraConfigError(ValueError):
@@ -43,12 +45,72 @@ def _default_tiers() -> dict[config.Tier, TierSettings]:
     }
 
 
+class NotificationTargets(BaseModel):
+    """Who an SNS topic notifies: e-mail addresses and HTTPS endpoints (PagerDuty, a Slack relay)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    emails: tuple[str, ...] = ()
+    https_endpoints: tuple[str, ...] = ()
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if "@" not in address or " " in address:
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+    @field_validator("https_endpoints")
+    @classmethod
+    def _https(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not url.startswith("https://"):
+                raise ValueError(f"{url!r} is not an https:// URL")
+        return value
+
+
+class Notifications(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    critical: NotificationTargets = NotificationTargets()
+    warning: NotificationTargets = NotificationTargets()
+    budget: NotificationTargets = NotificationTargets()
+
+
+class BudgetSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    monthly_limit_usd: float = Field(default=5_000, gt=0)
+    alert_threshold_percent: float = Field(default=80, gt=0, le=1_000)
+
+
+class DeploymentSettings(BaseModel):
+    """Canary releases: this share of traffic on the new version for this long, then all of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    canary_percent: int = Field(default=10, ge=1, le=99)
+    canary_interval_minutes: int = Field(default=10, ge=1, le=2_880)
+
+
+class OperationsSettings(BaseModel):
+    """Alarm notifications, the monthly budget and canary deployments (deploy-time settings only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    notifications: Notifications = Notifications()
+    budget: BudgetSettings = BudgetSettings()
+    deployment: DeploymentSettings = DeploymentSettings()
+
+
 class InfraConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     regions: tuple[str, ...] = Field(default=config.REGIONS, min_length=1)
     primary_region: str = config.PRIMARY_REGION
     tiers: dict[config.Tier, TierSettings] = Field(default_factory=_default_tiers)
+    operations: OperationsSettings = OperationsSettings()
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -77,11 +139,7 @@ class InfraConfig(BaseModel):
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> InfraConfig:
         """Build from CDK context values; keys that are absent fall back to jobsched.config."""
-        present = {
-            key: context[key]
-            for key in (REGIONS_KEY, PRIMARY_REGION_KEY, TIERS_KEY)
-            if context.get(key) is not None
-        }
+        present = {key: context[key] for key in CONTEXT_KEYS if context.get(key) is not None}
         try:
             return cls.model_validate(present)
         except ValidationError as exc:

@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from jobsched.settings import load_settings
+from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
 
 
+@instrument_api
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = {"status": "ok", "version": SETTINGS.version, "region": SETTINGS.region}
     return {

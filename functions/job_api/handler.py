@@ -10,10 +10,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from jobsched.adapters.clients import client
 from jobsched.adapters.job_store import DynamoJobStore
 from jobsched.api_models import JobList, parse_tag_filter, responses
-from jobsched.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
+from jobsched.execution_api_models import WebhookSecret
+from jobsched.http_api import (
+    JSON_CONTENT_TYPE,
+    create_resolver,
+    principal_of,
+    request_guard,
+    with_empty_json_body,
+)
 from jobsched.job_service import JobFilters, JobService
 from jobsched.jobs import JobSpec, JobStatus, JobView
 from jobsched.settings import load_settings
+from jobsched.telemetry import instrument_api, record_job_created
 
 SETTINGS = load_settings()
 JOBS = JobService(DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table), SETTINGS)
@@ -34,18 +42,30 @@ def _job_response(status: int, job: dict[str, Any], **headers: str) -> Response[
 @app.post(
     JOBS_PATH,
     summary="Create a job",
-    responses=responses(201, "The job created", JobView, 400, 403, 409, 413, 415, 422),
+    description="The 201 body is the job plus `webhook_secret` (whsec_<base64>), the job's webhook signing "
+    "secret: shown in this answer (and its idempotent replays) only, never by GET or list; rotate it with "
+    "POST /api/v1/jobs/{job_id}/webhook-secret.",
+    responses=responses(
+        201, "The job created, with its webhook_secret", JobView, 400, 403, 409, 413, 415, 422
+    ),
 )
 def create_job(
     spec: Annotated[JobSpec, Body()],
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None,
-) -> Response[JobView]:
+) -> Response[dict[str, Any]]:
     created = JOBS.create(principal_of(app), spec, idempotency_key)
     location = f"{JOBS_PATH}/{created.job['job_id']}"
     extra = {"Location": location}
     if created.replayed:
         extra["Idempotent-Replayed"] = "true"
-    return _job_response(201, created.job, **extra)
+    else:
+        record_job_created()
+    return Response(
+        status_code=201,
+        content_type=JSON_CONTENT_TYPE,
+        body=created.job,
+        headers={"ETag": f'"{created.job["version"]}"', **extra},
+    )
 
 
 @app.get(JOBS_PATH, summary="List jobs", responses=responses(200, "A page of jobs", JobList, 400, 422))
@@ -82,6 +102,16 @@ def replace_job(
     return _job_response(200, job.model_dump(mode="json"))
 
 
+@app.post(
+    JOBS_PATH + "/<job_id>/webhook-secret",
+    summary="Rotate the job's webhook signing secret (operator, admin)",
+    responses=responses(200, "The new secret, shown only here", WebhookSecret, 403, 404),
+)
+def rotate_webhook_secret(job_id: str) -> WebhookSecret:
+    secret = JOBS.rotate_webhook_secret(principal_of(app), job_id)
+    return WebhookSecret(job_id=job_id, webhook_secret=secret)
+
+
 @app.delete(
     JOBS_PATH + "/<job_id>",
     summary="Delete a job",
@@ -94,5 +124,8 @@ def delete_job(
     return Response(status_code=204, content_type=JSON_CONTENT_TYPE, body="")
 
 
+@instrument_api
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if str(event.get("path", "")).endswith("/webhook-secret"):
+        event = with_empty_json_body(event)
     return request_guard(app, event, context)

@@ -1,14 +1,20 @@
-"""Creates the service's Lambda functions with one shared shape: runtime, layers, env, logs, tracing."""
+"""Creates the service's Lambda functions with one shared shape: runtime, layers, env, logs, tracing,
+a `live` alias and a CodeDeploy canary deployment group."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import paths
+from infra.config import DeploymentSettings
 from infra.constructs.lambda_layers import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, SKIPPED_FILES, LambdaLayers
 from jobsched import __version__, config
 from jobsched.settings import Settings
@@ -19,6 +25,7 @@ API_TIMEOUT = Duration.seconds(10)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 POWERTOOLS_SERVICE_NAME = config.SERVICE
 DEFAULT_MAX_JOBS_PER_TENANT = Settings.model_fields["max_jobs_per_tenant"].default
+LIVE_ALIAS = "live"
 
 
 def function_environment(regions: tuple[str, ...]) -> dict[str, str]:
@@ -37,13 +44,94 @@ def function_environment(regions: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-class FunctionFactory(Construct):
-    """Builds functions from functions/<name>/handler.py; the layers are created once and shared."""
+@dataclass(frozen=True)
+class ServiceFunction:
+    """A function of the service with its `live` alias and the deployment group that shifts the alias."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, regions: tuple[str, ...]) -> None:
+    function: lambda_.Function
+    alias: lambda_.Alias
+    deployment_group: codedeploy.LambdaDeploymentGroup
+
+
+class FunctionFactory(Construct):
+    """Builds functions from functions/<name>/handler.py; the layers are created once and shared.
+
+    Every function gets, without anything to do at the call site:
+    - telemetry settings (JSON logs into its own log group, active X-Ray tracing, Powertools service and
+      metrics namespace); the handler wraps itself in jobsched.telemetry.instrument_api / instrument_handler;
+    - a `live` alias on its current version, and a CodeDeploy deployment group that moves the alias by
+      canary (DeploymentSettings: 10% for 10 minutes, then 100%) and rolls back when a rollback alarm fires.
+
+    create() returns the lambda_.Function (grant permissions on it as before). Wire every *caller* to the
+    alias, never to the function, or the caller bypasses the canary and always runs $LATEST:
+
+        fn = functions.create("ExecutorFunction", code_dir="executor", description="...")
+        live = functions.live_alias(fn)
+        live.add_event_source(SqsEventSource(queue))          # event sources: on the alias
+        apigw.LambdaIntegration(live)                          # API integrations: on the alias
+        queue.grant_consume_messages(fn)                       # grants: on the function (same role)
+
+    `functions.functions` lists every ServiceFunction created so far (dashboards and alarms take it).
+    Rollback alarms may be added before or after a function is created: add_rollback_alarm() reaches
+    every deployment group, present and future.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        regions: tuple[str, ...],
+        deployment: DeploymentSettings | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.layers = LambdaLayers(self, "Layers")
         self.environment = function_environment(regions)
+        self.functions: list[ServiceFunction] = []
+        self._rollback_alarms: list[cloudwatch.IAlarm] = []
+        settings = deployment or DeploymentSettings()
+        self.deployment_application = codedeploy.LambdaApplication(self, "DeploymentApplication")
+        # One service role for every deployment group (CDK would otherwise create one per group).
+        self.deployment_role = iam.Role(
+            self,
+            "DeploymentRole",
+            assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
+            description="CodeDeploy: shifts the live aliases of the jobsched functions",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AWSCodeDeployRoleForLambdaLimited"
+                )
+            ],
+        )
+        Validations.of(self.deployment_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSCodeDeployRoleForLambdaLimited]",
+                reason="AWS's narrow managed policy for CodeDeploy on Lambda: read alarms, read and update "
+                "aliases, invoke CodeDeployHook_* functions. AWS keeps it current as CodeDeploy changes.",
+            )
+        )
+        self.deployment_config = codedeploy.LambdaDeploymentConfig(
+            self,
+            "CanaryConfig",
+            traffic_routing=codedeploy.TimeBasedCanaryTrafficRouting(
+                percentage=settings.canary_percent,
+                interval=Duration.minutes(settings.canary_interval_minutes),
+            ),
+        )
+
+    def live_alias(self, function: lambda_.IFunction) -> lambda_.Alias:
+        """The `live` alias of a function this factory created."""
+        for created in self.functions:
+            if created.function is function:
+                return created.alias
+        raise KeyError(f"{function.node.path} was not created by this FunctionFactory")
+
+    def add_rollback_alarm(self, alarm: cloudwatch.IAlarm) -> None:
+        """An alarm that stops a deployment and moves `live` back, on every deployment group."""
+        self._rollback_alarms.append(alarm)
+        for created in self.functions:
+            created.deployment_group.add_alarm(alarm)
 
     def create(
         self,
@@ -99,4 +187,18 @@ class FunctionFactory(Construct):
                 "and tests together.",
             )
         )
+        alias = lambda_.Alias(scope, "LiveAlias", alias_name=LIVE_ALIAS, version=function.current_version)
+        deployment_group = codedeploy.LambdaDeploymentGroup(
+            scope,
+            "Deployment",
+            application=self.deployment_application,
+            alias=alias,
+            deployment_config=self.deployment_config,
+            role=self.deployment_role,
+            alarms=list(self._rollback_alarms),
+            auto_rollback=codedeploy.AutoRollbackConfig(
+                failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
+            ),
+        )
+        self.functions.append(ServiceFunction(function, alias, deployment_group))
         return function

@@ -77,7 +77,8 @@ class JobApiRoutes(Construct):
         )
         # Console test invocations would bypass the authorizer; leaving them out also halves the
         # function's resource policy (one permission per method instead of two).
-        integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
+        # The `live` alias, which CodeDeploy shifts by canary, never the function's $LATEST.
+        integration = apigw.LambdaIntegration(functions.live_alias(self.function), allow_test_invoke=False)
 
         jobs = api_v1.add_resource("jobs")
         job = jobs.add_resource("{job_id}")
@@ -95,6 +96,14 @@ class JobApiRoutes(Construct):
             )
             for verb in JOB_ITEM_METHODS
         ]
+        self.methods.append(
+            job.add_resource("webhook-secret").add_method(
+                "POST",
+                integration,
+                request_validator=request_validator,
+                request_parameters={JOB_ID_PARAMETER: True},
+            )
+        )
         # Any other /api/v1 path reaches the function too, so unknown routes get its JSON 404 (with the
         # same key and authorizer checks) instead of API Gateway's "Missing Authentication Token" 403.
         catch_all = api_v1.add_proxy(any_method=False)

@@ -41,7 +41,8 @@ class KeyAuthorizer(Construct):
             self,
             "Authorizer",
             authorizer_name=f"{config.SERVICE}-api-key",
-            handler=self.function,
+            # The alias, so a canary deployment of the authorizer shifts its traffic too.
+            handler=functions.live_alias(self.function),
             identity_sources=[apigw.IdentitySource.header(config.API_KEY_HEADER)],
             results_cache_ttl=Duration.seconds(config.AUTHORIZER_CACHE_SECONDS),
         )

@@ -61,6 +61,9 @@ class PipInstallBundling:
             "--disable-pip-version-check",
             # Bytecode compiled by the synth machine's Python would not match python3.13 anyway.
             "--no-compile",
+            # The requirements pin the whole closure; without this, aws-xray-sdk would pull in botocore and
+            # shadow the runtime's own (mismatching the runtime's boto3).
+            "--no-deps",
             *PIP_TARGET_ARGS,
             "--requirement",
             str(self.requirements),

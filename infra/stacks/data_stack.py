@@ -8,6 +8,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.constructs.budget import CostBudget
 from infra.constructs.global_tables import GlobalTables
 
 
@@ -21,3 +22,10 @@ class DataStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.tables = GlobalTables(self, "GlobalTables", replica_regions=infra_config.replica_regions)
+        # Budgets are account-wide and global: one, next to the data, in the primary region.
+        self.budget = CostBudget(
+            self,
+            "CostBudget",
+            settings=infra_config.operations.budget,
+            targets=infra_config.operations.notifications.budget,
+        )

@@ -8,12 +8,18 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.constructs.alarm_topics import AlarmTopics
 from infra.constructs.api_gateway import ApiGateway
+from infra.constructs.dashboards import Dashboards
+from infra.constructs.execution import Execution
 from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
 from infra.constructs.key_authorizer import KeyAuthorizer
+from infra.constructs.operations_alarms import OperationsAlarms
 from infra.constructs.regional_tables import RegionalTables
+from infra.constructs.schedule_api_routes import ScheduleApiRoutes
+from infra.constructs.scheduling import Scheduling
 from infra.constructs.usage_plans import TierUsagePlans
 from jobsched import config
 
@@ -29,7 +35,12 @@ class RegionalStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         tables = RegionalTables(self, "Tables")
         self.execution_queue = ExecutionQueue(self, "ExecutionQueue")
-        functions = FunctionFactory(self, "Functions", regions=infra_config.regions)
+        functions = FunctionFactory(
+            self,
+            "Functions",
+            regions=infra_config.regions,
+            deployment=infra_config.operations.deployment,
+        )
 
         api = ApiGateway(
             self, "Api", stage_rate_per_second=config.STAGE_RATE_PER_SECOND, stage_burst=config.STAGE_BURST
@@ -38,7 +49,7 @@ class RegionalStack(Stack):
         health_function = functions.create(
             "HealthFunction", code_dir="health", description="jobsched GET /health"
         )
-        api.add_health_route(health_function)
+        api.add_health_route(functions.live_alias(health_function))
 
         key_authorizer = KeyAuthorizer(
             self, "KeyAuthorizer", functions=functions, jobs_table=tables.jobs_table
@@ -47,6 +58,51 @@ class RegionalStack(Stack):
         JobApiRoutes(
             self,
             "JobApi",
+            api_v1=api_v1,
+            request_validator=api.request_validator,
+            functions=functions,
+            jobs_table=tables.jobs_table,
+        )
+        Execution(
+            self,
+            "Execution",
+            functions=functions,
+            api_v1=api_v1,
+            request_validator=api.request_validator,
+            queue=self.execution_queue.queue,
+            jobs_table=tables.jobs_table,
+            executions_table=tables.executions_table,
+        )
+
+        # Operations last: the dashboards list every function the factory created above.
+        topics = AlarmTopics(self, "AlarmTopics", notifications=infra_config.operations.notifications)
+        tables_in_region = [tables.jobs_table, tables.executions_table]
+        alarms = OperationsAlarms(
+            self,
+            "Alarms",
+            dead_letter_queue=self.execution_queue.dead_letter_queue,
+            tables=tables_in_region,
+            critical_topic=topics.critical,
+            warning_topic=topics.warning,
+        )
+        for alarm in alarms.alarms.rollback:
+            functions.add_rollback_alarm(alarm)
+        Dashboards(
+            self,
+            "Dashboards",
+            rest_api=api.rest_api,
+            functions=functions.functions,
+            queue=self.execution_queue.queue,
+            dead_letter_queue=self.execution_queue.dead_letter_queue,
+            tables=tables_in_region,
+            alarms=alarms.alarms,
+        )
+        self.scheduling = Scheduling(
+            self, "Scheduling", functions=functions, execution_queue=self.execution_queue
+        )
+        ScheduleApiRoutes(
+            self,
+            "ScheduleApi",
             api_v1=api_v1,
             request_validator=api.request_validator,
             functions=functions,

@@ -35,6 +35,9 @@ class FireMessage(BaseModel):
     # Set by run-now, retry and the executor's own retries; a scheduled fire derives it.
     execution_id: str | None = None
     attempt: int = Field(default=1, ge=1)
+    # A wait longer than SQS's 900 s delay travels in hops: the executor re-queues until this time.
+    not_before: datetime | None = None
+    retry_of: str | None = None
 
     @field_validator("scheduled_time")
     @classmethod

@@ -172,3 +172,16 @@ def _detail(item: Mapping[str, Any]) -> dict[str, str]:
         del location[1]  # pydantic names the union member; callers know the field as target.<name>
     message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
     return {"field": ".".join(location) or "body", "message": message}
+
+
+def with_empty_json_body(event: dict[str, Any]) -> dict[str, Any]:
+    """For POST routes whose body is optional: no body counts as {} (the raw checks want a JSON object)."""
+    if event.get("body") not in (None, ""):
+        return event
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    return {
+        **event,
+        "body": "{}",
+        "isBase64Encoded": False,
+        "headers": {**headers, "content-type": JSON_CONTENT_TYPE},
+    }

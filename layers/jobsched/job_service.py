@@ -13,8 +13,10 @@ from typing import Any, Protocol
 
 from jobsched.auth import Principal
 from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
-from jobsched.jobs import Job, JobSpec, JobStatus, JobView, new_job_id, status_for
+from jobsched.jobs import HttpTarget, Job, JobSpec, JobStatus, JobView, new_job_id, status_for
 from jobsched.settings import Settings
+from jobsched.target_guard import Resolver, TargetRefused, check_target_url, resolve_host
+from jobsched.webhook import new_webhook_secret
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -46,6 +48,8 @@ class JobPage:
 class Created:
     job: dict[str, Any]
     replayed: bool = False
+    # Shown once, in the 201 of the create itself (a replay does not repeat it; rotate to get a new one).
+    webhook_secret: str | None = None
 
 
 class IdempotentReplay(Exception):
@@ -58,8 +62,16 @@ class IdempotentReplay(Exception):
 
 class JobStore(Protocol):
     def create(
-        self, tenant: str, job: Job, response: dict[str, Any], max_jobs: int, claim: IdempotencyClaim | None
+        self,
+        tenant: str,
+        job: Job,
+        response: dict[str, Any],
+        max_jobs: int,
+        claim: IdempotencyClaim | None,
+        webhook_secret: str | None = None,
     ) -> None: ...
+
+    def rotate_webhook_secret(self, tenant: str, job_id: str, secret: str, at: datetime) -> None: ...
 
     def get(self, tenant: str, job_id: str) -> Job: ...
 
@@ -75,16 +87,24 @@ class JobStore(Protocol):
 
 
 class JobService:
-    def __init__(self, store: JobStore, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        clock: Clock | None = None,
+        resolver: Resolver = resolve_host,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._now = clock or (lambda: datetime.now(UTC))
+        self._resolver = resolver
 
     def create(self, principal: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Created:
         principal.require_write()
         now = self._now()
         region = self._home_region(spec)
         self._check_fires(spec, now)
+        self._check_target(spec)
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
@@ -105,12 +125,31 @@ class JobService:
                 "status": status_for(spec.enabled),
             }
         )
-        response = JobView.of(job, now).model_dump(mode="json")
+        secret = new_webhook_secret()
+        # The secret is part of the create's answer, so an idempotent replay (a client that lost the first
+        # answer) gets it too; the idempotency record keeps it for its 24 hours, like the job item does.
+        response = {**JobView.of(job, now).model_dump(mode="json"), "webhook_secret": secret}
         try:
-            self._store.create(principal.tenant, job, response, self._settings.max_jobs_per_tenant, claim)
+            self._store.create(
+                principal.tenant,
+                job,
+                response,
+                self._settings.max_jobs_per_tenant,
+                claim,
+                webhook_secret=secret,
+            )
         except IdempotentReplay as replay:
-            return Created(job=replay.response, replayed=True)
-        return Created(job=response)
+            return Created(
+                job=replay.response, replayed=True, webhook_secret=replay.response.get("webhook_secret")
+            )
+        return Created(job=response, webhook_secret=secret)
+
+    def rotate_webhook_secret(self, principal: Principal, job_id: str) -> str:
+        """A new signing secret for the job's webhooks, in force from the next call; shown only here."""
+        principal.require_write()
+        secret = new_webhook_secret()
+        self._store.rotate_webhook_secret(principal.tenant, job_id, secret, self._now())
+        return secret
 
     def get(self, principal: Principal, job_id: str) -> JobView:
         return JobView.of(self._store.get(principal.tenant, job_id), self._now())
@@ -120,6 +159,7 @@ class JobService:
         now = self._now()
         spec = spec.model_copy(update={"region": self._home_region(spec)})
         self._check_fires(spec, now)
+        self._check_target(spec)
         job = self._store.replace(
             principal.tenant,
             job_id,
@@ -150,6 +190,19 @@ class JobService:
         if region not in self._settings.regions:
             raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
         return region
+
+    def _check_target(self, spec: JobSpec) -> None:
+        if not isinstance(spec.target, HttpTarget):
+            return
+        try:
+            check_target_url(
+                spec.target.url,
+                allow_http=self._settings.allow_http_targets,
+                allow_private=self._settings.allow_private_targets,
+                resolver=self._resolver,
+            )
+        except TargetRefused as exc:
+            raise InvalidInput.field("target.url", str(exc)) from None
 
     @staticmethod
     def _check_fires(spec: JobSpec, now: datetime) -> None:

@@ -153,16 +153,66 @@ class HttpTarget(Strict):
         return value
 
 
+class EventBridgeTarget(Strict):
+    """PutEvents of one event to a bus; the executor's IAM policy limits which buses (cdk.json context)."""
+
+    type: Literal["eventbridge"]
+    event_bus_arn: str = Field(
+        max_length=1600, pattern=r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]+$"
+    )
+    source: str = Field(default="jobsched", min_length=1, max_length=256)
+    detail_type: str = Field(default="Scheduled Job", min_length=1, max_length=128)
+    detail: str = Field(default="{}", description="a JSON object, sent as the event's Detail")
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+
+    @field_validator("detail")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        import json
+
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise ValueError("detail must be a JSON object") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("detail must be a JSON object")
+        if len(value.encode("utf-8")) > MAX_TARGET_BODY_BYTES:
+            raise ValueError(f"detail must be at most {MAX_TARGET_BODY_BYTES} bytes")
+        return value
+
+
+class SqsTarget(Strict):
+    """SendMessage of the body to a queue; the executor's IAM policy limits which queues."""
+
+    type: Literal["sqs"]
+    queue_url: str = Field(
+        max_length=1024,
+        pattern=r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\d{12}/[A-Za-z0-9_-]+(\.fifo)?$",
+    )
+    body: str = Field(default="{}", min_length=1, description="the message body, sent verbatim")
+    message_group_id: str | None = Field(default=None, max_length=128, description="FIFO queues only")
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+
+    @field_validator("body")
+    @classmethod
+    def _bounded_body(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > MAX_TARGET_BODY_BYTES:
+            raise ValueError(f"body must be at most {MAX_TARGET_BODY_BYTES} bytes")
+        return value
+
+
 def _target_type(value: Any) -> str:
     raw = value.get("type", "http") if isinstance(value, dict) else getattr(value, "type", "http")
     return raw if isinstance(raw, str) else "invalid"
 
 
-TARGET_TYPES = frozenset({"http"})
+TARGET_TYPES = frozenset({"http", "eventbridge", "sqs"})
 
 # A union keyed on "type" (default "http"); each AWS target type joins it as one more tagged member.
 Target = Annotated[
-    Annotated[HttpTarget, Tag("http")],
+    Annotated[HttpTarget, Tag("http")]
+    | Annotated[EventBridgeTarget, Tag("eventbridge")]
+    | Annotated[SqsTarget, Tag("sqs")],
     Discriminator(
         _target_type, custom_error_type="invalid_target_type", custom_error_message="unknown target type"
     ),
@@ -190,6 +240,19 @@ class JobSpec(Strict):
     overlap_policy: OverlapPolicy = OverlapPolicy.ALLOW
 
 
+class LastExecution(BaseModel):
+    """The newest finished execution, written onto the job by the executor (the version stays)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    execution_id: str
+    status: str
+    scheduled_at: datetime
+    finished_at: datetime | None = None
+    attempts: int = 1
+    status_code: int | None = None
+
+
 class Job(JobSpec):
     """A stored job: the caller's fields plus the server's."""
 
@@ -206,6 +269,8 @@ class Job(JobSpec):
     schedule_state: ScheduleState = ScheduleState.PENDING
     schedule_error: str | None = None
     schedule_arn: str | None = None
+    pause_note: str | None = Field(default=None, description="why the job was paused (DELETE /schedule)")
+    last_execution: LastExecution | None = None
 
     @property
     def etag(self) -> str:

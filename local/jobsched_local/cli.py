@@ -51,7 +51,7 @@ def port_number(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description="Serverless multi-region job scheduler.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys,jobs,dlq}")
 
     local = commands.add_parser(
         "local", help="run the whole service on this machine (moto, no Docker, no AWS)"
@@ -96,6 +96,28 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = key_commands.add_parser("revoke", help="revoke a key in every region")
     revoke.add_argument("key_id", metavar="KEY_ID")
+    jobs = commands.add_parser("jobs", help="operate on jobs across tenants (region evacuation)")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="{move}")
+    move = job_commands.add_parser("move", help="move jobs' home region (and so their schedules)")
+    move.add_argument("--from", dest="from_region", type=region_name, required=True, metavar="REGION")
+    move.add_argument("--to", dest="to_region", type=region_name, required=True, metavar="REGION")
+    move.add_argument("--tenant", help="only this tenant's jobs (default: every tenant)")
+    move.add_argument(
+        "--table-region",
+        type=region_name,
+        default=config.PRIMARY_REGION,
+        help="region of the jobs table replica to write to (default: %(default)s; when evacuating that "
+        "region, give the --to region)",
+    )
+    dlq = commands.add_parser("dlq", help="the execution dead-letter queue")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{redrive}")
+    redrive = dlq_commands.add_parser(
+        "redrive", help="move messages from the execution DLQ back to the queue"
+    )
+    redrive.add_argument(
+        "--region", type=region_name, default=config.PRIMARY_REGION, help="region (default: %(default)s)"
+    )
+    redrive.add_argument("--max", type=int, default=None, metavar="N", help="move at most N messages")
     return parser
 
 
@@ -104,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "local":
         return run_local(parser, args)
+    if args.command == "jobs":
+        return run_jobs_move(parser, args)
+    if args.command == "dlq":
+        return run_dlq_redrive(args)
     return run_keys(parser, args)
 
 
@@ -164,6 +190,58 @@ def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         error = exc.response.get("Error", {})
         return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
     return 0
+
+
+def run_dlq_redrive(args: argparse.Namespace) -> int:
+    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+    from jobsched_local.dlq_redrive import format_summary, redrive
+
+    if args.max is not None and args.max < 1:
+        return fail("--max must be at least 1")
+    try:
+        sqs = client_factory(make_session())("sqs", args.region)
+        summary = redrive(sqs, max_messages=args.max, progress_to=sys.stderr)
+    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
+        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
+    except (NoCredentialsError, PartialCredentialsError):
+        return fail(
+            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
+    print(format_summary(summary, args.region))
+    return 0 if summary.failed == 0 else 1
+
+
+def run_jobs_move(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+    from jobsched_local.job_commands import move_home_region
+
+    regions = _configured_regions(parser, None)
+    try:
+        dynamodb = client_factory(make_session())("dynamodb", args.table_region)
+        summary = move_home_region(
+            dynamodb,
+            from_region=args.from_region,
+            to_region=args.to_region,
+            regions=regions,
+            tenant=args.tenant,
+            out=sys.stdout,
+            progress_to=sys.stderr,
+        )
+    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
+        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
+    except (NoCredentialsError, PartialCredentialsError):
+        return fail(
+            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
+        )
+    except DomainError as exc:
+        return fail(exc.message)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
+    return 0 if not summary.failed else 1
 
 
 def _configured_regions(parser: argparse.ArgumentParser, given: tuple[str, ...] | None) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from jobsched import __version__, config
 
-API_FUNCTIONS: tuple[str, ...] = ("job_api",)
+API_FUNCTIONS: tuple[str, ...] = ("job_api", "executions_api", "schedule_api")
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 TITLE = "Job Scheduler API"
 _POWERTOOLS_ONLY_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")

@@ -12,6 +12,7 @@ import boto3
 
 from jobsched import config
 from jobsched_local.routes import ROUTES, Route
+from jobsched_local.scheduling_provision import provision_scheduling
 
 
 def provision(serving_region: str, regions: Sequence[str]) -> dict[str, str]:
@@ -19,6 +20,8 @@ def provision(serving_region: str, regions: Sequence[str]) -> dict[str, str]:
     dynamodb = boto3.client("dynamodb", region_name=serving_region)
     for table in (config.JOBS_TABLE, config.EXECUTIONS_TABLE):
         ensure_table(dynamodb, table)
+    # Schedule group, execution queue and the DLQs in every region, as the regional stacks create them.
+    provision_scheduling(regions, lambda service, region: boto3.client(service, region_name=region))
     return {region: ensure_api(boto3.client("apigateway", region_name=region)) for region in regions}
 
 

@@ -27,6 +27,14 @@ ROUTES: list[Route] = [
     Route("GET", "/api/v1/jobs/{job_id}", "job_api", key_required=True),
     Route("PUT", "/api/v1/jobs/{job_id}", "job_api", key_required=True),
     Route("DELETE", "/api/v1/jobs/{job_id}", "job_api", key_required=True),
+    Route("POST", "/api/v1/jobs/{job_id}/webhook-secret", "job_api", key_required=True),
+    Route("POST", "/api/v1/jobs/{job_id}/run", "executions_api", key_required=True),
+    Route("GET", "/api/v1/executions/{job_id}", "executions_api", key_required=True),
+    Route("GET", "/api/v1/executions/{job_id}/{execution_id}", "executions_api", key_required=True),
+    Route("POST", "/api/v1/executions/{job_id}/retry", "executions_api", key_required=True),
+    Route("GET", "/api/v1/schedule/status", "schedule_api", key_required=True),
+    Route("POST", "/api/v1/schedule/{job_id}", "schedule_api", key_required=True),
+    Route("DELETE", "/api/v1/schedule/{job_id}", "schedule_api", key_required=True),
     Route(ANY, "/api/v1/{proxy+}", "job_api", key_required=True),
 ]
 

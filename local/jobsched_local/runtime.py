@@ -19,6 +19,7 @@ from jobsched_local import state
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
 from jobsched_local.demo_key import ensure_demo_key
+from jobsched_local.execution_poller import EXECUTOR_FUNCTION, ExecutionPoller
 from jobsched_local.gateway import Gateway, GatewayServer
 from jobsched_local.key_service import make_key_service, make_key_store
 from jobsched_local.lambda_functions import apply_env, function_env, load_handlers
@@ -26,6 +27,8 @@ from jobsched_local.moto_backends import ACCOUNT_ID, find_key_in_plan
 from jobsched_local.provision import provision
 from jobsched_local.proxy_event import ApiStage
 from jobsched_local.routes import ROUTES
+from jobsched_local.scheduling_provision import ensure_queues
+from jobsched_local.scheduling_runtime import scheduling_workers
 from jobsched_local.workers import BackgroundWorker, WorkerGroup
 
 LOG = logging.getLogger(__name__)
@@ -89,6 +92,9 @@ class LocalRuntime:
 
         apply_env(function_env(opts.region, opts.regions))
         handlers = load_handlers([*(route.function for route in ROUTES), AUTHORIZER_FUNCTION])
+        for worker in scheduling_workers(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID):
+            self.register_worker(worker)  # schedule-sync on the stream, and the schedule clock
+        self._register_execution_poller()
         demo_key = ensure_demo_key(
             opts.state_dir,
             make_key_service(_client, opts.region, opts.regions),
@@ -115,6 +121,13 @@ class LocalRuntime:
             restored=restored,
             startup_seconds=time.monotonic() - started,
         )
+
+    def _register_execution_poller(self) -> None:
+        """The SQS event source of the executor: the execution queue polled into its handler."""
+        executor = load_handlers([EXECUTOR_FUNCTION]).get(EXECUTOR_FUNCTION)
+        if executor is not None:
+            ensure_queues(_client("sqs", self.options.region))
+            self.register_worker(ExecutionPoller(executor, _client, self.options.region))
 
     def stop(self) -> None:
         if self._server is not None:

@@ -46,6 +46,9 @@ def test_deps_layer_holds_the_pinned_packages_built_for_python313_arm64(synthesi
     assert [path.name for path in compiled] == ["_pydantic_core.cpython-313-aarch64-linux-gnu.so"]
     # boto3 comes with the Lambda runtime; shipping it would only grow the layer.
     assert not (python_dir / "boto3").exists()
+    # Tracer needs the X-Ray SDK; its botocore dependency must not shadow the runtime's (--no-deps).
+    assert (python_dir / "aws_xray_sdk").is_dir()
+    assert not (python_dir / "botocore").exists()
     assert not any(python_dir.rglob("*.pyc"))
 
 

@@ -19,6 +19,18 @@ API_V1_ROUTES = {
     ("PUT", "/api/v1/jobs/{job_id}"),
     ("DELETE", "/api/v1/jobs/{job_id}"),
     ("ANY", "/api/v1/{proxy+}"),
+    ("POST", "/api/v1/jobs/{job_id}/webhook-secret"),
+}
+EXECUTION_API_ROUTES = {
+    ("GET", "/api/v1/executions/{job_id}"),
+    ("GET", "/api/v1/executions/{job_id}/{execution_id}"),
+    ("POST", "/api/v1/executions/{job_id}/retry"),
+    ("POST", "/api/v1/jobs/{job_id}/run"),
+}
+SCHEDULE_API_ROUTES = {
+    ("GET", "/api/v1/schedule/status"),
+    ("POST", "/api/v1/schedule/{job_id}"),
+    ("DELETE", "/api/v1/schedule/{job_id}"),
 }
 HEALTH_ROUTE = ("GET", "/health")
 FUNCTION_NAMES = ("Health", "Authorizer", "JobApi")
@@ -98,6 +110,18 @@ def _function(resources: dict[str, dict[str, Any]], name: str) -> tuple[str, dic
             and logical_id.startswith(f"Functions{name}Function")
         }
     )
+
+
+def _live_alias_id(resources: dict[str, dict[str, Any]], function_id: str) -> str:
+    """Logical id of the `live` alias of a function (what API Gateway integrations must call)."""
+    (alias_id,) = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Alias"
+        and resource["Properties"]["FunctionName"] == {"Ref": function_id}
+        and resource["Properties"]["Name"] == "live"
+    ]
+    return alias_id
 
 
 def _role_statements(resources: dict[str, dict[str, Any]], function_name: str) -> list[dict[str, Any]]:
@@ -220,7 +244,12 @@ def test_request_authorizer_reads_the_key_header_and_caches_its_answer(template:
 
 
 def test_routes_are_exactly_health_and_the_job_api(resources: dict[str, dict[str, Any]]) -> None:
-    assert set(_routes(resources)) == {HEALTH_ROUTE, *API_V1_ROUTES}
+    assert set(_routes(resources)) == {
+        HEALTH_ROUTE,
+        *API_V1_ROUTES,
+        *SCHEDULE_API_ROUTES,
+        *EXECUTION_API_ROUTES,
+    }
 
 
 def test_every_api_v1_method_needs_a_key_and_the_authorizer(
@@ -237,7 +266,40 @@ def test_every_api_v1_method_needs_a_key_and_the_authorizer(
         assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
         assert "RequestValidatorId" in method, route
         assert method["Integration"]["Type"] == "AWS_PROXY", route
-        assert {"Fn::GetAtt": [job_api_id, "Arn"]} in method["Integration"]["Uri"]["Fn::Join"][1], route
+        job_api_alias = {"Ref": _live_alias_id(resources, job_api_id)}
+        assert job_api_alias in method["Integration"]["Uri"]["Fn::Join"][1], route
+
+
+def test_execution_routes_need_a_key_and_the_authorizer_and_reach_the_executions_api(
+    template: Template, resources: dict[str, dict[str, Any]]
+) -> None:
+    authorizer_id, _ = _only(template.find_resources("AWS::ApiGateway::Authorizer"))
+    executions_api_id, _ = _function(resources, "ExecutionsApi")
+    routes = _routes(resources)
+
+    for route in EXECUTION_API_ROUTES:
+        method = routes[route]
+        assert method["ApiKeyRequired"] is True, route
+        assert (method["AuthorizationType"], method["AuthorizerId"]) == ("CUSTOM", {"Ref": authorizer_id}), (
+            route
+        )
+        alias = {"Ref": _live_alias_id(resources, executions_api_id)}
+        assert alias in method["Integration"]["Uri"]["Fn::Join"][1], route
+
+
+def test_schedule_routes_need_a_key_and_the_authorizer_and_reach_the_schedule_api(
+    template: Template, resources: dict[str, dict[str, Any]]
+) -> None:
+    authorizer_id, _ = _only(template.find_resources("AWS::ApiGateway::Authorizer"))
+    schedule_api_id, _ = _function(resources, "ScheduleApi")
+    routes = _routes(resources)
+
+    for route in SCHEDULE_API_ROUTES:
+        method = routes[route]
+        assert (method["ApiKeyRequired"], method["AuthorizationType"]) == (True, "CUSTOM"), route
+        assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
+        alias = {"Ref": _live_alias_id(resources, schedule_api_id)}
+        assert alias in method["Integration"]["Uri"]["Fn::Join"][1], route
 
 
 def test_health_needs_neither_key_nor_authorizer(resources: dict[str, dict[str, Any]]) -> None:
@@ -247,7 +309,8 @@ def test_health_needs_neither_key_nor_authorizer(resources: dict[str, dict[str, 
     assert health["ApiKeyRequired"] is False
     assert health["AuthorizationType"] == "NONE"
     assert "AuthorizerId" not in health
-    assert {"Fn::GetAtt": [health_id, "Arn"]} in health["Integration"]["Uri"]["Fn::Join"][1]
+    health_alias = {"Ref": _live_alias_id(resources, health_id)}
+    assert health_alias in health["Integration"]["Uri"]["Fn::Join"][1]
 
 
 def test_layers_target_python313_on_arm64(template: Template) -> None:

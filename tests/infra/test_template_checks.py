@@ -24,11 +24,29 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-APIG4",
     "AwsSolutions-COG4",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
     "AwsSolutions-IAM5[Resource::*]",
     "AwsSolutions-L1",
+    "AwsSolutions-SNS2",
+    # The scheduler's and schedule-sync's dead-letter queues are DLQs themselves (constructs/scheduling.py).
+    "AwsSolutions-SQS3",
 }
 INDEX_WILDCARD_ACKNOWLEDGMENT = (
     "AwsSolutions-IAM5[Resource::arn:aws:dynamodb:{region}:<AWS::AccountId>:table/jobsched-jobs/index/*]"
+)
+# Execution (per regional stack): the executor and the Execution API use the executions table's gsi1 pattern;
+# the executor may call the EventBridge buses and SQS queues cdk.json's execution_targets allow (default:
+# the account's own in its region), since each job names its own bus or queue.
+EXECUTION_ACKNOWLEDGMENTS = {
+    "AwsSolutions-IAM5[Resource::arn:aws:dynamodb:{region}:<AWS::AccountId>:table/jobsched-executions"
+    "/index/*]": "<executions-index>",
+    "AwsSolutions-IAM5[Resource::arn:aws:events:{region}:<AWS::AccountId>:event-bus/*]": "<target-buses>",
+    "AwsSolutions-IAM5[Resource::arn:aws:sqs:{region}:<AWS::AccountId>:*]": "<target-queues>",
+}
+
+# schedule-sync manages the schedules of the service's own group: schedule/jobsched/* in each region.
+SCHEDULES_WILDCARD_ACKNOWLEDGMENT = (
+    "AwsSolutions-IAM5[Resource::arn:aws:scheduler:{region}:<AWS::AccountId>:schedule/jobsched/*]"
 )
 
 
@@ -64,11 +82,20 @@ def test_every_acknowledgment_is_expected_and_explained(synthesized: Any) -> Non
             for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
                 assert len(rule["reason"]) >= 40, f"{rule['id']} needs a real reason, got {rule['reason']!r}"
                 rule_id = rule["id"].replace(INDEX_WILDCARD_ACKNOWLEDGMENT.format(region=region), "<index>")
+                rule_id = rule_id.replace(
+                    SCHEDULES_WILDCARD_ACKNOWLEDGMENT.format(region=region), "<schedules>"
+                )
+                for pattern, name in EXECUTION_ACKNOWLEDGMENTS.items():
+                    rule_id = rule_id.replace(pattern.format(region=region), name)
                 acknowledged.setdefault(rule_id, set()).add(stack_name)
 
     regional_stacks = {name for name in synthesized.stack_names if not name.startswith("jobsched-data-")}
-    assert set(acknowledged) == EXPECTED_ACKNOWLEDGMENTS | {"<index>"}
+    assert set(acknowledged) == EXPECTED_ACKNOWLEDGMENTS | {"<index>", "<schedules>"} | set(
+        EXECUTION_ACKNOWLEDGMENTS.values()
+    )
     assert acknowledged["<index>"] == regional_stacks
+    assert acknowledged["<schedules>"] == regional_stacks
+    assert all(acknowledged[name] == regional_stacks for name in EXECUTION_ACKNOWLEDGMENTS.values())
 
 
 def test_the_policy_gate_fails_synth_on_an_unacknowledged_finding() -> None:

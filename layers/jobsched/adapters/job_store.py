@@ -50,13 +50,21 @@ class DynamoJobStore:
         self._table = table_name
 
     def create(
-        self, tenant: str, job: Job, response: dict[str, Any], max_jobs: int, claim: IdempotencyClaim | None
+        self,
+        tenant: str,
+        job: Job,
+        response: dict[str, Any],
+        max_jobs: int,
+        claim: IdempotencyClaim | None,
+        webhook_secret: str | None = None,
     ) -> None:
+        # The secret sits on the job item (encrypted at rest like every item); Job does not read it back.
+        item = job_item(tenant, job) | ({"webhook_secret": webhook_secret} if webhook_secret else {})
         actions: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": to_item(job_item(tenant, job)),
+                    "Item": to_item(item),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -93,6 +101,19 @@ class DynamoJobStore:
         if "Item" not in response:
             raise _not_found(job_id)
         return job_from_item(from_item(response["Item"]))
+
+    def rotate_webhook_secret(self, tenant: str, job_id: str, secret: str, at: datetime) -> None:
+        # No version bump: the job's definition did not change, and a stale schedule must not look stale.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+                UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":secret": secret, ":at": at.isoformat()}),
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise _not_found(job_id) from None
 
     def replace(
         self, tenant: str, job_id: str, spec: JobSpec, *, expected_version: int | None, at: datetime, by: str
