@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched import config
-from jobsched.settings import SettingsError
+from jobsched.settings import settings_from_env
 
 
 class SchedulingSettings(BaseModel):
@@ -32,11 +32,7 @@ class SchedulingSettings(BaseModel):
             "scheduler_role_arn": env.get("SCHEDULER_ROLE_ARN"),
             "scheduler_dlq_arn": env.get("SCHEDULER_DLQ_ARN"),
         }
-        try:
-            return cls.model_validate({k: v for k, v in mapping.items() if v is not None})
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise SettingsError(f"invalid schedule-sync configuration: {problems}") from exc
+        return settings_from_env(cls, mapping, "schedule-sync")
 
 
 def queue_arn(region: str, account: str, name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -13,6 +14,20 @@ from jobsched import __version__, config
 
 class SettingsError(RuntimeError):
     """Raised at cold start when the environment does not describe a usable configuration."""
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def settings_from_env(
+    model: type[SettingsModel], mapping: Mapping[str, str | None], what: str
+) -> SettingsModel:
+    """Validate the variables that are set into ``model``; one message naming every bad variable."""
+    try:
+        return model.model_validate({k: v for k, v in mapping.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid {what} configuration: {problems}") from exc
 
 
 class Settings(BaseModel):
@@ -46,11 +61,7 @@ class Settings(BaseModel):
             "allow_private_targets": env.get("ALLOW_PRIVATE_TARGETS"),
             "allow_http_targets": env.get("ALLOW_HTTP_TARGETS"),
         }
-        try:
-            return cls.model_validate({k: v for k, v in mapping.items() if v is not None})
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise SettingsError(f"invalid function configuration: {problems}") from exc
+        return settings_from_env(cls, mapping, "function")
 
 
 @lru_cache(maxsize=1)
