@@ -31,6 +31,9 @@ def function_env(region: str, regions: Iterable[str]) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": config.SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
         "POWERTOOLS_TRACE_DISABLED": "true",
+        # Powertools filters every record whose logger name contains the service name off the root
+        # handlers, which would silence the runtime's own "jobsched_local.*" logs (tracebacks included).
+        "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "true",
     }
 
 
