@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -55,5 +56,21 @@ def load_handlers(functions: Iterable[str]) -> dict[str, Handler]:
             if exc.name in (f"functions.{name}", module_name):
                 continue
             raise
-        handlers[name] = module.handler
+        handlers[name] = one_at_a_time(module.handler)
     return handlers
+
+
+def one_at_a_time(handler: Handler) -> Handler:
+    """Run a function's invocations one after another, as one Lambda execution environment does.
+
+    Handlers keep per-invocation state in module globals (Powertools' resolver keeps the current
+    event and route there), which is safe on Lambda, where an environment serves one invocation at a
+    time, and not when several gateway threads call the same module at once.
+    """
+    lock = threading.Lock()
+
+    def invoke(event: Any, context: Any) -> Any:
+        with lock:
+            return handler(event, context)
+
+    return invoke

@@ -1,0 +1,43 @@
+"""Handlers in the local runtime run one invocation at a time per function, as a Lambda environment does."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from jobsched_local.lambda_functions import function_env, one_at_a_time
+
+
+def test_invocations_of_one_function_never_overlap() -> None:
+    inside = 0
+    peak = 0
+    counter_lock = threading.Lock()
+    first_inside = threading.Event()
+    release = threading.Event()
+    results: list[Any] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        nonlocal inside, peak
+        with counter_lock:
+            inside += 1
+            peak = max(peak, inside)
+        first_inside.set()
+        release.wait(10)
+        with counter_lock:
+            inside -= 1
+        return {"echo": event}
+
+    wrapped = one_at_a_time(handler)
+    threads = [threading.Thread(target=lambda i=i: results.append(wrapped(i, None))) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    assert first_inside.wait(10)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert peak == 1
+    assert sorted(r["echo"] for r in results) == [0, 1, 2, 3]
+
+
+def test_runtime_logs_are_not_deduplicated_away() -> None:
+    assert function_env("us-east-1", ("us-east-1",))["POWERTOOLS_LOG_DEDUPLICATION_DISABLED"] == "true"
