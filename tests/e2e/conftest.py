@@ -48,9 +48,16 @@ class Reply:
     body: Any
 
 
-def call(port: int, method: str, path: str, key: str | None = None, body: Any = None) -> Reply:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    key: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"x-api-key": key} if key is not None else {}
+    headers = {**(headers or {}), **({"x-api-key": key} if key is not None else {})}
     payload = None
     if body is not None:
         payload = json.dumps(body).encode()
