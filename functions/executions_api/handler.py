@@ -24,6 +24,7 @@ from jobsched.http_api import (
     with_empty_json_body,
 )
 from jobsched.settings import load_settings
+from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
 EXECUTIONS = ExecutionService(
@@ -94,6 +95,7 @@ def run_job(job_id: str) -> Response[ExecutionQueued]:
     return _accepted(EXECUTIONS.run_now(principal_of(app), job_id))
 
 
+@instrument_api
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if str(event.get("httpMethod", "")).upper() == "POST":
         event = with_empty_json_body(event)

@@ -29,6 +29,7 @@ from jobsched.adapters.targets import AwsTargetInvoker, HttpInvoker, TargetDispa
 from jobsched.executor import Executor, Result
 from jobsched.fire import FireMessage
 from jobsched.settings import load_settings
+from jobsched.telemetry import instrument_handler, record_execution
 
 SETTINGS = load_settings()
 FINAL_FAILURE_METRIC = "executions_failed_final"
@@ -55,6 +56,7 @@ EXECUTOR = Executor(
     ),
     lease=timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS),
     on_final_failure=_final_failure,
+    on_finished=lambda status, duration_ms: record_execution(status.value, duration_ms),
 )
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 
@@ -64,6 +66,7 @@ async def _record(record: SQSRecord) -> Result:
     return await asyncio.to_thread(EXECUTOR.process, message)
 
 
+@instrument_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return async_process_partial_response(
         event=event, record_handler=_record, processor=processor, context=context

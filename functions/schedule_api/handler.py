@@ -16,6 +16,7 @@ from jobsched.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, 
 from jobsched.jobs import JobView
 from jobsched.schedule_control import PauseRequest, ScheduleControl, ScheduleStatus
 from jobsched.settings import load_settings
+from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
 QUEUES = (config.EXECUTION_QUEUE, config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
@@ -68,6 +69,7 @@ def resume_job(job_id: str) -> Response[JobView]:
     return _job_response(CONTROL.resume(principal_of(app), job_id))
 
 
+@instrument_api
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("httpMethod") == "POST" and not event.get("body"):
         # Resume takes no body; the raw-request checks are for requests that carry one.

@@ -8,10 +8,12 @@ from jobsched.adapters.clients import client
 from jobsched.adapters.schedule_sync_setup import build_sync
 from jobsched.scheduling_settings import load_scheduling_settings
 from jobsched.stream_records import handle_stream_event
+from jobsched.telemetry import instrument_handler
 
 SETTINGS = load_scheduling_settings()
 SYNC = build_sync(SETTINGS, client("scheduler"), client("dynamodb"))
 
 
+@instrument_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle_stream_event(SYNC, event)

@@ -131,6 +131,7 @@ class Executor:
         invoker: TargetInvoker,
         lease: timedelta,
         on_final_failure: Callable[[str, str], None] = lambda tenant, job_id: None,
+        on_finished: Callable[[ExecutionStatus, float], None] = lambda status, duration_ms: None,
         clock: Clock | None = None,
     ) -> None:
         self._store = store
@@ -139,6 +140,7 @@ class Executor:
         self._invoker = invoker
         self._lease = lease
         self._on_final_failure = on_final_failure
+        self._on_finished = on_finished
         self._now = clock or (lambda: datetime.now(UTC))
 
     def process(self, message: FireMessage) -> Result:
@@ -241,5 +243,8 @@ class Executor:
             outcome=outcome,
             skip_reason=skip_reason,
         )
-        if execution is not None and loaded is not None:
+        if execution is None:
+            return
+        self._on_finished(status, float(outcome.duration_ms) if outcome else 0.0)
+        if loaded is not None:
             self._jobs.record_last_execution(claim.tenant, loaded.job.job_id, execution.summary())

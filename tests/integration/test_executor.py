@@ -340,3 +340,23 @@ def _record(message_id: str, body: str) -> dict[str, Any]:
         "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{config.EXECUTION_QUEUE}",
         "awsRegion": "us-east-1",
     }
+
+
+def test_every_finished_execution_is_reported_once_with_its_duration(clock: Clock, jobs: JobService) -> None:
+    job = make_job(jobs, retry_policy={"max_attempts": 2, "backoff_seconds": 1, "backoff_multiplier": 1.0})
+    finished: list[tuple[str, float]] = []
+    run = Executor(
+        store=DynamoExecutionStore(boto3.client("dynamodb"), config.EXECUTIONS_TABLE),
+        jobs=DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE),
+        queue=RecordingQueue(),
+        invoker=ScriptedTarget(BAD, OK),
+        lease=LEASE,
+        on_finished=lambda status, duration_ms: finished.append((status.value, duration_ms)),
+        clock=clock,
+    )
+    run.process(fire(job))  # fails, a retry is queued: not finished yet
+    assert finished == []
+    run.process(fire(job, attempt=2, execution_id=history(job["job_id"])[0]["execution_id"]))
+    assert finished == [("succeeded", 12.0)]
+    run.process(fire(job, job_id="job_deleted_meanwhile"))
+    assert finished == [("succeeded", 12.0), ("skipped", 0.0)]

@@ -120,3 +120,52 @@ def test_authorizer_counts_decisions_and_never_logs_the_key(
     logged = logs.getvalue()
     assert "key accepted" in logged and "key refused" in logged
     assert key_value not in logged
+
+
+def test_the_executor_counts_each_execution_by_outcome(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    boto3.client("sqs").create_queue(QueueName=config.EXECUTION_QUEUE)
+    executor = importlib.import_module("functions.executor.handler")
+    gone = {
+        "tenant": "acme",
+        "job_id": "job_gone",
+        "job_version": 1,
+        "scheduled_time": "2026-12-01T10:00:00Z",
+    }
+    record = {
+        "messageId": "m-1",
+        "receiptHandle": "rh-1",
+        "body": json.dumps(gone),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{config.EXECUTION_QUEUE}",
+        "awsRegion": "us-east-1",
+    }
+    assert executor.handler({"Records": [record]}, None) == {"batchItemFailures": []}
+    emitted = emitted_metrics(capsys.readouterr().out)
+    assert _dimensions(emitted, telemetry.JOBS_EXECUTED_TOTAL) == [
+        {"service": config.SERVICE, "outcome": "skipped"}
+    ]
+    assert [m.values for m in named(emitted, telemetry.JOB_EXECUTION_DURATION)] == [[0.0]]
+
+
+@pytest.mark.parametrize(
+    ("function", "method", "path", "route"),
+    [
+        ("schedule_api", "GET", "/api/v1/schedule/status", "GET /api/v1/schedule/status"),
+        ("executions_api", "GET", "/api/v1/executions/job_none", "GET /api/v1/executions/{job_id}"),
+    ],
+)
+def test_the_other_apis_count_their_requests(
+    aws: None, capsys: pytest.CaptureFixture[str], function: str, method: str, path: str, route: str
+) -> None:
+    module = importlib.import_module(f"functions.{function}.handler")
+    event = rest_event(method, path)
+    event["resource"] = route.split(" ", 1)[1]
+    response = module.handler(event, None)
+    emitted = emitted_metrics(capsys.readouterr().out)
+    status_class = f"{str(response['statusCode'])[0]}xx"
+    assert {"service": config.SERVICE, "route": route, "status_class": status_class} in _dimensions(
+        emitted, telemetry.API_REQUESTS_TOTAL
+    )
