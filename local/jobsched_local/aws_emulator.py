@@ -13,7 +13,7 @@ import socket
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from jobsched_local import moto_transactions
+from jobsched_local import moto_dynamodb
 
 # Dummy credentials: boto3 needs some to sign requests, and they must never be real ones.
 FAKE_CREDENTIALS = {
@@ -66,7 +66,7 @@ class AwsEmulator:
         for noisy in ("werkzeug", "botocore.credentials"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # Transactions at item cost, not table cost: the job API writes with them on every create.
-        moto_transactions.install()
+        moto_dynamodb.install()
         self._mock.start()
         self._server.start()
         self._started = True

@@ -15,6 +15,7 @@ from moto.apigateway.models import apigateway_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
+from jobsched_local.moto_dynamodb import operation_lock
 from jobsched_local.throttle import PlanLimits
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
@@ -81,7 +82,8 @@ def table_names(region: str) -> list[str]:
 def table_items(region: str, table_name: str) -> list[dict[str, Any]]:
     """Every item in DynamoDB's typed JSON ({"S": ...}); binary values come base64-encoded."""
     table = dynamodb_backends[ACCOUNT_ID][region].tables[table_name]
-    return [item.to_json()["Attributes"] for item in table.all_items()]
+    with operation_lock():  # a whole table, as of one moment, not items half-way through an update
+        return [item.to_json()["Attributes"] for item in table.all_items()]
 
 
 def change_marker(regions: Iterable[str]) -> tuple[Any, ...]:

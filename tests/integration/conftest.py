@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from jobsched_local import moto_transactions
+from jobsched_local import moto_dynamodb
 from tests.support.aws import create_tables
 
 
@@ -23,7 +23,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    moto_transactions.install()
+    moto_dynamodb.install()
     with mock_aws():
         create_tables(boto3.client("dynamodb", region_name="us-east-1"))
         yield

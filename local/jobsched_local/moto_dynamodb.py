@@ -1,4 +1,10 @@
-"""DynamoDB transactions in the emulator at the cost of the items they touch, not of the whole table.
+"""DynamoDB in the emulator, made to behave like the service where the local runtime depends on it.
+
+1. Every operation is atomic. moto applies an UpdateItem attribute by attribute on the live item, so a
+   query in another thread (the API reading history while the executor claims an execution) could see a
+   half-written item, or fail with "dictionary changed size during iteration". One lock around moto's
+   DynamoDB operations makes each one whole, as DynamoDB's are.
+2. Transactions cost what they touch, not the whole table:
 
 moto makes a transaction undoable by deep-copying every table it names before it starts, so each
 TransactWriteItems costs time in proportion to the table: creating the 10,000th job of a local run takes
@@ -10,20 +16,54 @@ The few items about to be written are copied, so a write that still fails is und
 from __future__ import annotations
 
 import copy
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 _installed = False
+# Re-entrant: a transaction calls put_item, update_item and delete_item while holding it.
+_OPERATION_LOCK = threading.RLock()
+_ATOMIC_OPERATIONS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+)
 
 
 def install() -> None:
-    """Replace moto's DynamoDB transaction write with the item-level one (idempotent)."""
+    """Make moto's DynamoDB operations atomic and its transactions item-level (idempotent)."""
     global _installed
     if _installed:
         return
     from moto.dynamodb.models import DynamoDBBackend
 
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    for name in _ATOMIC_OPERATIONS:
+        if hasattr(DynamoDBBackend, name):
+            setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
     _installed = True
+
+
+def operation_lock() -> threading.RLock:
+    """The lock every emulated DynamoDB operation holds; readers of moto's internals take it too."""
+    return _OPERATION_LOCK
+
+
+def _atomic(operation: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _OPERATION_LOCK:
+            return operation(*args, **kwargs)
+
+    return locked
 
 
 def _key_of(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
