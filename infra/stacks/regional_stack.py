@@ -15,6 +15,7 @@ from infra.constructs.execution import Execution
 from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
+from infra.constructs.job_metrics import JobMetrics
 from infra.constructs.key_authorizer import KeyAuthorizer
 from infra.constructs.operations_alarms import OperationsAlarms
 from infra.constructs.regional_tables import RegionalTables
@@ -97,6 +98,7 @@ class RegionalStack(Stack):
             tables=tables_in_region,
             alarms=alarms.alarms,
         )
+        self.job_metrics = JobMetrics(self, "JobMetrics", functions=functions, jobs_table=tables.jobs_table)
         self.scheduling = Scheduling(
             self, "Scheduling", functions=functions, execution_queue=self.execution_queue
         )

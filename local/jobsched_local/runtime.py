@@ -22,6 +22,7 @@ from jobsched_local.demo_key import ensure_demo_key
 from jobsched_local.execution_poller import EXECUTOR_FUNCTION, ExecutionPoller
 from jobsched_local.gateway import Gateway, GatewayServer
 from jobsched_local.key_service import make_key_service, make_key_store
+from jobsched_local.lambda_context import make_context
 from jobsched_local.lambda_functions import apply_env, function_env, load_handlers
 from jobsched_local.moto_backends import ACCOUNT_ID, find_key_in_plan
 from jobsched_local.provision import provision
@@ -29,10 +30,12 @@ from jobsched_local.proxy_event import ApiStage
 from jobsched_local.routes import ROUTES
 from jobsched_local.scheduling_provision import ensure_queues
 from jobsched_local.scheduling_runtime import scheduling_workers
-from jobsched_local.workers import BackgroundWorker, WorkerGroup
+from jobsched_local.workers import BackgroundWorker, PeriodicWorker, WorkerGroup
 
 LOG = logging.getLogger(__name__)
 AUTHORIZER_FUNCTION = "authorizer"
+JOB_METRICS_FUNCTION = "job_metrics"
+JOB_CENSUS_INTERVAL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class LocalRuntime:
         for worker in scheduling_workers(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID):
             self.register_worker(worker)  # schedule-sync on the stream, and the schedule clock
         self._register_execution_poller()
+        self._register_job_census()
         demo_key = ensure_demo_key(
             opts.state_dir,
             make_key_service(_client, opts.region, opts.regions),
@@ -128,6 +132,19 @@ class LocalRuntime:
         if executor is not None:
             ensure_queues(_client("sqs", self.options.region))
             self.register_worker(ExecutionPoller(executor, _client, self.options.region))
+
+    def _register_job_census(self) -> None:
+        """The five-minute EventBridge rule of the job census; locally every minute."""
+        census = load_handlers([JOB_METRICS_FUNCTION]).get(JOB_METRICS_FUNCTION)
+        if census is not None:
+            region = self.options.region
+            self.register_worker(
+                PeriodicWorker(
+                    "job-census",
+                    JOB_CENSUS_INTERVAL_SECONDS,
+                    lambda: census({}, make_context(JOB_METRICS_FUNCTION, region)),
+                )
+            )
 
     def stop(self) -> None:
         if self._server is not None:

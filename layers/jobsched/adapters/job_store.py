@@ -3,7 +3,8 @@
 Every item of a tenant sits under pk = TENANT#<tenant>, so a request can only ever address its own
 tenant's items (the tenant comes from the authorizer, never from the request):
 - job:          sk = JOB#<job_id>              (job_id is a ULID: sort order = creation order)
-- job counter:  sk = COUNT#jobs                (job_count, kept by the same transaction as create/delete)
+- job counter:  sk = COUNT#jobs                (job_count, kept by the same transaction as create/delete;
+                                               gsi1pk = JOBCOUNTERS, gsi1sk = <tenant>)
 - idempotency:  sk = IDEMPOTENCY#<key>         (body hash, first response, expires_at TTL after 24 h)
 """
 
@@ -19,6 +20,8 @@ from jobsched.job_service import IdempotencyClaim, IdempotentReplay, JobFilters,
 from jobsched.jobs import Job, JobSpec, ScheduleState, status_for
 
 COUNTER_SK = "COUNT#jobs"
+# Every tenant's job counter is also filed under this gsi1 key, so the tenants can be listed without a Scan.
+COUNTERS_INDEX_PK = "JOBCOUNTERS"
 _MUTABLE_FIELDS = tuple(JobSpec.model_fields)
 
 
@@ -72,9 +75,18 @@ class DynamoJobStore:
                 "Update": {
                     "TableName": self._table,
                     "Key": to_item({"pk": tenant_pk(tenant), "sk": COUNTER_SK}),
-                    "UpdateExpression": "SET job_count = if_not_exists(job_count, :zero) + :one",
+                    "UpdateExpression": "SET job_count = if_not_exists(job_count, :zero) + :one, "
+                    "gsi1pk = :counters, gsi1sk = :tenant",
                     "ConditionExpression": "attribute_not_exists(job_count) OR job_count < :max",
-                    "ExpressionAttributeValues": to_item({":zero": 0, ":one": 1, ":max": max_jobs}),
+                    "ExpressionAttributeValues": to_item(
+                        {
+                            ":zero": 0,
+                            ":one": 1,
+                            ":max": max_jobs,
+                            ":counters": COUNTERS_INDEX_PK,
+                            ":tenant": tenant,
+                        }
+                    ),
                 }
             },
         ]

@@ -1,0 +1,48 @@
+"""The job census: a function that counts active jobs every five minutes for the active_jobs_gauge metric."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.constructs.function_factory import FunctionFactory
+from jobsched import config
+
+CENSUS_INTERVAL = Duration.minutes(5)
+
+
+class JobMetrics(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: FunctionFactory,
+        jobs_table: dynamodb.ITableV2,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = functions.create(
+            "JobMetricsFunction",
+            code_dir="job_metrics",
+            description="jobsched job census: active_jobs_gauge every five minutes",
+            timeout=Duration.seconds(60),
+        )
+        table_arn = Stack.of(self).format_arn(
+            service="dynamodb", resource="table", resource_name=jobs_table.table_name
+        )
+        # Count-only queries of tenants' partitions and of the counters' index; nothing else.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[table_arn, f"{table_arn}/index/{config.GSI1}"]
+            )
+        )
+        self.rule = events.Rule(
+            self,
+            "Every5Minutes",
+            schedule=events.Schedule.rate(CENSUS_INTERVAL),
+            targets=[targets.LambdaFunction(functions.live_alias(self.function))],
+        )
