@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -31,9 +31,7 @@ class JobMetrics(Construct):
             description="jobsched job census: active_jobs_gauge every five minutes",
             timeout=Duration.seconds(60),
         )
-        table_arn = Stack.of(self).format_arn(
-            service="dynamodb", resource="table", resource_name=jobs_table.table_name
-        )
+        table_arn = jobs_table.table_arn
         # Count-only queries of tenants' partitions and of the counters' index; nothing else.
         self.function.add_to_role_policy(
             iam.PolicyStatement(

@@ -38,11 +38,7 @@ class ScheduleApiRoutes(Construct):
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-                resources=[
-                    stack.format_arn(
-                        service="dynamodb", resource="table", resource_name=jobs_table.table_name
-                    )
-                ],
+                resources=[jobs_table.table_arn],
             )
         )
         self.function.add_to_role_policy(
