@@ -19,7 +19,7 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        ([], "{local,keys,jobs,dlq}"),
+        ([], "{local,keys,jobs,dlq,regions}"),
         (["keys"], "{create,list,revoke}"),
         (["keys", "create", "--tier", "basic", "--role", "admin"], "--tenant"),
         (["keys", "create", "--tenant", "t", "--tier", "gold", "--role", "admin"], "--tier"),
