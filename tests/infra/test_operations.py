@@ -21,7 +21,12 @@ CRITICAL = {
     f"DynamoDbThrottles-{config.EXECUTIONS_TABLE}": 0,
     "DeadLetterQueueNotEmpty": 0,
 }
-WARNING = {"ApiErrorRate": 0.02, "ApiLatencyP95": 1000, "JobExecutionFailures": 0.1}
+WARNING = {
+    "ApiErrorRate": 0.02,
+    "ApiLatencyP95": 1000,
+    "JobExecutionFailures": 0.1,
+    "WafBlockedRequests": 3000,
+}
 
 
 @pytest.fixture(params=config.REGIONS)
