@@ -15,6 +15,7 @@ from functions.deep_health import handler as deep_health
 from jobsched import config
 from jobsched.adapters.health_checks import HEALTH_CLIENT_CONFIG, DynamoDrillMarkers, SqsQueueProbe
 from jobsched.deep_health import DeepHealth, DependencyFailed, DrillMarker
+from jobsched.settings import SettingsError
 from jobsched_local.cli import main
 from jobsched_local.region_commands import mark_unhealthy, restore, status
 from jobsched_local.scheduling_provision import ensure_queues
@@ -183,3 +184,30 @@ def test_the_regions_command_marks_and_restores_through_the_cli(
 def test_the_regions_command_reports_a_missing_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["regions", "fail", "--region", REGION, "--table-region", "eu-west-1"]) == 1
     assert "AWS refused PutItem: ResourceNotFoundException" in capsys.readouterr().err
+
+
+def test_an_endpoint_that_refuses_connections_is_named() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        host, port = closed.getsockname()
+    sqs = boto3.client(
+        "sqs", region_name=REGION, endpoint_url=f"http://{host}:{port}", config=HEALTH_CLIENT_CONFIG
+    )
+
+    with pytest.raises(DependencyFailed) as failed:
+        SqsQueueProbe(sqs, config.EXECUTION_QUEUE).check()
+
+    assert failed.value.reason == f"queue {config.EXECUTION_QUEUE}: EndpointConnectionError"
+
+
+def test_settings_that_do_not_load_are_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise SettingsError("invalid function configuration: region: String should have at least 1 character")
+
+    monkeypatch.setattr(deep_health, "load_settings", broken)
+    monkeypatch.setattr(deep_health, "HEALTH", DeepHealth(deep_health.load_dependencies))
+
+    status_code, _, document = get_deep_health()
+
+    assert (status_code, document["failed"], document["region"]) == (503, ["settings"], None)
+    assert document["checks"]["settings"]["reason"].startswith("invalid function configuration: region")
