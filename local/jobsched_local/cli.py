@@ -276,6 +276,9 @@ def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
     if len(getattr(args, "note", "")) > region_commands.MAX_NOTE_LENGTH:
         return fail(f"--note is longer than {region_commands.MAX_NOTE_LENGTH} characters")
+    regions = _configured_regions(parser, None)
+    if args.regions_command != "status" and args.region not in regions:
+        return fail(f"--region {args.region} is not one of the configured regions {','.join(regions)}")
     try:
         dynamodb = client_factory(make_session())("dynamodb", args.table_region)
         markers = DynamoDrillMarkers(dynamodb, config.JOBS_TABLE)
@@ -284,7 +287,7 @@ def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         elif args.regions_command == "restore":
             region_commands.restore(markers, args.region, sys.stdout)
         else:
-            region_commands.status(markers, _configured_regions(parser, None), sys.stdout)
+            region_commands.status(markers, regions, sys.stdout)
     except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
         return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
     except (NoCredentialsError, PartialCredentialsError):

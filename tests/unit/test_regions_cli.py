@@ -32,6 +32,17 @@ def test_a_note_longer_than_a_sentence_is_refused(capsys: pytest.CaptureFixture[
     assert f"--note is longer than {MAX_NOTE_LENGTH} characters" in capsys.readouterr().err
 
 
+def test_a_region_outside_the_configuration_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOBSCHED_REGIONS", "us-east-1,eu-west-1")
+    assert main(["regions", "fail", "--region", "ap-south-1"]) == 1
+    assert (
+        "--region ap-south-1 is not one of the configured regions us-east-1,eu-west-1"
+        in capsys.readouterr().err
+    )
+
+
 def test_fail_takes_a_region_a_note_and_the_table_region() -> None:
     args = build_parser().parse_args(
         ["regions", "fail", "--region", "eu-west-1", "--note", "game day", "--table-region", "ap-south-1"]
