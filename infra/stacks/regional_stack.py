@@ -107,7 +107,7 @@ class RegionalStack(Stack):
         )
         for alarm in alarms.alarms.rollback:
             functions.add_rollback_alarm(alarm)
-        Dashboards(
+        dashboards = Dashboards(
             self,
             "Dashboards",
             rest_api=api.rest_api,
@@ -116,6 +116,12 @@ class RegionalStack(Stack):
             dead_letter_queue=self.execution_queue.dead_letter_queue,
             tables=tables_in_region,
             alarms=alarms.alarms,
+        )
+        # The edge on the application-performance dashboard: allowed and blocked requests, by the web ACL.
+        dashboards.facades["ApplicationPerformance"].monitor_web_application_firewall_acl_v2(
+            acl=self.web_acl.web_acl,
+            region=self.region,
+            human_readable_name="WAF (per-IP limit, body size, managed rules)",
         )
         self.job_metrics = JobMetrics(self, "JobMetrics", functions=functions, jobs_table=tables.jobs_table)
         self.scheduling = Scheduling(

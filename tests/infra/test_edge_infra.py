@@ -291,3 +291,17 @@ def test_the_greater_than_pattern_matches_exactly_the_larger_integers(limit: int
 def test_a_negative_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         integer_greater_than_pattern(-1)
+
+
+def test_the_application_performance_dashboard_shows_the_web_acl(
+    resources: dict[str, dict[str, Any]], region: str
+) -> None:
+    (body,) = [
+        json.dumps(r["Properties"]["DashboardBody"])
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Dashboard"
+        and r["Properties"]["DashboardName"] == f"jobsched-{region}-application-performance"
+    ]
+
+    assert "AWS/WAFV2" in body
+    assert "BlockedRequests" in body and "AllowedRequests" in body
