@@ -26,6 +26,7 @@ from jobsched.schedule import (
     parse_expression,
     parse_timezone,
 )
+from jobsched.target_guard import url_problem
 
 MAX_TARGET_BODY_BYTES = 64 * 1024
 MAX_TAGS = 50
@@ -34,7 +35,25 @@ PREVIEW_COUNT = 5
 TagKey = Annotated[str, Field(min_length=1, max_length=128)]
 TagValue = Annotated[str, Field(max_length=256)]
 HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
-HeaderValue = Annotated[str, Field(max_length=4096, pattern=r"^[^\r\n]*$")]
+# No control characters but tab: CR/LF/NUL in a value would split or truncate the request to the target.
+HeaderValue = Annotated[str, Field(max_length=4096, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$")]
+# Headers the service sets itself (framing, routing, the Standard Webhooks signature): a job may not.
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
 
 
 class Strict(BaseModel):
@@ -95,24 +114,33 @@ class Schedule(Strict):
     def _consistent(self) -> Schedule:
         zone = parse_timezone(self.timezone)
         if self.start_at is not None:
-            self.start_at = _as_utc(self.start_at, zone)
+            self.start_at = _as_utc(self.start_at, zone, "start_at")
         if self.end_at is not None:
-            self.end_at = _as_utc(self.end_at, zone)
+            self.end_at = _as_utc(self.end_at, zone, "end_at")
         if self.start_at and self.end_at and self.end_at <= self.start_at:
             raise ValueError("end_at must be after start_at")
         return self
 
-    def first_fire_problem(self, now: datetime) -> str | None:
-        """Why this schedule can never fire from ``now`` on (an at() in the past), or None."""
+    def first_fire_problem(self, now: datetime) -> tuple[str, str] | None:
+        """(field, why) when this schedule can never fire from ``now`` on, or None.
+
+        An end_at already past, an at() in the past, or an expression with no fire left in its window
+        (``cron(0 0 31 2 ? *)``, a cron whose years are over) is refused up front instead of being
+        accepted into a schedule that never runs.
+        """
+        if self.end_at is not None and self.end_at <= now:
+            return "schedule.end_at", f"{self.end_at.isoformat()} is in the past"
         expression = parse_expression(self.expression)
-        if expression.kind is not ScheduleKind.AT:
-            return None
-        try:
-            fires_at = at_time_utc(expression, parse_timezone(self.timezone))
-        except ExpressionError as exc:
-            return str(exc)
-        if fires_at <= now:
-            return f"{self.expression} in {self.timezone} is in the past"
+        if expression.kind is ScheduleKind.AT:
+            try:
+                fires_at = at_time_utc(expression, parse_timezone(self.timezone))
+            except ExpressionError as exc:
+                return "schedule.expression", str(exc)
+            if fires_at <= now:
+                return "schedule.expression", f"{self.expression} in {self.timezone} is in the past"
+        if not self.preview(after=now, anchor=now, count=1):
+            window = " before end_at" if self.end_at is not None else ""
+            return "schedule.expression", f"{self.expression} has no fire time after now{window}"
         return None
 
     def preview(self, after: datetime, anchor: datetime, count: int = PREVIEW_COUNT) -> list[datetime]:
@@ -138,11 +166,20 @@ class HttpTarget(Strict):
     @field_validator("url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
-        from urllib.parse import urlsplit
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(f"url {problem}")
+        return value
 
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("url must be an absolute http(s) URL with a host")
+    @field_validator("headers")
+    @classmethod
+    def _no_reserved_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(name for name in value if name.lower() in RESERVED_HEADERS)
+        if reserved:
+            raise ValueError(f"headers {', '.join(reserved)} are set by the service and may not be given")
+        lowered = [name.lower() for name in value]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("header names must be unique regardless of case")
         return value
 
     @field_validator("body")
@@ -291,8 +328,11 @@ class JobView(Job):
         )
 
 
-def _as_utc(value: datetime, zone: ZoneInfo) -> datetime:
-    return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+def _as_utc(value: datetime, zone: ZoneInfo, name: str) -> datetime:
+    try:
+        return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is outside the years 1 to 9999 in UTC") from None
 
 
 def new_job_id() -> str:

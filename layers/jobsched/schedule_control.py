@@ -118,7 +118,8 @@ class ScheduleControl:
             if enabled:
                 problem = job.schedule.first_fire_problem(now)
                 if problem is not None:
-                    raise InvalidInput.field("schedule.expression", f"{problem}; resuming would never fire")
+                    field, why = problem
+                    raise InvalidInput.field(field, f"{why}; resuming would never fire")
             changed = self._store.set_enabled(
                 principal.tenant,
                 job_id,
