@@ -35,7 +35,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(runtime: RuntimeProcess) -> Iterator[Receiver]:
+    """On the port the runtime allows as a target (a ThreadingHTTPServer reuses the address)."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,7 +51,7 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", runtime.receiver_port), Handler)
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -345,7 +345,6 @@ def test_function_shape(
         "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
         "SERVICE_VERSION": environment["SERVICE_VERSION"],
         "MAX_JOBS_PER_TENANT": "10000",
-        "ALLOW_PRIVATE_TARGETS": "false",
         "ALLOW_HTTP_TARGETS": "false",
         "POWERTOOLS_SERVICE_NAME": "jobsched",
         "POWERTOOLS_METRICS_NAMESPACE": "JobScheduler",

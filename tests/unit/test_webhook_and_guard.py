@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from jobsched.executions import MAX_QUEUE_DELAY_SECONDS, backoff_delay, queue_delay
 from jobsched.jobs import RetryPolicy
 from jobsched.webhook import new_webhook_secret, secret_key, sign, signature_headers, verify
