@@ -53,4 +53,3 @@ def test_more_than_100_headers_is_431_json(port: int) -> None:
         "application/json",
         "request_header_fields_too_large",
     )
-
