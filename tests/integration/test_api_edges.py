@@ -107,7 +107,7 @@ def far_future(days: int = 30) -> str:
             "schedule.expression",
         ),
         (
-            {"schedule": {"expression": "at(0001-01-01T00:00:00)", "timezone": "Pacific/Kiritimati"}},
+            {"schedule": {"expression": "at(0001-01-01T00:00:00)", "timezone": "Asia/Tokyo"}},
             "schedule.expression",
         ),
         ({"schedule": {"expression": "at(0000-01-01T00:00:00)"}}, "schedule.expression"),
