@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--min-calls", type=int, default=2000, help="fail below this many calls")
-    parser.add_argument("--max-examples", type=int, default=60, help="schemathesis examples per operation")
+    parser.add_argument("--max-examples", type=int, default=55, help="schemathesis examples per operation")
     parser.add_argument("--seed", type=int, default=1, help="schemathesis seed (reproducible runs)")
     parser.add_argument("--keep", action="store_true", help="keep the state dir, log and report")
     args = parser.parse_args(argv)
