@@ -152,3 +152,16 @@ def test_the_eventbridge_target_puts_one_event_on_the_bus() -> None:
     outcome = AwsTargetInvoker(client).put_event(job_with(target), target, DELIVERY)
     assert outcome.succeeded, outcome.error
     assert outcome.response_excerpt is not None and "EventId" in outcome.response_excerpt
+
+
+def test_a_reserved_header_stored_before_it_was_refused_is_never_sent(server: tuple[int, Received]) -> None:
+    port, received = server
+    target = HttpTarget(url=f"http://127.0.0.1:{port}/hook", body="{}", headers={"X-Team": "a"})
+    stored = target.model_copy(
+        update={"headers": {"X-Team": "a", "Webhook-Signature": "v1,forged", "HOST": "x"}}
+    )
+    outcome = HttpInvoker(allowing(target)).invoke(job_with(stored), stored, SECRET, DELIVERY)
+    assert outcome.succeeded
+    [(_, headers, body)] = received
+    assert headers["webhook-signature"] != "v1,forged" and verify(SECRET, headers, body)
+    assert headers["host"] == f"127.0.0.1:{port}" and headers["x-team"] == "a"
