@@ -196,6 +196,10 @@ class JobService:
     def _check_target(self, spec: JobSpec) -> None:
         if not isinstance(spec.target, HttpTarget):
             return
+        problems = spec.target.problems()
+        if problems:
+            message = "; ".join(f"{field}: {why}" for field, why in problems)
+            raise InvalidInput(message, [{"field": field, "message": why} for field, why in problems])
         try:
             check_target_url(spec.target.url, self._policy, resolver=self._resolver)
         except TargetRefused as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -36,7 +37,9 @@ TagKey = Annotated[str, Field(min_length=1, max_length=128)]
 TagValue = Annotated[str, Field(max_length=256)]
 HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
 # No control characters but tab: CR/LF/NUL in a value would split or truncate the request to the target.
-HeaderValue = Annotated[str, Field(max_length=4096, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$")]
+HeaderValue = Annotated[str, Field(max_length=4096, pattern=r"^[^\r\n]*$")]
+# Control characters but tab: CR/LF/NUL in a value would split or truncate the request to the target.
+_CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Headers the service sets itself (framing, routing, the Standard Webhooks signature): a job may not.
 RESERVED_HEADERS = frozenset(
     {
@@ -166,21 +169,33 @@ class HttpTarget(Strict):
     @field_validator("url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
-        problem = url_problem(value)
-        if problem is not None:
-            raise ValueError(f"url {problem}")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be an absolute http(s) URL with a host")
         return value
 
-    @field_validator("headers")
-    @classmethod
-    def _no_reserved_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = sorted(name for name in value if name.lower() in RESERVED_HEADERS)
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, why) for what a create or replace refuses, and a call refuses again.
+
+        Checked here rather than by the model's validators, so that a job stored before a rule existed
+        still loads (and answers GET, and can be replaced or deleted) instead of failing every read.
+        """
+        found: list[tuple[str, str]] = []
+        problem = url_problem(self.url)
+        if problem is not None:
+            found.append(("target.url", problem))
+        reserved = sorted(name for name in self.headers if name.lower() in RESERVED_HEADERS)
         if reserved:
-            raise ValueError(f"headers {', '.join(reserved)} are set by the service and may not be given")
-        lowered = [name.lower() for name in value]
+            found.append(("target.headers", f"{', '.join(reserved)}: set by the service, may not be given"))
+        lowered = [name.lower() for name in self.headers]
         if len(set(lowered)) != len(lowered):
-            raise ValueError("header names must be unique regardless of case")
-        return value
+            found.append(("target.headers", "header names must be unique regardless of case"))
+        for name, value in self.headers.items():
+            if _CONTROL_IN_VALUE.search(value):
+                found.append((f"target.headers.{name}", "must not contain control characters (CR, LF, NUL)"))
+        return found
 
     @field_validator("body")
     @classmethod

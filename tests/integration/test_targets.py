@@ -154,14 +154,14 @@ def test_the_eventbridge_target_puts_one_event_on_the_bus() -> None:
     assert outcome.response_excerpt is not None and "EventId" in outcome.response_excerpt
 
 
-def test_a_reserved_header_stored_before_it_was_refused_is_never_sent(server: tuple[int, Received]) -> None:
+def test_a_target_stored_before_a_rule_existed_loads_but_is_refused_at_call_time(
+    server: tuple[int, Received],
+) -> None:
     port, received = server
-    target = HttpTarget(url=f"http://127.0.0.1:{port}/hook", body="{}", headers={"X-Team": "a"})
-    stored = target.model_copy(
-        update={"headers": {"X-Team": "a", "Webhook-Signature": "v1,forged", "HOST": "x"}}
-    )
-    outcome = HttpInvoker(allowing(target)).invoke(job_with(stored), stored, SECRET, DELIVERY)
-    assert outcome.succeeded
-    [(_, headers, body)] = received
-    assert headers["webhook-signature"] != "v1,forged" and verify(SECRET, headers, body)
-    assert headers["host"] == f"127.0.0.1:{port}" and headers["x-team"] == "a"
+    legacy = {"X-Team": "a\x00b", "Webhook-Signature": "v1,forged"}
+    stored = job_with(HttpTarget(url=f"http://127.0.0.1:{port}/hook", body="{}", headers=legacy))
+    assert isinstance(stored.target, HttpTarget)
+    outcome = HttpInvoker(allowing(stored.target)).invoke(stored, stored.target, SECRET, DELIVERY)
+    assert (outcome.succeeded, outcome.status_code) == (False, None)
+    assert outcome.error is not None and "Webhook-Signature" in outcome.error and "X-Team" in outcome.error
+    assert received == []

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from jobsched import __version__, config
 from jobsched.executions import Outcome, excerpt
 from jobsched.executor import Delivery
-from jobsched.jobs import RESERVED_HEADERS, EventBridgeTarget, HttpTarget, Job, SqsTarget
+from jobsched.jobs import EventBridgeTarget, HttpTarget, Job, SqsTarget
 from jobsched.target_guard import Resolver, TargetPolicy, TargetRefused, allowed_addresses, resolve_host
 from jobsched.webhook import signature_headers
 
@@ -79,13 +79,14 @@ class HttpInvoker:
     def invoke(self, job: Job, target: HttpTarget, secret: str | None, delivery: Delivery) -> Outcome:
         started = time.monotonic()
         try:
+            problems = target.problems()  # a job stored before a rule existed may break it
+            if problems:
+                raise TargetRefused("; ".join(f"{field} {why}" for field, why in problems))
             addresses = allowed_addresses(target.url, self._policy, resolver=self._resolver)
         except TargetRefused as exc:
             return Outcome(succeeded=False, duration_ms=_elapsed_ms(started), error=f"target refused: {exc}")
         body = (target.body or "").encode("utf-8")
-        # Jobs stored before reserved headers were refused at create may still hold one: never sent.
-        own = {k: v for k, v in target.headers.items() if k.lower() not in RESERVED_HEADERS}
-        headers = {**own, **delivery_headers(job, delivery)}
+        headers = {**target.headers, **delivery_headers(job, delivery)}
         if target.body is not None and not any(k.lower() == "content-type" for k in target.headers):
             headers["content-type"] = "application/json"
         if secret is not None:
