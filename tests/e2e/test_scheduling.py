@@ -49,7 +49,8 @@ def create_job(runtime: RuntimeProcess, key: str, expression: str, timezone: str
     body = {
         "name": "e2e schedule",
         "schedule": {"expression": expression, "timezone": timezone},
-        "target": {"url": "http://127.0.0.1:9/unused"},
+        # The receiver port the runtime allows, with nothing listening: fires are recorded failures.
+        "target": {"url": f"http://127.0.0.1:{runtime.receiver_port}/unused"},
     }
     reply = call(runtime.port, "POST", "/api/v1/jobs", key=key, body=body)
     assert reply.status == 201, reply.body
