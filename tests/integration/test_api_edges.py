@@ -99,6 +99,7 @@ def far_future(days: int = 30) -> str:
         ({"target": {"headers": {"Webhook-Signature": "v1,forged"}}}, "target.headers"),
         ({"target": {"headers": {"webhook-id": "x"}}}, "target.headers"),
         ({"target": {"headers": {"WEBHOOK-TIMESTAMP": "1"}}}, "target.headers"),
+        ({"target": {"headers": {"X-Team": "a", "x-team": "b"}}}, "target.headers"),  # one header, twice
         ({"schedule": {"expression": "cron(0 0 31 2 ? *)"}}, "schedule.expression"),
         ({"schedule": {"expression": "cron(0 0 1 1 ? 2020)"}}, "schedule.expression"),
         ({"schedule": {"expression": "at(2020-01-01T00:00:00)"}}, "schedule.expression"),

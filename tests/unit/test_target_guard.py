@@ -160,6 +160,11 @@ def test_a_host_that_does_not_resolve_yet_passes_at_create_and_fails_at_call_tim
         allowed_addresses("https://later.example.com/", DEPLOYED, resolver=unresolvable)
 
 
+def test_a_name_with_no_addresses_is_refused_at_call_time() -> None:
+    with pytest.raises(TargetRefused, match="does not resolve"):
+        allowed_addresses("https://empty.example.com/", DEPLOYED, resolver=answers())  # type: ignore[arg-type]
+
+
 def test_plain_http_only_where_the_policy_allows_it() -> None:
     resolver = answers(PUBLIC)
     with pytest.raises(TargetRefused, match="https"):
