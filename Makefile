@@ -32,7 +32,7 @@ test: setup lint typecheck synth pytest
 # Contract fuzz of the running local runtime (schemathesis, >= 2,000 calls), in a network namespace that has
 # only loopback, so the jobs it creates cannot call anywhere. .ci/run calls it after `make test`.
 fuzz: setup
-	unshare -rn sh -c 'ip link set lo up && $(BIN)/python tests/fuzz/contract_fuzz.py'
+	unshare -rn sh -c 'PATH="$$PATH:/usr/sbin:/sbin"; ip link set lo up && $(BIN)/python tests/fuzz/contract_fuzz.py'
 
 lint: setup
 	$(BIN)/ruff check .
