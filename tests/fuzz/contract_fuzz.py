@@ -131,7 +131,8 @@ def run_schemathesis(port: int, key: str, args: argparse.Namespace, report_dir: 
         "--report-dir",
         str(report_dir),
     ]
-    return subprocess.run(command, cwd=REPO, check=False).returncode
+    # Run from the work dir: schemathesis keeps a cache of crashes in its working directory.
+    return subprocess.run(command, cwd=report_dir.parent, check=False).returncode
 
 
 def summarize(log_text: str) -> tuple[int, Counter[int], list[str]]:
