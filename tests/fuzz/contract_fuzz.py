@@ -18,6 +18,7 @@ import argparse
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         print("contract fuzz FAILED: " + "; ".join(problems), file=sys.stderr)
         return 1
     if not args.keep:
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
