@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test lint typecheck pytest synth diff deploy bench openapi clean
+.PHONY: setup run test fuzz lint typecheck pytest synth diff deploy bench openapi clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: setup
 	$(BIN)/jobsched local
 
 test: setup lint typecheck synth pytest
+
+# Contract fuzz of the running local runtime (schemathesis, >= 2,000 calls), in a network namespace that has
+# only loopback, so the jobs it creates cannot call anywhere. .ci/run calls it after `make test`.
+fuzz: setup
+	unshare -rn sh -c 'PATH="$$PATH:/usr/sbin:/sbin"; ip link set lo up && $(BIN)/python tests/fuzz/contract_fuzz.py'
 
 lint: setup
 	$(BIN)/ruff check .

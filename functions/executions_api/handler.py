@@ -11,7 +11,7 @@ from jobsched.adapters.clients import client
 from jobsched.adapters.execution_store import DynamoExecutionStore
 from jobsched.adapters.fire_queue import SqsFireQueue
 from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.api_models import responses
+from jobsched.api_models import NoFields, responses
 from jobsched.config import EXECUTION_QUEUE
 from jobsched.execution_api_models import ExecutionList, ExecutionQueued, RetryRequest
 from jobsched.execution_service import ExecutionService, Queued
@@ -91,7 +91,7 @@ def retry_execution(job_id: str, request: Annotated[RetryRequest, Body()]) -> Re
     summary="Run a job now",
     responses=responses(202, "The run is queued", ExecutionQueued, 400, 403, 404, 415, 422),
 )
-def run_job(job_id: str) -> Response[ExecutionQueued]:
+def run_job(job_id: str, _body: Annotated[NoFields | None, Body()] = None) -> Response[ExecutionQueued]:
     return _accepted(EXECUTIONS.run_now(principal_of(app), job_id))
 
 

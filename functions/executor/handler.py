@@ -51,7 +51,7 @@ EXECUTOR = Executor(
     jobs=DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table),
     queue=SqsFireQueue(client("sqs"), os.environ.get("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)),
     invoker=TargetDispatcher(
-        HttpInvoker(allow_http=SETTINGS.allow_http_targets, allow_private=SETTINGS.allow_private_targets),
+        HttpInvoker(SETTINGS.target_policy()),
         AwsTargetInvoker(client),
     ),
     lease=timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS),

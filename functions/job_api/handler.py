@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 
 from jobsched.adapters.clients import client
 from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.api_models import JobList, parse_tag_filter, responses
+from jobsched.api_models import JobList, NoFields, parse_tag_filter, responses
 from jobsched.execution_api_models import WebhookSecret
 from jobsched.http_api import (
     JSON_CONTENT_TYPE,
@@ -107,7 +107,7 @@ def replace_job(
     summary="Rotate the job's webhook signing secret (operator, admin)",
     responses=responses(200, "The new secret, shown only here", WebhookSecret, 403, 404),
 )
-def rotate_webhook_secret(job_id: str) -> WebhookSecret:
+def rotate_webhook_secret(job_id: str, _body: Annotated[NoFields | None, Body()] = None) -> WebhookSecret:
     secret = JOBS.rotate_webhook_secret(principal_of(app), job_id)
     return WebhookSecret(job_id=job_id, webhook_secret=secret)
 
@@ -118,10 +118,12 @@ def rotate_webhook_secret(job_id: str) -> WebhookSecret:
     responses=responses(204, "Deleted", None, 403, 404, 412),
 )
 def delete_job(
-    job_id: str, if_match: Annotated[str | None, Header(alias="if-match")] = None
+    job_id: str,
+    if_match: Annotated[str | None, Header(alias="if-match")] = None,
+    _body: Annotated[NoFields | None, Body()] = None,
 ) -> Response[None]:
     JOBS.delete(principal_of(app), job_id, if_match)
-    return Response(status_code=204, content_type=JSON_CONTENT_TYPE, body="")
+    return Response(status_code=204, body=None)
 
 
 @instrument_api

@@ -7,11 +7,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from jobsched import config
 from jobsched.adapters.clients import client
 from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
-from jobsched.adapters.queue_depths import SqsQueueDepths
-from jobsched.api_models import responses
+from jobsched.api_models import NoFields, responses
 from jobsched.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
 from jobsched.jobs import JobView
 from jobsched.schedule_control import PauseRequest, ScheduleControl, ScheduleStatus
@@ -19,12 +17,7 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
-QUEUES = (config.EXECUTION_QUEUE, config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
-CONTROL = ScheduleControl(
-    DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table),
-    SqsQueueDepths(client("sqs"), QUEUES),
-    SETTINGS.region,
-)
+CONTROL = ScheduleControl(DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table), SETTINGS.region)
 app = create_resolver()
 
 SCHEDULE_PATH = "/api/v1/schedule"
@@ -43,7 +36,9 @@ def _job_response(job: JobView) -> Response[JobView]:
     SCHEDULE_PATH + "/status",
     summary="Scheduling status of this tenant's jobs",
     responses=responses(
-        200, "Jobs by status and schedule state per region, sync lag, next fires, queues", ScheduleStatus
+        200,
+        "This tenant's jobs by status and schedule state per region, sync lag, next fires",
+        ScheduleStatus,
     ),
 )
 def schedule_status() -> ScheduleStatus:
@@ -65,13 +60,10 @@ def pause_job(job_id: str, request: Annotated[PauseRequest | None, Body()] = Non
     summary="Resume a paused job (its schedule is enabled again); idempotent",
     responses=responses(200, "The job, active", JobView, 403, 404, 409, 422),
 )
-def resume_job(job_id: str) -> Response[JobView]:
+def resume_job(job_id: str, _body: Annotated[NoFields | None, Body()] = None) -> Response[JobView]:
     return _job_response(CONTROL.resume(principal_of(app), job_id))
 
 
 @instrument_api
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if event.get("httpMethod") == "POST" and not event.get("body"):
-        # Resume takes no body; the raw-request checks are for requests that carry one.
-        return app.resolve(event, context)
     return request_guard(app, event, context)

@@ -83,7 +83,35 @@ class ApiGateway(Construct):
         self.request_validator = self.rest_api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
         )
+        self._add_gateway_responses()
         self._acknowledge_findings()
+
+    def _add_gateway_responses(self) -> None:
+        """API Gateway's own answers, made to agree with the API's contract (docs/api.md).
+
+        A key that is no longer in a usage plan (revoked) is INVALID_API_KEY, a 403 "Forbidden" by default:
+        answered 401 like any unknown key. Throttled and quota-exceeded 429s carry Retry-After; API
+        Gateway cannot compute the quota's reset time, so that one says an hour (the local runtime, which
+        can, says the seconds until midnight UTC).
+        """
+        unauthorized = {"application/json": json.dumps({"message": "Unauthorized"})}
+        self.rest_api.add_gateway_response(
+            "InvalidApiKey",
+            type=apigw.ResponseType.INVALID_API_KEY,
+            status_code="401",
+            templates=unauthorized,
+        )
+        for construct_id, kind, message, retry_after in (
+            ("Throttled", apigw.ResponseType.THROTTLED, "Too Many Requests", "1"),
+            ("QuotaExceeded", apigw.ResponseType.QUOTA_EXCEEDED, "Limit Exceeded", "3600"),
+        ):
+            self.rest_api.add_gateway_response(
+                construct_id,
+                type=kind,
+                status_code="429",
+                response_headers={"Retry-After": f"'{retry_after}'"},
+                templates={"application/json": json.dumps({"message": message})},
+            )
 
     @property
     def stage(self) -> apigw.Stage:

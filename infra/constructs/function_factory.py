@@ -36,8 +36,7 @@ def function_environment(regions: tuple[str, ...]) -> dict[str, str]:
         "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
         "SERVICE_VERSION": __version__,
         "MAX_JOBS_PER_TENANT": str(DEFAULT_MAX_JOBS_PER_TENANT),
-        # Deployed stacks never call private, loopback or plain-HTTP targets; only the local runtime may.
-        "ALLOW_PRIVATE_TARGETS": "false",
+        # Deployed stacks call public https targets only (ALLOW_TARGETS is for the local runtime).
         "ALLOW_HTTP_TARGETS": "false",
         "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,

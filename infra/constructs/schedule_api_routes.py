@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -10,9 +10,6 @@ from constructs import Construct
 
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER
-from jobsched import config
-
-STATUS_QUEUES = (config.EXECUTION_QUEUE, config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
 
 
 class ScheduleApiRoutes(Construct):
@@ -32,19 +29,12 @@ class ScheduleApiRoutes(Construct):
             code_dir="schedule_api",
             description="jobsched Schedule API: pause, resume, scheduling status",
         )
-        stack = Stack.of(self)
         # Pause/resume: read and conditionally update one job; status: query the tenant's jobs. The table
         # only (jobs_table.grant would add the index ARNs, which this function never reads).
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
                 resources=[jobs_table.table_arn],
-            )
-        )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
-                resources=[stack.format_arn(service="sqs", resource=name) for name in STATUS_QUEUES],
             )
         )
         integration = apigw.LambdaIntegration(functions.live_alias(self.function), allow_test_invoke=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.errors import InvalidInput
 from jobsched.jobs import JobView
@@ -13,6 +13,12 @@ from jobsched.jobs import JobView
 class JobList(BaseModel):
     items: list[JobView]
     next_token: str | None = Field(description="pass as next_token for the next page; null on the last page")
+
+
+class NoFields(BaseModel):
+    """The body of a route that takes none: nothing, or {}; any field is refused (422 naming it)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorDetail(BaseModel):

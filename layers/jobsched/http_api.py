@@ -35,9 +35,12 @@ from jobsched.errors import (
 from jobsched.jobs import TARGET_TYPES
 
 MAX_REQUEST_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32  # no request body of this API nests deeper than a few levels
 JSON_CONTENT_TYPE = "application/json"
 PER_IP_LIMIT_CODE = "too_many_requests"
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Methods whose body means nothing here: dropped before Powertools reads it (whatever its Content-Type).
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CONTROL_CHARACTERS = frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 STATUS_OF: dict[type[DomainError], int] = {
     BadRequest: 400,
@@ -101,21 +104,21 @@ def proxy_error(status: int, error: DomainError, request_id: str | None) -> dict
     }
 
 
-def check_raw_request(event: Mapping[str, Any]) -> None:
-    """Refuse what Powertools would choke on: too large, not JSON, not UTF-8, not a JSON object."""
-    if str(event.get("httpMethod", "")).upper() not in _BODY_METHODS:
-        return
-    raw = event.get("body")
-    data: bytes
-    if raw is None:
-        data = b""
-    elif event.get("isBase64Encoded"):
-        try:
-            data = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest.field("body", "is not valid base64") from None
-    else:
-        data = str(raw).encode("utf-8", "surrogatepass")
+def check_raw_request(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse what Powertools would choke on; the event to resolve, with a meaningless body dropped.
+
+    Control characters in the path; a body that is too large, not JSON (whatever the Content-Type
+    says, on any route), not UTF-8, nested too deeply or not a JSON object. A request without a body, or
+    a GET, reaches Powertools without body and Content-Type, so a stray `multipart/form-data` on a DELETE
+    is never parsed.
+    """
+    path = str(event.get("path") or "")
+    if any(ch in _CONTROL_CHARACTERS for ch in path):
+        raise BadRequest.field("path", "must not contain control characters")
+    method = str(event.get("httpMethod", "")).upper()
+    data = _raw_body(event)
+    if not data or method in _BODILESS_METHODS:
+        return _without_body(event)
     if len(data) > MAX_REQUEST_BYTES:
         raise PayloadTooLarge(f"request body is {len(data)} bytes; the most accepted is {MAX_REQUEST_BYTES}")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
@@ -129,10 +132,58 @@ def check_raw_request(event: Mapping[str, Any]) -> None:
         document = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadRequest.field("body", "is not UTF-8 text") from None
+    except RecursionError:
+        raise BadRequest.field("body", f"nests deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:
         raise BadRequest.field("body", f"is not valid JSON ({exc})") from None
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise BadRequest.field("body", f"nests deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(document, dict):
         raise InvalidInput.field("body", "must be a JSON object")
+    return dict(event)
+
+
+def _raw_body(event: Mapping[str, Any]) -> bytes:
+    raw = event.get("body")
+    if raw is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest.field("body", "is not valid base64") from None
+    return str(raw).encode("utf-8", "surrogatepass")
+
+
+def _without_content_type(headers: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if headers is None:
+        return None
+    return {k: v for k, v in headers.items() if str(k).lower() != "content-type"}
+
+
+def _without_body(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **event,
+        "body": None,
+        "isBase64Encoded": False,
+        "headers": _without_content_type(event.get("headers")),
+        "multiValueHeaders": _without_content_type(event.get("multiValueHeaders")),
+    }
+
+
+def _depth(document: Any) -> int:
+    """How deeply a parsed JSON document nests (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, level = pending.pop()
+        if isinstance(value, dict):
+            deepest = max(deepest, level)
+            pending.extend((item, level + 1) for item in value.values())
+        elif isinstance(value, list):
+            deepest = max(deepest, level)
+            pending.extend((item, level + 1) for item in value)
+    return deepest
 
 
 def create_resolver() -> APIGatewayRestResolver:
@@ -168,11 +219,24 @@ def principal_of(app: APIGatewayRestResolver) -> Principal:
 def request_guard(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve an event, after the raw-request checks that Powertools does not do."""
     try:
-        check_raw_request(event)
+        checked = check_raw_request(event)
     except DomainError as error:
         request_id = (event.get("requestContext") or {}).get("requestId")
         return proxy_error(status_of(error), error, request_id)
-    return app.resolve(event, context)
+    return without_content_on_204(app.resolve(checked, context))
+
+
+def without_content_on_204(response: dict[str, Any]) -> dict[str, Any]:
+    """A 204 has no body, so no Content-Type either (Powertools would send one, and a body of 'null')."""
+    if response.get("statusCode") != 204:
+        return response
+    return {
+        **response,
+        "body": "",
+        "isBase64Encoded": False,
+        "headers": _without_content_type(response.get("headers")),
+        "multiValueHeaders": _without_content_type(response.get("multiValueHeaders")),
+    }
 
 
 def _rid(app: APIGatewayRestResolver) -> str | None:

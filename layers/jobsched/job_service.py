@@ -20,6 +20,7 @@ from jobsched.webhook import new_webhook_secret
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_VERSION_DIGITS = 18
 Clock = Callable[[], datetime]
 
 
@@ -98,6 +99,7 @@ class JobService:
         self._settings = settings
         self._now = clock or (lambda: datetime.now(UTC))
         self._resolver = resolver
+        self._policy = settings.target_policy()
 
     def create(self, principal: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Created:
         principal.require_write()
@@ -194,13 +196,12 @@ class JobService:
     def _check_target(self, spec: JobSpec) -> None:
         if not isinstance(spec.target, HttpTarget):
             return
+        problems = spec.target.problems()
+        if problems:
+            message = "; ".join(f"{field}: {why}" for field, why in problems)
+            raise InvalidInput(message, [{"field": field, "message": why} for field, why in problems])
         try:
-            check_target_url(
-                spec.target.url,
-                allow_http=self._settings.allow_http_targets,
-                allow_private=self._settings.allow_private_targets,
-                resolver=self._resolver,
-            )
+            check_target_url(spec.target.url, self._policy, resolver=self._resolver)
         except TargetRefused as exc:
             raise InvalidInput.field("target.url", str(exc)) from None
 
@@ -208,7 +209,7 @@ class JobService:
     def _check_fires(spec: JobSpec, now: datetime) -> None:
         problem = spec.schedule.first_fire_problem(now)
         if problem is not None:
-            raise InvalidInput.field("schedule.expression", problem)
+            raise InvalidInput.field(*problem)
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -219,7 +220,9 @@ def parse_if_match(value: str | None) -> int | None:
     if tag.startswith("W/"):
         tag = tag[2:]
     tag = tag.strip('"')
-    if not tag.isdigit():
+    # ASCII digits only (str.isdigit takes '²'), and no more than a version can have: DynamoDB numbers
+    # stop at 38 digits, and no job is changed 10^18 times.
+    if not (tag.isascii() and tag.isdigit()) or len(tag) > MAX_VERSION_DIGITS:
         raise PreconditionFailed("If-Match does not name a version of this job")
     return int(tag)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from jobsched.schedule import (
     parse_expression,
     parse_timezone,
 )
+from jobsched.target_guard import url_problem
 
 MAX_TARGET_BODY_BYTES = 64 * 1024
 MAX_TAGS = 50
@@ -34,7 +36,27 @@ PREVIEW_COUNT = 5
 TagKey = Annotated[str, Field(min_length=1, max_length=128)]
 TagValue = Annotated[str, Field(max_length=256)]
 HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
+# No control characters but tab: CR/LF/NUL in a value would split or truncate the request to the target.
 HeaderValue = Annotated[str, Field(max_length=4096, pattern=r"^[^\r\n]*$")]
+# Control characters but tab: CR/LF/NUL in a value would split or truncate the request to the target.
+_CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Headers the service sets itself (framing, routing, the Standard Webhooks signature): a job may not.
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
 
 
 class Strict(BaseModel):
@@ -95,24 +117,33 @@ class Schedule(Strict):
     def _consistent(self) -> Schedule:
         zone = parse_timezone(self.timezone)
         if self.start_at is not None:
-            self.start_at = _as_utc(self.start_at, zone)
+            self.start_at = _as_utc(self.start_at, zone, "start_at")
         if self.end_at is not None:
-            self.end_at = _as_utc(self.end_at, zone)
+            self.end_at = _as_utc(self.end_at, zone, "end_at")
         if self.start_at and self.end_at and self.end_at <= self.start_at:
             raise ValueError("end_at must be after start_at")
         return self
 
-    def first_fire_problem(self, now: datetime) -> str | None:
-        """Why this schedule can never fire from ``now`` on (an at() in the past), or None."""
+    def first_fire_problem(self, now: datetime) -> tuple[str, str] | None:
+        """(field, why) when this schedule can never fire from ``now`` on, or None.
+
+        An end_at already past, an at() in the past, or an expression with no fire left in its window
+        (``cron(0 0 31 2 ? *)``, a cron whose years are over) is refused up front instead of being
+        accepted into a schedule that never runs.
+        """
+        if self.end_at is not None and self.end_at <= now:
+            return "schedule.end_at", f"{self.end_at.isoformat()} is in the past"
         expression = parse_expression(self.expression)
-        if expression.kind is not ScheduleKind.AT:
-            return None
-        try:
-            fires_at = at_time_utc(expression, parse_timezone(self.timezone))
-        except ExpressionError as exc:
-            return str(exc)
-        if fires_at <= now:
-            return f"{self.expression} in {self.timezone} is in the past"
+        if expression.kind is ScheduleKind.AT:
+            try:
+                fires_at = at_time_utc(expression, parse_timezone(self.timezone))
+            except ExpressionError as exc:
+                return "schedule.expression", str(exc)
+            if fires_at <= now:
+                return "schedule.expression", f"{self.expression} in {self.timezone} is in the past"
+        if not self.preview(after=now, anchor=now, count=1):
+            window = " before end_at" if self.end_at is not None else ""
+            return "schedule.expression", f"{self.expression} has no fire time after now{window}"
         return None
 
     def preview(self, after: datetime, anchor: datetime, count: int = PREVIEW_COUNT) -> list[datetime]:
@@ -144,6 +175,27 @@ class HttpTarget(Strict):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("url must be an absolute http(s) URL with a host")
         return value
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, why) for what a create or replace refuses, and a call refuses again.
+
+        Checked here rather than by the model's validators, so that a job stored before a rule existed
+        still loads (and answers GET, and can be replaced or deleted) instead of failing every read.
+        """
+        found: list[tuple[str, str]] = []
+        problem = url_problem(self.url)
+        if problem is not None:
+            found.append(("target.url", problem))
+        reserved = sorted(name for name in self.headers if name.lower() in RESERVED_HEADERS)
+        if reserved:
+            found.append(("target.headers", f"{', '.join(reserved)}: set by the service, may not be given"))
+        lowered = [name.lower() for name in self.headers]
+        if len(set(lowered)) != len(lowered):
+            found.append(("target.headers", "header names must be unique regardless of case"))
+        for name, value in self.headers.items():
+            if _CONTROL_IN_VALUE.search(value):
+                found.append((f"target.headers.{name}", "must not contain control characters (CR, LF, NUL)"))
+        return found
 
     @field_validator("body")
     @classmethod
@@ -291,8 +343,11 @@ class JobView(Job):
         )
 
 
-def _as_utc(value: datetime, zone: ZoneInfo) -> datetime:
-    return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+def _as_utc(value: datetime, zone: ZoneInfo, name: str) -> datetime:
+    try:
+        return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is outside the years 1 to 9999 in UTC") from None
 
 
 def new_job_id() -> str:

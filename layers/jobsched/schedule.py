@@ -96,9 +96,16 @@ def parse_timezone(name: str) -> ZoneInfo:
 
 
 def to_utc(wall: datetime, zone: tzinfo) -> datetime | None:
-    """A naive wall-clock time in ``zone`` as UTC; None when DST skips that wall-clock time."""
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if first.astimezone(zone).replace(tzinfo=None) != wall:
+    """A naive wall-clock time in ``zone`` as UTC; None when DST skips that wall-clock time.
+
+    Also None when the instant falls outside datetime's years 1 to 9999 (a wall time at either end of
+    that range in a zone far from UTC): no schedule can fire there.
+    """
+    try:
+        first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        if first.astimezone(zone).replace(tzinfo=None) != wall:
+            return None
+    except OverflowError:
         return None
     return first
 
@@ -108,7 +115,9 @@ def at_time_utc(expression: Expression, zone: tzinfo) -> datetime:
     assert expression.at_wall_time is not None
     instant = to_utc(expression.at_wall_time, zone)
     if instant is None:
-        raise ExpressionError(f"{expression.text} does not exist in this time zone (skipped by a DST change)")
+        raise ExpressionError(
+            f"{expression.text} does not exist in this time zone (skipped by a DST change, or out of range)"
+        )
     return instant
 
 
@@ -127,7 +136,9 @@ def fire_times(
     """
     floor = max(after, start_at - timedelta(microseconds=1)) if start_at else after
     if expression.kind is ScheduleKind.AT:
-        times: Iterator[datetime] = iter([at_time_utc(expression, zone)])
+        assert expression.at_wall_time is not None
+        instant = to_utc(expression.at_wall_time, zone)  # None: never fires (refused at create)
+        times: Iterator[datetime] = iter([instant] if instant is not None else [])
     elif expression.kind is ScheduleKind.RATE:
         assert expression.rate is not None
         times = _rate_times(expression.rate, start_at or anchor, floor)
@@ -163,7 +174,10 @@ def next_fire_times(
 def _rate_times(interval: timedelta, origin: datetime, floor: datetime) -> Iterator[datetime]:
     steps = 0 if floor < origin else (floor - origin) // interval + 1
     while True:
-        yield origin + steps * interval
+        try:
+            yield origin + steps * interval
+        except OverflowError:  # past the year 9999: no more fires
+            return
         steps += 1
 
 
@@ -173,9 +187,15 @@ def _cron_times(fields: str, zone: tzinfo, floor: datetime) -> Iterator[datetime
     cron = AwsCroniter(fields)
     # Step through wall-clock times (labelled UTC for aws-croniter), starting an hour before the floor's
     # wall time so that a repeated (fall-back) hour is not missed; earlier instants are filtered out.
-    cursor = floor.astimezone(zone).replace(tzinfo=UTC) - timedelta(hours=1)
+    try:
+        cursor = floor.astimezone(zone).replace(tzinfo=UTC) - timedelta(hours=1)
+    except OverflowError:
+        return
     for _ in range(_CRON_SEARCH_LIMIT):
-        nxt = cron.get_next(cursor, n=1)[0]
+        try:
+            nxt = cron.get_next(cursor, n=1)[0]
+        except (OverflowError, ValueError):  # aws-croniter stepping past the last representable year
+            return
         if nxt is None:
             return
         cursor = nxt

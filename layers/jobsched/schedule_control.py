@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.auth import Principal
 from jobsched.errors import Conflict, InvalidInput, NotFound
@@ -41,12 +41,6 @@ class ScheduleControlStore(Protocol):
     def tenant_jobs(self, tenant: str) -> Iterator[Job]: ...
 
 
-class QueueDepths(Protocol):
-    def depths(self) -> dict[str, int]:
-        """Approximate visible messages per queue name of this region (execution queue, DLQs)."""
-        ...
-
-
 class RegionJobs(BaseModel):
     jobs: int = 0
     by_status: dict[str, int] = Field(default_factory=dict)
@@ -66,16 +60,20 @@ class NextDue(BaseModel):
 
 
 class ScheduleStatus(BaseModel):
+    """The caller's own tenant only: service-wide figures (queue depths, other tenants' load) are for
+    the service's operators, on the dashboards, never in a tenant's answer."""
+
     tenant: str
-    region: str = Field(description="the region that answered (queue depths are this region's)")
+    region: str = Field(description="the region that answered")
     generated_at: datetime
     regions: dict[str, RegionJobs]
     sync: SyncLag
     next_due: list[NextDue]
-    queues: dict[str, int]
 
 
 class PauseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     note: str | None = Field(default=None, max_length=1024, description="why; kept on the job until resumed")
 
 
@@ -87,11 +85,8 @@ class MoveSummary:
 
 
 class ScheduleControl:
-    def __init__(
-        self, store: ScheduleControlStore, queues: QueueDepths, region: str, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, store: ScheduleControlStore, region: str, clock: Clock | None = None) -> None:
         self._store = store
-        self._queues = queues
         self._region = region
         self._now = clock or (lambda: datetime.now(UTC))
 
@@ -118,7 +113,8 @@ class ScheduleControl:
             if enabled:
                 problem = job.schedule.first_fire_problem(now)
                 if problem is not None:
-                    raise InvalidInput.field("schedule.expression", f"{problem}; resuming would never fire")
+                    field, why = problem
+                    raise InvalidInput.field(field, f"{why}; resuming would never fire")
             changed = self._store.set_enabled(
                 principal.tenant,
                 job_id,
@@ -159,7 +155,6 @@ class ScheduleControl:
             regions=regions,
             sync=SyncLag(pending=len(pending_since), oldest_pending_seconds=max(oldest, 0.0)),
             next_due=sorted(upcoming, key=lambda due: due.at)[:NEXT_DUE_COUNT],
-            queues=self._queues.depths(),
         )
 
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jobsched import __version__, config
+from jobsched.target_guard import TargetPolicy, parse_host_port
 
 
 class SettingsError(RuntimeError):
@@ -39,8 +40,11 @@ class Settings(BaseModel):
     executions_table: str = config.EXECUTIONS_TABLE
     version: str = __version__
     max_jobs_per_tenant: int = Field(default=10_000, ge=1)
-    allow_private_targets: bool = False
     allow_http_targets: bool = False
+    # host:port pairs a job may call although they are loopback/private (the local runtime's --allow-target)
+    allow_targets: tuple[str, ...] = ()
+    # ports never callable on any host: the local runtime's own API, AWS endpoint and emulator ports
+    reserved_target_ports: tuple[int, ...] = ()
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -48,6 +52,27 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("allow_targets", "reserved_target_ports", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allow_targets")
+    @classmethod
+    def _host_ports(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            parse_host_port(entry)  # ValueError names the bad entry
+        return value
+
+    def target_policy(self) -> TargetPolicy:
+        return TargetPolicy.of(
+            allow_http=self.allow_http_targets,
+            allowed=self.allow_targets,
+            reserved_ports=self.reserved_target_ports,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -58,8 +83,9 @@ class Settings(BaseModel):
             "executions_table": env.get("EXECUTIONS_TABLE_NAME"),
             "version": env.get("SERVICE_VERSION"),
             "max_jobs_per_tenant": env.get("MAX_JOBS_PER_TENANT"),
-            "allow_private_targets": env.get("ALLOW_PRIVATE_TARGETS"),
             "allow_http_targets": env.get("ALLOW_HTTP_TARGETS"),
+            "allow_targets": env.get("ALLOW_TARGETS"),
+            "reserved_target_ports": env.get("RESERVED_TARGET_PORTS"),
         }
         return settings_from_env(cls, mapping, "function")
 

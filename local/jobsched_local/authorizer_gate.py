@@ -113,7 +113,7 @@ def policy_allows(document: Mapping[str, Any], method_arn: str) -> bool:
 def _any_matches(patterns: Any, value: str, ignore_case: bool) -> bool:
     if isinstance(patterns, str):
         patterns = [patterns]
-    flags = re.IGNORECASE if ignore_case else 0
+    flags = (re.IGNORECASE if ignore_case else 0) | re.DOTALL  # IAM's * matches any character, newline too
     return any(_wildcard(str(pattern), flags).fullmatch(value) for pattern in patterns or [])
 
 

@@ -49,6 +49,16 @@ def port_number(value: str) -> int:
     return port
 
 
+def host_port(value: str) -> str:
+    from jobsched.target_guard import parse_host_port
+
+    try:
+        parse_host_port(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description="Serverless multi-region job scheduler.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys,jobs,dlq,regions}")
@@ -71,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=region_name,
         default=config.PRIMARY_REGION,
         help="serving region (default: %(default)s)",
+    )
+    local.add_argument(
+        "--allow-target",
+        dest="allow_targets",
+        type=host_port,
+        action="append",
+        default=None,
+        metavar="HOST:PORT",
+        help="let jobs call this loopback/private host:port (repeatable; also $JOBSCHED_ALLOW_TARGETS, "
+        "comma-separated); other private addresses and the runtime's own ports stay refused",
     )
 
     keys = commands.add_parser("keys", help="manage tenants' API keys in every region")
@@ -170,6 +190,18 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(
             f"argument --region: {args.region} is not one of the configured regions {','.join(regions)}"
         )
+    allow_targets = list(args.allow_targets or [])
+    for entry in os.environ.get("JOBSCHED_ALLOW_TARGETS", "").split(","):
+        if entry.strip():
+            try:
+                allow_targets.append(host_port(entry))
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"environment variable JOBSCHED_ALLOW_TARGETS: {exc}")
+    for entry in allow_targets:
+        if entry.rpartition(":")[2] in (str(port), str(args.aws_port)):
+            parser.error(
+                f"argument --allow-target: {entry} is one of the runtime's own ports, never a target"
+            )
     # Imported here: moto and werkzeug load in ~1 s, which `jobsched keys` should not pay.
     from jobsched_local.runtime import RuntimeOptions, run
 
@@ -180,6 +212,7 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         region=args.region,
         regions=regions,
+        allow_targets=tuple(dict.fromkeys(allow_targets)),
     )
     return run(options)
 

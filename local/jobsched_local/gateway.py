@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import traceback
@@ -50,15 +51,18 @@ from jobsched_local.proxy_event import (
     read_proxy_response,
 )
 from jobsched_local.routes import ROUTES, Route, RouteMatch, match_route
-from jobsched_local.throttle import Clock, KeyLimiter, SourceLimiter, TokenBucket, Verdict
+from jobsched_local.throttle import SECONDS_PER_DAY, Clock, KeyLimiter, SourceLimiter, TokenBucket, Verdict
 
 LOG = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Any], Any]
 KeyCheck = Callable[[str], KeyInPlan | None]  # key value -> its usage plan on this stage, or None
+MAX_HEADER_BYTES = 10 * 1024  # API Gateway's limit on the request's headers, names and values together
 
 
-def gateway_error(status: int, body: dict[str, Any], error_type: str) -> ProxyResponse:
-    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
+def gateway_error(
+    status: int, body: dict[str, Any], error_type: str, *extra: tuple[str, str]
+) -> ProxyResponse:
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type), *extra]
     return ProxyResponse(status, headers, json.dumps(body).encode("utf-8"))
 
 
@@ -68,12 +72,44 @@ def per_ip_limited() -> ProxyResponse:
     return ProxyResponse(429, headers, per_ip_limit_body().encode("utf-8"))
 
 
+def retry_after_throttle(rate_per_second: float) -> tuple[str, str]:
+    """Retry-After for a throttled request: when the bucket has a token again (whole seconds, at least 1)."""
+    return "Retry-After", str(max(1, math.ceil(1 / rate_per_second)) if rate_per_second > 0 else 1)
+
+
+def retry_after_quota(now: float) -> tuple[str, str]:
+    """Retry-After for an exhausted daily quota: the seconds until it resets at midnight UTC."""
+    return "Retry-After", str(max(1, math.ceil(SECONDS_PER_DAY - now % SECONDS_PER_DAY)))
+
+
+def headers_too_large(size: int) -> ProxyResponse:
+    """API Gateway takes at most 10 KB of request headers; larger gets 431 with the service's envelope."""
+    message = f"request headers are {size} bytes; the most accepted is {MAX_HEADER_BYTES}"
+    body = {
+        "error": {
+            "code": "request_header_fields_too_large",
+            "message": message,
+            "details": [{"field": "headers", "message": f"at most {MAX_HEADER_BYTES} bytes in all"}],
+        }
+    }
+    return ProxyResponse(431, [("Content-Type", "application/json")], json.dumps(body).encode("utf-8"))
+
+
+def header_bytes(headers: Iterable[tuple[str, str]]) -> int:
+    return sum(
+        len(name.encode("latin-1", "replace")) + len(value.encode("latin-1", "replace")) + 4
+        for name, value in headers
+    )
+
+
 # The bodies are API Gateway's own (note the capital M in the Deny answer: that is what it sends).
 MISSING_TOKEN = (403, {"message": "Missing Authentication Token"}, "MissingAuthenticationTokenException")
 UNAUTHORIZED = (401, {"message": "Unauthorized"}, "UnauthorizedException")
+# A key that is no longer in a usage plan (revoked): API Gateway's INVALID_API_KEY response, which the
+# deployed API maps to 401 as well (infra/constructs/api_gateway.py), so a revoked key reads as one.
+INVALID_API_KEY = (401, {"message": "Unauthorized"}, "UnauthorizedException")
 DENIED = (403, {"Message": "User is not authorized to access this resource"}, "AccessDeniedException")
 AUTHORIZER_FAILED = (500, {"message": None}, "AuthorizerConfigurationException")
-FORBIDDEN = (403, {"message": "Forbidden"}, "ForbiddenException")
 TOO_MANY_REQUESTS = (429, {"message": "Too Many Requests"}, "TooManyRequestsException")
 LIMIT_EXCEEDED = (429, {"message": "Limit Exceeded"}, "LimitExceededException")
 INTERNAL_ERROR = (502, {"message": "Internal server error"}, "InternalServerErrorException")
@@ -94,6 +130,7 @@ class Gateway:
         self._authorizer = authorizer
         self._key_check = key_check
         self._routes = routes
+        self._clock = clock
         self._limiter = KeyLimiter(clock)
         self._stage_bucket = TokenBucket(STAGE_RATE_PER_SECOND, STAGE_BURST, clock)
         self._per_ip = SourceLimiter(PER_IP_RATE_PER_SECOND, PER_IP_LIMIT_PER_WINDOW, clock)
@@ -109,11 +146,14 @@ class Gateway:
         )
 
     def _respond(self, request: HttpRequest) -> ProxyResponse:
+        size = header_bytes(request.headers)
+        if size > MAX_HEADER_BYTES:
+            return headers_too_large(size)
         match = match_route(request.method, request.path, self._routes)
         if match is None:
             return gateway_error(*MISSING_TOKEN)
         if not self._stage_bucket.try_take():
-            return gateway_error(*TOO_MANY_REQUESTS)
+            return gateway_error(*TOO_MANY_REQUESTS, retry_after_throttle(STAGE_RATE_PER_SECOND))
         identity: ApiKeyIdentity | None = None
         authorizer_context: dict[str, Any] | None = None
         if match.route.key_required:
@@ -142,12 +182,12 @@ class Gateway:
         # Looked up on every request, never cached: a new key works at once and a revoked one stops at once.
         in_plan = self._key_check(key_value)
         if in_plan is None:
-            return gateway_error(*FORBIDDEN)
+            return gateway_error(*INVALID_API_KEY)
         verdict = self._limiter.check(in_plan.key_id, in_plan.limits)
         if verdict is Verdict.THROTTLED:
-            return gateway_error(*TOO_MANY_REQUESTS)
+            return gateway_error(*TOO_MANY_REQUESTS, retry_after_throttle(in_plan.limits.rate))
         if verdict is Verdict.QUOTA_EXCEEDED:
-            return gateway_error(*LIMIT_EXCEEDED)
+            return gateway_error(*LIMIT_EXCEEDED, retry_after_quota(self._clock()))
         return ApiKeyIdentity(value=key_value, key_id=in_plan.key_id), context
 
     def _invoke(
@@ -215,6 +255,26 @@ class _QuietRequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # The gateway logs each request itself, with its timing.
         return
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server refuses before the gateway sees it (a header line over 64 KB, more than 100
+        headers, a malformed request line) gets the service's JSON envelope, not an HTML page."""
+        body = json.dumps(
+            {"error": {"code": _error_code(code), "message": message or _reason(code), "details": []}}
+        ).encode("utf-8")
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+        self.close_connection = True
+
+
+def _error_code(status: int) -> str:
+    return "request_header_fields_too_large" if status == 431 else _reason(status).lower().replace(" ", "_")
 
 
 class GatewayServer:

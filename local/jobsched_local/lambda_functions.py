@@ -18,7 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-def function_env(region: str, regions: Iterable[str]) -> dict[str, str]:
+def function_env(
+    region: str, regions: Iterable[str], allow_targets: Iterable[str] = (), reserved_ports: Iterable[int] = ()
+) -> dict[str, str]:
     """What the regional stack sets on every function, plus the local-only target allowances."""
     return {
         "AWS_REGION": region,
@@ -26,8 +28,11 @@ def function_env(region: str, regions: Iterable[str]) -> dict[str, str]:
         "JOBS_TABLE_NAME": config.JOBS_TABLE,
         "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
         "JOBSCHED_REGIONS": ",".join(regions),
-        # Loopback webhooks are the developer's own machine; deployed stacks deny them.
-        "ALLOW_PRIVATE_TARGETS": "true",
+        # Private and loopback targets stay refused, as deployed, except the host:port pairs the developer
+        # allows (--allow-target); the runtime's own ports are never targets, so a job cannot reach the
+        # AWS endpoint (every tenant's items) or the API behind the gateway's back.
+        "ALLOW_TARGETS": ",".join(allow_targets),
+        "RESERVED_TARGET_PORTS": ",".join(str(port) for port in reserved_ports),
         "ALLOW_HTTP_TARGETS": "true",
         "POWERTOOLS_SERVICE_NAME": config.SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,

@@ -2,7 +2,9 @@
 
 Each API function's Powertools resolver describes its routes; this merges them into one document, swaps
 Powertools' own 422 schema for the service's error envelope, and adds what API Gateway itself answers
-(GET /health and GET /health/deep without a key, 401/403/429 from the key check, authorizer and usage plan).
+(GET /health and GET /health/deep without a key, 401/403/429 from the key check, authorizer and usage plan,
+429's Retry-After, WAF's per-IP 429, 431 for headers over 10 KB) and the raw-request checks every route has
+(400; 413/415/422 for a body).
 `python -m jobsched_local.openapi` rewrites the file; `--check` fails when the code and the file differ.
 """
 
@@ -25,14 +27,33 @@ TITLE = "Job Scheduler API"
 _POWERTOOLS_ONLY_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 _GATEWAY_MESSAGE = {
     "type": "object",
-    "properties": {"message": {"type": "string"}},
-    "required": ["message"],
-    "description": "API Gateway's own answer (key check, authorizer, throttling, quota)",
+    "properties": {"message": {"type": ["string", "null"]}, "Message": {"type": "string"}},
+    "anyOf": [{"required": ["message"]}, {"required": ["Message"]}],
+    "description": "API Gateway's own answer (key check, authorizer, throttling, quota); an authorizer's "
+    "Deny is spelled with a capital M, as API Gateway sends it",
 }
 _GATEWAY_RESPONSES = {
     "401": "Missing, unknown or revoked API key",
-    "403": "API key not valid for this stage, or the key's role may not do this",
-    "429": "Too Many Requests (tier rate or burst) or Limit Exceeded (daily quota)",
+    "403": "The authorizer denied the key, or the key's role may not do this",
+    "429": "Too Many Requests (tier rate or burst) or Limit Exceeded (daily quota); Retry-After says when",
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+# What any route may answer before its own logic runs (the raw-request checks, the header limit), and
+# what a route that is not a GET may answer about a body it was sent (any route refuses unknown fields).
+_EVERY_ROUTE = {
+    "400": "Malformed request: control characters in the path, a body that is not JSON or nests too deeply",
+    "431": "Request headers larger than API Gateway's 10 KB",
+}
+_BODY_ROUTES = {
+    "413": "Request body larger than 256 KB",
+    "415": "Content-Type is not application/json",
+    "422": "A field is invalid or unknown; details name it",
 }
 
 
@@ -69,21 +90,47 @@ def build_contract() -> dict[str, Any]:
         contract["components"]["schemas"].pop(name, None)
     for path, operations in contract["paths"].items():
         if path.startswith("/api/"):
-            for operation in operations.values():
-                _use_service_envelope(operation)
+            for method, operation in operations.items():
+                _use_service_envelope(method, operation)
     return contract
 
 
-def _use_service_envelope(operation: dict[str, Any]) -> None:
+def _use_service_envelope(method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    envelope_ref = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    gateway_ref = {"$ref": "#/components/schemas/GatewayMessage"}
     if "422" in responses:
-        responses["422"] = {"description": "A field is invalid; details name it", "content": envelope}
-    gateway = {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}}
+        responses["422"] = {"description": _BODY_ROUTES["422"], "content": _json(envelope_ref)}
+    extra = {**_EVERY_ROUTE, **(_BODY_ROUTES if method != "get" else {})}
+    for status, description in extra.items():
+        responses.setdefault(status, {"description": description, "content": _json(envelope_ref)})
     for status, description in _GATEWAY_RESPONSES.items():
-        responses.setdefault(status, {"description": description, "content": copy.deepcopy(gateway)})
+        if status == "403" and "403" in responses:
+            # The route's own 403 (the role may not write) or the gateway's (the authorizer denied).
+            schema: dict[str, Any] = {"anyOf": [envelope_ref, gateway_ref]}
+            responses[status] = {"description": description, "content": _json(schema)}
+        else:
+            responses.setdefault(status, {"description": description, "content": _json(gateway_ref)})
+    responses["429"]["headers"] = copy.deepcopy(_RETRY_AFTER)
     _add_per_ip_limit(responses["429"])
+    if "204" in responses:
+        responses["204"].pop("content", None)  # no body, so no Content-Type
     operation["responses"] = dict(sorted(responses.items()))
+    _optional_body_without_null(operation)
+
+
+def _optional_body_without_null(operation: dict[str, Any]) -> None:
+    """An optional body is declared as `X | None`; on the wire that is no body at all, not JSON null."""
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        members = media.get("schema", {}).get("anyOf", [])
+        if {"type": "null"} in members:
+            kept = [member for member in members if member != {"type": "null"}]
+            media["schema"] = kept[0] if len(kept) == 1 else {"anyOf": kept}
+            operation["requestBody"]["required"] = False
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": copy.deepcopy(schema)}}
 
 
 def _add_per_ip_limit(response: dict[str, Any]) -> None:
@@ -122,7 +169,16 @@ def _health_path() -> dict[str, Any]:
                             }
                         }
                     },
-                }
+                },
+                "429": {
+                    "description": "Too Many Requests (the stage's throttle); Retry-After says when",
+                    "headers": copy.deepcopy(_RETRY_AFTER),
+                    "content": _json({"$ref": "#/components/schemas/GatewayMessage"}),
+                },
+                "431": {
+                    "description": _EVERY_ROUTE["431"],
+                    "content": _json({"$ref": "#/components/schemas/ErrorEnvelope"}),
+                },
             },
         }
     }

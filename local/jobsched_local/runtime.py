@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 
 from jobsched import config
+from jobsched.target_guard import parse_host_port
 from jobsched_local import state
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
@@ -46,6 +47,13 @@ class RuntimeOptions:
     state_dir: Path = Path(".jobsched")
     region: str = config.PRIMARY_REGION
     regions: Sequence[str] = field(default_factory=lambda: config.REGIONS)
+    # host:port pairs jobs may call although they are loopback/private (--allow-target)
+    allow_targets: Sequence[str] = ()
+
+    @property
+    def own_ports(self) -> tuple[int, ...]:
+        """Every port this runtime listens on: never a job's target, allowed or not."""
+        return (self.port, self.aws_port)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,9 @@ class LocalRuntime:
             raise ValueError(
                 f"region {options.region} is not one of the configured regions {list(options.regions)}"
             )
+        for entry in options.allow_targets:
+            if parse_host_port(entry)[1] in options.own_ports:
+                raise ValueError(f"--allow-target {entry}: the runtime's own ports are never targets")
         self.options = options
         self.workers = WorkerGroup()
         self._emulator = AwsEmulator(options.host, options.aws_port)
@@ -93,7 +104,7 @@ class LocalRuntime:
         restored = restore_state(opts.state_dir, opts.regions)
         self._snapshots.mark_saved()
 
-        apply_env(function_env(opts.region, opts.regions))
+        apply_env(function_env(opts.region, opts.regions, opts.allow_targets, opts.own_ports))
         handlers = load_handlers([*(route.function for route in ROUTES), AUTHORIZER_FUNCTION])
         for worker in scheduling_workers(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID):
             self.register_worker(worker)  # schedule-sync on the stream, and the schedule clock

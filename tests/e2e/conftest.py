@@ -79,6 +79,8 @@ class RuntimeProcess:
         self.state_dir = state_dir
         self.port = free_port()
         self.aws_port = free_port()
+        # A loopback webhook receiver's port, allowed as a target (every other private target is refused).
+        self.receiver_port = free_port()
         self.log = state_dir.parent / f"runtime-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -97,6 +99,8 @@ class RuntimeProcess:
             *ports,
             "--state-dir",
             str(self.state_dir),
+            "--allow-target",
+            f"127.0.0.1:{self.receiver_port}",
         ]
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(), stdout=log, stderr=log)

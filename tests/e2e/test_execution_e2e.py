@@ -35,7 +35,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(runtime: RuntimeProcess) -> Iterator[Receiver]:
+    """On the port the runtime allows as a target (a ThreadingHTTPServer reuses the address)."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,7 +51,7 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", runtime.receiver_port), Handler)
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -177,3 +178,19 @@ def test_an_at_schedule_fires_exactly_once(runtime: RuntimeProcess, receiver: Re
     [delivery] = receiver.deliveries
     assert delivery.body == b'{"hello": "world", "n": 1}'
     assert verify(job["webhook_secret"], delivery.headers, delivery.body)
+
+
+def test_jobs_cannot_target_the_runtime_itself_or_loopback_it_does_not_allow(runtime: RuntimeProcess) -> None:
+    key = demo_key(runtime)
+    for url in (
+        f"http://127.0.0.1:{runtime.aws_port}/",  # the AWS endpoint: every tenant's items
+        f"http://localhost:{runtime.aws_port}/",
+        f"http://127.0.0.1:{runtime.port}/api/v1/jobs",  # the API behind the gateway's back
+        f"http://127.0.0.1:{runtime.receiver_port + 1}/",  # loopback, but not the allowed port
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2130706433/",
+    ):
+        body = {"name": "inside", "schedule": {"expression": "rate(1 day)"}, "target": {"url": url}}
+        reply = call(runtime.port, "POST", "/api/v1/jobs", key=key, body=body)
+        assert reply.status == 422, (url, reply.body)
+        assert [d["field"] for d in reply.body["error"]["details"]] == ["target.url"], url

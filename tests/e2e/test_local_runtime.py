@@ -12,7 +12,6 @@ from jobsched import config
 from tests.e2e.conftest import RuntimeProcess, call
 
 pytestmark = pytest.mark.e2e
-GATEWAY_REFUSALS = (401, 403, 429)
 
 
 def test_health_answers_without_a_key(runtime: RuntimeProcess) -> None:
@@ -42,12 +41,12 @@ def test_unknown_path_is_missing_authentication_token(runtime: RuntimeProcess) -
 
 def test_a_key_made_with_the_cli_works_on_the_next_request(runtime: RuntimeProcess) -> None:
     _, value = runtime.create_key("e2e-fresh", "standard")
-    assert call(runtime.port, "GET", "/api/v1/jobs", key=value).status not in GATEWAY_REFUSALS
+    assert call(runtime.port, "GET", "/api/v1/jobs", key=value).status == 200
 
 
 def test_the_demo_key_works(runtime: RuntimeProcess) -> None:
     demo = [line for line in runtime.output().splitlines() if "Demo API key" in line][-1].split()[-1]
-    assert call(runtime.port, "GET", "/api/v1/jobs", key=demo).status not in GATEWAY_REFUSALS
+    assert call(runtime.port, "GET", "/api/v1/jobs", key=demo).status == 200
 
 
 def test_basic_tier_is_throttled_and_premium_is_not(runtime: RuntimeProcess) -> None:
@@ -56,19 +55,20 @@ def test_basic_tier_is_throttled_and_premium_is_not(runtime: RuntimeProcess) -> 
     basic_statuses = [call(runtime.port, "GET", "/api/v1/jobs", key=basic).status for _ in range(30)]
     premium_statuses = [call(runtime.port, "GET", "/api/v1/jobs", key=premium).status for _ in range(30)]
     assert 429 in basic_statuses
-    assert basic_statuses[0] not in GATEWAY_REFUSALS
+    assert basic_statuses[0] == 200
     assert 429 not in premium_statuses
     throttled = call(runtime.port, "GET", "/api/v1/jobs", key=basic)
     assert (throttled.status, throttled.body) == (429, {"message": "Too Many Requests"})
+    assert throttled.headers["retry-after"] == "4"  # basic: 0.28 requests/s, a token every 3.6 s
 
 
-def test_a_revoked_key_is_forbidden_at_once(runtime: RuntimeProcess) -> None:
+def test_a_revoked_key_is_unauthorized_at_once(runtime: RuntimeProcess) -> None:
     key_id, value = runtime.create_key("e2e-revoked", "standard")
-    assert call(runtime.port, "GET", "/api/v1/jobs", key=value).status not in GATEWAY_REFUSALS
+    assert call(runtime.port, "GET", "/api/v1/jobs", key=value).status == 200
     result = runtime.keys("revoke", key_id)
     assert result.returncode == 0, result.stderr
     reply = call(runtime.port, "GET", "/api/v1/jobs", key=value)
-    assert (reply.status, reply.body) == (403, {"message": "Forbidden"})
+    assert (reply.status, reply.body) == (401, {"message": "Unauthorized"})
 
 
 def test_cli_lists_keys_through_the_runtime(runtime: RuntimeProcess) -> None:
@@ -105,7 +105,7 @@ def test_keys_items_and_demo_key_survive_a_restart(tmp_path: Path) -> None:
     second = RuntimeProcess(state_dir)
     try:
         assert second.start() == demo
-        assert call(second.port, "GET", "/api/v1/jobs", key=value).status not in GATEWAY_REFUSALS
+        assert call(second.port, "GET", "/api/v1/jobs", key=value).status == 200
         listed = second.keys("list", "--tenant", "e2e-restart")
         assert "e2e-restart" in listed.stdout
         key = {name: MARKER_ITEM[name] for name in ("pk", "sk")}

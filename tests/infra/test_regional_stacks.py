@@ -347,7 +347,6 @@ def test_function_shape(
         "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
         "SERVICE_VERSION": environment["SERVICE_VERSION"],
         "MAX_JOBS_PER_TENANT": "10000",
-        "ALLOW_PRIVATE_TARGETS": "false",
         "ALLOW_HTTP_TARGETS": "false",
         "POWERTOOLS_SERVICE_NAME": "jobsched",
         "POWERTOOLS_METRICS_NAMESPACE": "JobScheduler",
@@ -390,3 +389,22 @@ def test_outputs_name_the_api_url_and_id(template: Template) -> None:
     rest_api_id, _ = _only(template.find_resources("AWS::ApiGateway::RestApi"))
     assert outputs["ApiId"]["Value"] == {"Ref": rest_api_id}
     assert {"Ref": rest_api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]
+
+
+def test_a_revoked_key_gets_401_and_every_429_says_when_to_retry(template: Template) -> None:
+    responses = {
+        props["ResponseType"]: props
+        for props in (
+            r["Properties"] for r in template.find_resources("AWS::ApiGateway::GatewayResponse").values()
+        )
+    }
+    invalid_key = responses["INVALID_API_KEY"]
+    assert invalid_key["StatusCode"] == "401"
+    assert json.loads(invalid_key["ResponseTemplates"]["application/json"]) == {"message": "Unauthorized"}
+    for kind, message in (("THROTTLED", "Too Many Requests"), ("QUOTA_EXCEEDED", "Limit Exceeded")):
+        assert responses[kind]["StatusCode"] == "429"
+        assert responses[kind]["ResponseParameters"]["gatewayresponse.header.Retry-After"] in (
+            "'1'",
+            "'3600'",
+        )
+        assert json.loads(responses[kind]["ResponseTemplates"]["application/json"]) == {"message": message}

@@ -83,7 +83,7 @@ def test_a_note_that_is_not_a_string_is_a_422_naming_the_field(call: Call, job_i
     assert body["error"]["details"][0]["field"] == "note"
 
 
-def test_status_counts_jobs_per_region_shows_lag_next_fires_and_queues(call: Call, job_id: str) -> None:
+def test_status_counts_this_tenants_jobs_per_region_shows_lag_and_next_fires(call: Call, job_id: str) -> None:
     paused = job_service().create(principal(), spec(expression="rate(5 minutes)")).job["job_id"]
     call("DELETE", f"/api/v1/schedule/{paused}")
     job_service().create(principal("globex"), spec())  # another tenant's job is not counted
@@ -97,5 +97,5 @@ def test_status_counts_jobs_per_region_shows_lag_next_fires_and_queues(call: Cal
     assert region["by_schedule_state"] == {"synced": 2}
     assert body["sync"] == {"pending": 0, "oldest_pending_seconds": 0.0}
     assert [due["job_id"] for due in body["next_due"]] == [job_id]
-    assert body["queues"]["jobsched-executions"] == 0
-    assert set(body["queues"]) >= {"jobsched-executions", "jobsched-executions-dlq", "jobsched-scheduler-dlq"}
+    # Nothing service-wide: queue depths would show other tenants' activity.
+    assert set(body) == {"tenant", "region", "generated_at", "regions", "sync", "next_due"}

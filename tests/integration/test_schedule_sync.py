@@ -102,14 +102,11 @@ def test_an_update_start_end_and_an_at_job(harness: Harness) -> None:
 
 
 def test_pause_disables_resume_enables_and_delete_removes(harness: Harness) -> None:
-    from jobsched.adapters.queue_depths import SqsQueueDepths
     from jobsched.schedule_control import ScheduleControl
 
     job = job_service().create(principal(), spec()).job
     control = ScheduleControl(
-        DynamoJobScheduleStore(client_for("dynamodb", SERVING), config.JOBS_TABLE),
-        SqsQueueDepths(client_for("sqs", SERVING), [config.EXECUTION_QUEUE]),
-        SERVING,
+        DynamoJobScheduleStore(client_for("dynamodb", SERVING), config.JOBS_TABLE), SERVING
     )
     harness.settle()
     control.pause(principal(), job["job_id"], "maintenance")

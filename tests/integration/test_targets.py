@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -16,6 +17,7 @@ from jobsched.adapters.targets import AwsTargetInvoker, HttpInvoker
 from jobsched.executor import Delivery
 from jobsched.fire import Trigger
 from jobsched.jobs import EventBridgeTarget, HttpTarget, Job, SqsTarget
+from jobsched.target_guard import TargetPolicy
 from jobsched.webhook import new_webhook_secret, verify
 
 SECRET = new_webhook_secret()
@@ -55,6 +57,24 @@ def server() -> Iterator[tuple[int, Received]]:
     httpd.server_close()
 
 
+def allowing(target: HttpTarget) -> TargetPolicy:
+    """The local runtime's policy with the test receiver's host:port allowed (as --allow-target does)."""
+    parts = urlsplit(target.url)
+    return TargetPolicy.of(allow_http=True, allowed=[f"{parts.hostname}:{parts.port}"])
+
+
+def test_the_runtimes_own_port_is_refused_at_call_time_even_when_allowed(
+    server: tuple[int, Received],
+) -> None:
+    port, received = server
+    target = HttpTarget(url=f"http://127.0.0.1:{port}/hook", body="{}")
+    policy = TargetPolicy.of(allow_http=True, allowed=[f"127.0.0.1:{port}"], reserved_ports=[port])
+    outcome = HttpInvoker(policy).invoke(job_with(target), target, SECRET, DELIVERY)
+    assert (outcome.succeeded, outcome.status_code) == (False, None)
+    assert outcome.error is not None and "own ports" in outcome.error
+    assert received == []
+
+
 def job_with(target: Any) -> Job:
     now = datetime(2026, 11, 1, tzinfo=UTC)
     return Job.model_validate(
@@ -77,9 +97,7 @@ def job_with(target: Any) -> Job:
 def test_the_webhook_is_signed_and_the_body_sent_verbatim(server: tuple[int, Received]) -> None:
     port, received = server
     target = HttpTarget(url=f"http://127.0.0.1:{port}/hook", body='{"b": [1, 2]}', headers={"X-Team": "a"})
-    outcome = HttpInvoker(allow_http=True, allow_private=True).invoke(
-        job_with(target), target, SECRET, DELIVERY
-    )
+    outcome = HttpInvoker(allowing(target)).invoke(job_with(target), target, SECRET, DELIVERY)
 
     assert outcome.succeeded and outcome.status_code == 200
     assert outcome.response_excerpt is not None and len(outcome.response_excerpt) == 1024
@@ -95,9 +113,7 @@ def test_the_webhook_is_signed_and_the_body_sent_verbatim(server: tuple[int, Rec
 def test_redirects_are_not_followed(server: tuple[int, Received]) -> None:
     port, received = server
     target = HttpTarget(url=f"http://127.0.0.1:{port}/redirect", body="{}")
-    outcome = HttpInvoker(allow_http=True, allow_private=True).invoke(
-        job_with(target), target, SECRET, DELIVERY
-    )
+    outcome = HttpInvoker(allowing(target)).invoke(job_with(target), target, SECRET, DELIVERY)
     assert (outcome.succeeded, outcome.status_code) == (False, 302)
     assert [path for path, _, _ in received] == ["/redirect"]
 
@@ -105,18 +121,14 @@ def test_redirects_are_not_followed(server: tuple[int, Received]) -> None:
 def test_a_loopback_target_is_refused_at_call_time_where_not_allowed(server: tuple[int, Received]) -> None:
     port, received = server
     target = HttpTarget(url=f"https://localhost:{port}/hook", body="{}")
-    outcome = HttpInvoker(allow_http=False, allow_private=False).invoke(
-        job_with(target), target, SECRET, DELIVERY
-    )
+    outcome = HttpInvoker(TargetPolicy(allow_http=False)).invoke(job_with(target), target, SECRET, DELIVERY)
     assert not outcome.succeeded and outcome.error is not None and "loopback" in outcome.error
     assert received == []
 
 
 def test_an_unreachable_target_is_a_recorded_failure() -> None:
     target = HttpTarget(url="http://127.0.0.1:9/", body="{}", timeout_seconds=1)
-    outcome = HttpInvoker(allow_http=True, allow_private=True).invoke(
-        job_with(target), target, SECRET, DELIVERY
-    )
+    outcome = HttpInvoker(allowing(target)).invoke(job_with(target), target, SECRET, DELIVERY)
     assert not outcome.succeeded and outcome.status_code is None and outcome.error
 
 
@@ -140,3 +152,16 @@ def test_the_eventbridge_target_puts_one_event_on_the_bus() -> None:
     outcome = AwsTargetInvoker(client).put_event(job_with(target), target, DELIVERY)
     assert outcome.succeeded, outcome.error
     assert outcome.response_excerpt is not None and "EventId" in outcome.response_excerpt
+
+
+def test_a_target_stored_before_a_rule_existed_loads_but_is_refused_at_call_time(
+    server: tuple[int, Received],
+) -> None:
+    port, received = server
+    legacy = {"X-Team": "a\x00b", "Webhook-Signature": "v1,forged"}
+    stored = job_with(HttpTarget(url=f"http://127.0.0.1:{port}/hook", body="{}", headers=legacy))
+    assert isinstance(stored.target, HttpTarget)
+    outcome = HttpInvoker(allowing(stored.target)).invoke(stored, stored.target, SECRET, DELIVERY)
+    assert (outcome.succeeded, outcome.status_code) == (False, None)
+    assert outcome.error is not None and "Webhook-Signature" in outcome.error and "X-Team" in outcome.error
+    assert received == []

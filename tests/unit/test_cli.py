@@ -33,6 +33,10 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["local", "--aws-port", "0"], "--aws-port"),
         (["local", "--region", "EU"], "--region"),
         (["local", "--region", "sa-east-1"], "--region"),
+        (["local", "--allow-target", "127.0.0.1"], "--allow-target"),
+        (["local", "--allow-target", "127.0.0.1:http"], "--allow-target"),
+        (["local", "--port", "8081", "--allow-target", "127.0.0.1:8081"], "own ports"),
+        (["local", "--aws-port", "4567", "--allow-target", "localhost:4567"], "own ports"),
         (["frobnicate"], "frobnicate"),
     ],
 )
@@ -90,3 +94,30 @@ def test_loopback_endpoints(url: str | None, loopback: bool) -> None:
 def test_table_columns_line_up() -> None:
     table = format_table(("A", "LONGER"), [("x", "1"), ("wide cell", "2")])
     assert table.splitlines() == ["A          LONGER", "x          1", "wide cell  2"]
+
+
+def test_bad_allowed_targets_env_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBSCHED_ALLOW_TARGETS", "127.0.0.1:9000,nowhere")
+    assert "JOBSCHED_ALLOW_TARGETS" in refused(["local"], capsys)
+
+
+def test_allowed_targets_from_flags_and_env_reach_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobsched_local import runtime
+
+    started: list[runtime.RuntimeOptions] = []
+    monkeypatch.setattr(runtime, "run", lambda options: started.append(options) or 0)
+    monkeypatch.setenv("JOBSCHED_ALLOW_TARGETS", "localhost:9001, 127.0.0.1:9000")
+    argv = ["local", "--allow-target", "127.0.0.1:9000", "--allow-target", "[::1]:9002"]
+    assert main(argv) == 0
+    [options] = started
+    assert options.allow_targets == ("127.0.0.1:9000", "[::1]:9002", "localhost:9001")
+    assert options.own_ports == (8080, 4566)
+
+
+def test_the_runtime_refuses_to_allow_its_own_ports() -> None:
+    from jobsched_local.runtime import LocalRuntime, RuntimeOptions
+
+    with pytest.raises(ValueError, match="own ports"):
+        LocalRuntime(RuntimeOptions(port=8085, allow_targets=("127.0.0.1:8085",)))

@@ -120,7 +120,7 @@ def test_unknown_route_is_missing_authentication_token(functions: Functions, clo
         ("", 401, {"message": "Unauthorized"}),
         ("unknown-key", 401, {"message": "Unauthorized"}),
         ("denied", 403, {"Message": "User is not authorized to access this resource"}),
-        ("allowed-but-not-in-a-plan", 403, {"message": "Forbidden"}),
+        ("allowed-but-not-in-a-plan", 401, {"message": "Unauthorized"}),  # revoked: gone from its plan
     ],
 )
 def test_requests_without_a_usable_key_never_reach_the_function(
@@ -154,14 +154,17 @@ def test_revoked_key_is_refused_at_once_although_the_allow_is_cached(
     gateway = make_gateway(functions, clock, plans)
     assert send(gateway, "GET", "/api/v1/jobs", key="good").status == 200
     del plans["good"]  # revoked: its API key is gone from the usage plan
-    assert send(gateway, "GET", "/api/v1/jobs", key="good").status == 403
+    revoked = send(gateway, "GET", "/api/v1/jobs", key="good")
+    assert (revoked.status, body_of(revoked)) == (401, {"message": "Unauthorized"})
 
 
 def test_key_over_its_rate_gets_too_many_requests(functions: Functions, clock: Clock) -> None:
     gateway = make_gateway(functions, clock, {"good": PlanLimits(rate=1.0, burst=2, daily_quota=None)})
     statuses = [send(gateway, "GET", "/api/v1/jobs", key="good").status for _ in range(3)]
     assert statuses == [200, 200, 429]
-    assert body_of(send(gateway, "GET", "/api/v1/jobs", key="good")) == {"message": "Too Many Requests"}
+    throttled = send(gateway, "GET", "/api/v1/jobs", key="good")
+    assert body_of(throttled) == {"message": "Too Many Requests"}
+    assert ("Retry-After", "1") in throttled.headers
     clock.now += 1
     assert send(gateway, "GET", "/api/v1/jobs", key="good").status == 200
 
@@ -171,6 +174,8 @@ def test_key_over_its_daily_quota_gets_limit_exceeded(functions: Functions, cloc
     responses = [send(gateway, "GET", "/api/v1/jobs", key="good") for _ in range(3)]
     assert [r.status for r in responses] == [200, 200, 429]
     assert body_of(responses[-1]) == {"message": "Limit Exceeded"}
+    # The quota resets at midnight UTC; the clock stands 08:00 UTC, so 16 hours remain.
+    assert ("Retry-After", str(16 * 3600)) in responses[-1].headers
 
 
 def test_stage_throttle_applies_to_every_route(
@@ -179,7 +184,9 @@ def test_stage_throttle_applies_to_every_route(
     monkeypatch.setattr(gateway_module, "STAGE_BURST", 2)
     monkeypatch.setattr(gateway_module, "STAGE_RATE_PER_SECOND", 1.0)
     gateway = make_gateway(functions, clock)
-    assert [send(gateway, "GET", "/health").status for _ in range(3)] == [200, 200, 429]
+    responses = [send(gateway, "GET", "/health") for _ in range(3)]
+    assert [r.status for r in responses] == [200, 200, 429]
+    assert ("Retry-After", "1") in responses[-1].headers
 
 
 def test_function_exception_is_a_502_with_the_traceback_logged(
@@ -213,3 +220,24 @@ def test_over_http_the_stage_prefix_is_optional_and_bodies_round_trip(
     assert base64.b64decode(event["body"]) == raw and event["isBase64Encoded"] is True
     assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]}
     assert client.get("/api/v1/jobs").status_code == 401
+
+
+def test_a_slow_tier_is_told_to_wait_until_its_bucket_refills(functions: Functions, clock: Clock) -> None:
+    gateway = make_gateway(functions, clock, {"good": PlanLimits(rate=0.28, burst=1, daily_quota=None)})
+    assert send(gateway, "GET", "/api/v1/jobs", key="good").status == 200
+    throttled = send(gateway, "GET", "/api/v1/jobs", key="good")
+    assert (throttled.status, dict(throttled.headers)["Retry-After"]) == (429, "4")
+
+
+def test_headers_over_10_kb_get_431_with_the_envelope_before_any_key_check(
+    functions: Functions, clock: Clock
+) -> None:
+    client = Client(make_gateway(functions, clock).wsgi_app)
+    response = client.get("/api/v1/jobs", headers={"x-api-key": "good", "x-padding": "a" * 10_300})
+    assert (response.status_code, response.headers["Content-Type"]) == (431, "application/json")
+    error = response.get_json()["error"]
+    assert (error["code"], error["details"][0]["field"]) == ("request_header_fields_too_large", "headers")
+    assert functions.events == []
+    assert (
+        client.get("/api/v1/jobs", headers={"x-api-key": "good", "x-padding": "a" * 9_000}).status_code == 200
+    )

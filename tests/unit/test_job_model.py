@@ -101,9 +101,11 @@ def test_window_without_offset_is_read_in_the_schedule_time_zone() -> None:
 
 def test_at_in_the_past_or_in_a_dst_gap_is_a_problem() -> None:
     past = Schedule.model_validate({"expression": "at(2020-01-01T00:00:00)"})
-    assert "in the past" in (past.first_fire_problem(NOW) or "")
+    field, why = past.first_fire_problem(NOW) or ("", "")
+    assert (field, "in the past" in why) == ("schedule.expression", True)
     gap = Schedule.model_validate({"expression": "at(2027-03-14T02:30:00)", "timezone": "America/New_York"})
-    assert "does not exist" in (gap.first_fire_problem(NOW) or "")
+    field, why = gap.first_fire_problem(NOW) or ("", "")
+    assert (field, "does not exist" in why) == ("schedule.expression", True)
     future = Schedule.model_validate(
         {"expression": "at(2027-03-14T03:30:00)", "timezone": "America/New_York"}
     )

@@ -41,3 +41,12 @@ def test_invocations_of_one_function_never_overlap() -> None:
 
 def test_runtime_logs_are_not_deduplicated_away() -> None:
     assert function_env("us-east-1", ("us-east-1",))["POWERTOOLS_LOG_DEDUPLICATION_DISABLED"] == "true"
+
+
+def test_functions_get_the_allow_list_and_the_runtimes_own_ports_but_no_blanket_allowance() -> None:
+    env = function_env("us-east-1", ("us-east-1",), ["127.0.0.1:9000", "localhost:9001"], (8080, 4566))
+    assert (env["ALLOW_TARGETS"], env["RESERVED_TARGET_PORTS"]) == (
+        "127.0.0.1:9000,localhost:9001",
+        "8080,4566",
+    )
+    assert "ALLOW_PRIVATE_TARGETS" not in env

@@ -13,6 +13,7 @@ from jobsched.schedule import (
     next_fire_times,
     parse_expression,
     parse_timezone,
+    to_utc,
 )
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
@@ -167,3 +168,25 @@ def test_last_day_of_month_and_nth_weekday() -> None:
     )
     assert third_friday == [utc(2026, 1, 16, 10)]
     assert third_friday[0] - timedelta(days=14) == utc(2026, 1, 2, 10)
+
+
+def test_wall_times_at_the_calendars_edges_are_no_instant_rather_than_an_overflow() -> None:
+    assert to_utc(datetime(9999, 12, 31, 23, 59, 59), ZoneInfo("America/New_York")) is None
+    assert to_utc(datetime(1, 1, 1, 0, 0), ZoneInfo("Asia/Tokyo")) is None  # east of UTC: year 0
+    at_the_end = parse_expression("at(9999-12-31T23:59:59)")
+    assert (
+        next_fire_times(at_the_end, ZoneInfo("America/New_York"), utc(2026, 1, 1), 5, anchor=utc(2026, 1, 1))
+        == []
+    )
+
+
+def test_a_rate_stops_at_the_year_9999_instead_of_overflowing() -> None:
+    huge = parse_expression("rate(999999999 days)")
+    anchor = utc(2026, 1, 1)
+    assert next_fire_times(huge, ZoneInfo("UTC"), anchor, 5, anchor=anchor) == []
+
+
+@pytest.mark.parametrize("expression", ["cron(0 0 31 2 ? *)", "cron(0 0 1 1 ? 2020)", "cron(0 0 30 2 ? *)"])
+def test_a_cron_with_no_fire_left_yields_none(expression: str) -> None:
+    now = utc(2026, 11, 27)
+    assert next_fire_times(parse_expression(expression), ZoneInfo("UTC"), now, 1, anchor=now) == []

@@ -6,6 +6,7 @@ import pytest
 
 from jobsched.scheduling_settings import SchedulingSettings
 from jobsched.settings import Settings, SettingsError
+from jobsched.target_guard import TargetPolicy
 
 
 def test_function_settings_from_the_environment() -> None:
@@ -15,7 +16,29 @@ def test_function_settings_from_the_environment() -> None:
     assert settings.region == "eu-west-1"
     assert settings.regions == ("us-east-1", "eu-west-1")
     assert settings.max_jobs_per_tenant == 5
-    assert settings.allow_private_targets is False
+    assert settings.target_policy() == TargetPolicy(allow_http=False)
+
+
+def test_the_local_runtime_allow_list_and_reserved_ports_reach_the_target_policy() -> None:
+    settings = Settings.from_env(
+        {
+            "AWS_REGION": "us-east-1",
+            "ALLOW_HTTP_TARGETS": "true",
+            "ALLOW_TARGETS": "127.0.0.1:9000, LocalHost:9001,[::1]:9002",
+            "RESERVED_TARGET_PORTS": "8080,4566",
+        }
+    )
+    assert settings.target_policy() == TargetPolicy(
+        allow_http=True,
+        allowed=frozenset({("127.0.0.1", 9000), ("localhost", 9001), ("::1", 9002)}),
+        reserved_ports=frozenset({8080, 4566}),
+    )
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", ":9000", "a b:9000"])
+def test_a_malformed_allowed_target_fails_at_cold_start(entry: str) -> None:
+    with pytest.raises(SettingsError, match="allow_targets"):
+        Settings.from_env({"AWS_REGION": "us-east-1", "ALLOW_TARGETS": entry})
 
 
 def test_bad_function_settings_name_every_variable() -> None:

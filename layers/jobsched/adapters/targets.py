@@ -20,7 +20,7 @@ from jobsched import __version__, config
 from jobsched.executions import Outcome, excerpt
 from jobsched.executor import Delivery
 from jobsched.jobs import EventBridgeTarget, HttpTarget, Job, SqsTarget
-from jobsched.target_guard import Resolver, TargetRefused, allowed_addresses, resolve_host
+from jobsched.target_guard import Resolver, TargetPolicy, TargetRefused, allowed_addresses, resolve_host
 from jobsched.webhook import signature_headers
 
 USER_AGENT = f"jobsched/{__version__}"
@@ -66,14 +66,12 @@ def delivery_headers(job: Job, delivery: Delivery) -> dict[str, str]:
 class HttpInvoker:
     def __init__(
         self,
+        policy: TargetPolicy,
         *,
-        allow_http: bool,
-        allow_private: bool,
         resolver: Resolver = resolve_host,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._allow_http = allow_http
-        self._allow_private = allow_private
+        self._policy = policy
         self._resolver = resolver
         self._wall_clock = wall_clock
         self._tls = ssl.create_default_context()
@@ -81,12 +79,10 @@ class HttpInvoker:
     def invoke(self, job: Job, target: HttpTarget, secret: str | None, delivery: Delivery) -> Outcome:
         started = time.monotonic()
         try:
-            addresses = allowed_addresses(
-                target.url,
-                allow_http=self._allow_http,
-                allow_private=self._allow_private,
-                resolver=self._resolver,
-            )
+            problems = target.problems()  # a job stored before a rule existed may break it
+            if problems:
+                raise TargetRefused("; ".join(f"{field} {why}" for field, why in problems))
+            addresses = allowed_addresses(target.url, self._policy, resolver=self._resolver)
         except TargetRefused as exc:
             return Outcome(succeeded=False, duration_ms=_elapsed_ms(started), error=f"target refused: {exc}")
         body = (target.body or "").encode("utf-8")
