@@ -41,6 +41,8 @@ class Settings(BaseModel):
     max_jobs_per_tenant: int = Field(default=10_000, ge=1)
     allow_private_targets: bool = False
     allow_http_targets: bool = False
+    # The service's own account (AWS targets there named like the service are refused); None: any account.
+    service_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -60,6 +62,7 @@ class Settings(BaseModel):
             "max_jobs_per_tenant": env.get("MAX_JOBS_PER_TENANT"),
             "allow_private_targets": env.get("ALLOW_PRIVATE_TARGETS"),
             "allow_http_targets": env.get("ALLOW_HTTP_TARGETS"),
+            "service_account_id": env.get("SERVICE_ACCOUNT_ID"),
         }
         return settings_from_env(cls, mapping, "function")
 

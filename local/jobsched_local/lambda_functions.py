@@ -16,6 +16,7 @@ from jobsched import config
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Handler = Callable[[dict[str, Any], Any], Any]
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's account: where the local runtime's own queues and tables live
 
 
 def function_env(region: str, regions: Iterable[str]) -> dict[str, str]:
@@ -26,6 +27,7 @@ def function_env(region: str, regions: Iterable[str]) -> dict[str, str]:
         "JOBS_TABLE_NAME": config.JOBS_TABLE,
         "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
         "JOBSCHED_REGIONS": ",".join(regions),
+        "SERVICE_ACCOUNT_ID": LOCAL_ACCOUNT_ID,
         # Loopback webhooks are the developer's own machine; deployed stacks deny them.
         "ALLOW_PRIVATE_TARGETS": "true",
         "ALLOW_HTTP_TARGETS": "true",
