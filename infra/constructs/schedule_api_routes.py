@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER
+from infra.constructs.table_access import TENANT_PARTITIONS, grant_partitions
 from jobsched import config
 
 STATUS_QUEUES = (config.EXECUTION_QUEUE, config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
@@ -33,14 +34,9 @@ class ScheduleApiRoutes(Construct):
             description="jobsched Schedule API: pause, resume, scheduling status",
         )
         stack = Stack.of(self)
-        # Pause/resume: read and conditionally update one job; status: query the tenant's jobs. The table
-        # only (jobs_table.grant would add the index ARNs, which this function never reads).
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-                resources=[jobs_table.table_arn],
-            )
-        )
+        # Pause/resume: read and conditionally update one job; status: query the tenant's jobs. Its own
+        # tenant's items of the table only (no key records, no index: this function never reads one).
+        grant_partitions(self.function, jobs_table, ("GetItem", "UpdateItem", "Query"), TENANT_PARTITIONS)
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
