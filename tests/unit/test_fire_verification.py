@@ -164,14 +164,20 @@ def test_an_older_version_still_runs_into_the_skip_not_a_rejection(world: Any) -
     assert SkipReason.JOB_CHANGED.value == "job_version_changed"
 
 
-def test_the_executors_own_retry_carries_the_token(world: Any) -> None:
-    executor, _, queue, _, _ = world
-
+def test_the_executors_own_retry_carries_the_token() -> None:
     class Failing(FakeTarget):
         def invoke(self, job: Job, secret: str | None, delivery: Delivery) -> Outcome:
             return Outcome(succeeded=False, duration_ms=1, status_code=503, error="HTTP 503")
 
-    executor._invoker = Failing()
+    queue = FakeQueue()
+    executor = Executor(
+        store=FakeStore(),
+        jobs=FakeJobs(("tenant-a", job())),
+        queue=queue,
+        invoker=Failing(),
+        lease=timedelta(minutes=15),
+        clock=lambda: NOW,
+    )
     assert executor.process(fire()) is Result.RETRY_SCHEDULED
     [retry] = queue.sent
     assert retry.fire_token == TOKEN_A and retry.attempt == 2
