@@ -390,3 +390,42 @@ def test_aws_targets_open_by_allow_list_or_in_the_tenants_role_account(call: Cal
         "POST", "/api/v1/jobs", tenant="globex", body=spec(target={"type": "sns", "topic_arn": topic})
     )
     assert status == 422
+
+
+@pytest.mark.parametrize(
+    ("target", "field"),
+    [
+        (
+            {"type": "lambda", "function_arn": "arn:aws:lambda:us-east-1:123:function:f"},
+            "target.function_arn",
+        ),
+        (
+            {
+                "type": "lambda",
+                "function_arn": f"arn:aws:lambda:us-east-1:{'1' * 12}:function:f",
+                "payload": "[1]",
+            },
+            "target.payload",
+        ),
+        (
+            {"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:123456789012:t", "subject": "a\nb"},
+            "target.subject",
+        ),
+        ({"type": "sns", "topic_arn": "arn:aws:sqs:us-east-1:123456789012:t"}, "target.topic_arn"),
+        (
+            {
+                "type": "stepfunctions",
+                "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+                "input": "not json",
+            },
+            "target.input",
+        ),
+        ({"type": "stepfunctions", "state_machine_arn": "m"}, "target.state_machine_arn"),
+    ],
+)
+def test_a_malformed_aws_target_is_a_422_naming_the_field(
+    call: Call, target: dict[str, Any], field: str
+) -> None:
+    status, _, body = call("POST", "/api/v1/jobs", body=spec(target=target))
+    assert status == 422, body
+    assert [detail["field"] for detail in body["error"]["details"]] == [field]
