@@ -119,17 +119,20 @@ class Execution(Construct):
             kind: [self._arn(a) for a in targets.get(kind.context_key) or [self._own(kind, kind.default)]]
             for kind in TARGET_ACTIONS
         }
+        # The service's own, in every region of the account (its stacks run in several).
         own = {
-            kind.action: self._own(kind, kind.own.format(prefix=config.SERVICE))
+            kind.action: self._own(kind, kind.own.format(prefix=config.SERVICE), region="*")
             for kind in TARGET_ACTIONS
             if kind.action != "sqs:SendMessage"
         }
-        # The executor must still queue its own retries: the execution queue is the one service resource
-        # its SendMessage may reach (the fire token holds that door, docs/security.md).
+        sqs_kind = next(kind for kind in TARGET_ACTIONS if kind.action == "sqs:SendMessage")
+        # The executor must still queue its own retries: its region's execution queue is the one service
+        # resource its SendMessage may reach (the fire token holds that door, docs/security.md).
         own_queues_but_execution = [
-            self._own_sqs(name)
+            self._own(sqs_kind, name, region="*")
             for name in (config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
         ]
+        own_queues_elsewhere = self._own(sqs_kind, f"{config.SERVICE}*", region="*")
         statements = [
             iam.PolicyStatement(actions=[kind.action], resources=allowed[kind]) for kind in TARGET_ACTIONS
         ]
@@ -152,6 +155,13 @@ class Execution(Construct):
                 actions=["sqs:SendMessage"],
                 resources=own_queues_but_execution,
             ),
+            iam.PolicyStatement(
+                sid="DenyServiceQueuesInOtherRegions",
+                effect=iam.Effect.DENY,
+                actions=["sqs:SendMessage"],
+                resources=[own_queues_elsewhere],
+                conditions={"StringNotEquals": {"aws:RequestedRegion": Stack.of(self).region}},
+            ),
         ]
         policy = iam.Policy(self, "TargetsPolicy", statements=statements)
         policy.attach_to_role(role)
@@ -173,13 +183,13 @@ class Execution(Construct):
         )
         self.targets_policy = policy
 
-    def _own(self, kind: TargetAction, resource: str, *, raw: bool = False) -> str:
+    def _own(self, kind: TargetAction, resource: str, *, raw: bool = False, region: str | None = None) -> str:
+        """An ARN pattern in the deploying account: in its region, or in `region` ("*": every region)."""
         service = kind.action.split(":", 1)[0]
         pattern = _OWN.replace("{service}", service).replace("{resource}", resource)
+        if region is not None:
+            pattern = pattern.replace("${AWS::Region}", region)
         return pattern if raw else self._arn(pattern)
-
-    def _own_sqs(self, name: str) -> str:
-        return Stack.of(self).format_arn(service="sqs", resource=name)
 
     def _shown(self, name: str) -> str:
         value = {"Partition": Stack.of(self).partition}[name]

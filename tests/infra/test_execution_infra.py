@@ -92,14 +92,26 @@ def test_the_executor_may_call_targets_only_where_configured_and_never_the_servi
         [own] = [s for s in denied if s.get("Sid") == "DenyServiceResources"]
         assert sorted(_actions(own)) == sorted(a for a in TARGET_ACTIONS if a != "sqs:SendMessage")
         shown = " ".join(_resources(own))
-        for pattern in ("event-bus/jobsched*", "function:jobsched*", ":jobsched*", "stateMachine:jobsched*"):
+        for pattern in (
+            ":events:*:",
+            "event-bus/jobsched*",
+            ":lambda:*:",
+            "function:jobsched*",
+            ":sns:*:",
+            ":states:*:",
+            "stateMachine:jobsched*",
+        ):
             assert pattern in shown, pattern
         [queues] = [s for s in denied if s.get("Sid") == "DenyServiceQueues"]
         denied_queues = " ".join(_resources(queues))
         for name in (config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ):
-            assert f":{name}'" in denied_queues, name
-        # Its own queue stays writable: the executor queues the next attempt of a failed execution there.
+            assert ":sqs:*:" in denied_queues and f":{name}'" in denied_queues, name
+        # Its own queue stays writable: the executor queues the next attempt of a failed execution there;
+        # the service's queues of every other region are denied.
         assert f":{config.EXECUTION_QUEUE}'" not in denied_queues
+        [elsewhere] = [s for s in denied if s.get("Sid") == "DenyServiceQueuesInOtherRegions"]
+        assert ":sqs:*:" in str(elsewhere["Resource"]) and ":jobsched*'" in str(elsewhere["Resource"])
+        assert elsewhere["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": region}}
 
 
 def test_the_executor_assumes_roles_only_with_an_external_id(regional_templates: dict[str, Template]) -> None:
