@@ -6,7 +6,9 @@ tests/infra checks that cdk.json and jobsched.config do not drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,7 +19,16 @@ REGIONS_KEY = "regions"
 PRIMARY_REGION_KEY = "primary_region"
 TIERS_KEY = "tiers"
 OPERATIONS_KEY = "operations"
-CONTEXT_KEYS = (REGIONS_KEY, PRIMARY_REGION_KEY, TIERS_KEY, OPERATIONS_KEY)
+# The optional global name, all three together:
+#   cdk synth -c domain_name=api.example.com -c hosted_zone_id=Z0123456789ABC -c hosted_zone_name=example.com
+DOMAIN_NAME_KEY = "domain_name"
+HOSTED_ZONE_ID_KEY = "hosted_zone_id"
+HOSTED_ZONE_NAME_KEY = "hosted_zone_name"
+DOMAIN_KEYS = (DOMAIN_NAME_KEY, HOSTED_ZONE_ID_KEY, HOSTED_ZONE_NAME_KEY)
+CONTEXT_KEYS = (REGIONS_KEY, PRIMARY_REGION_KEY, TIERS_KEY, OPERATIONS_KEY, *DOMAIN_KEYS)
+# A DNS name of letter-digit-hyphen labels (no wildcard: the certificate and the records name one host).
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 
 
 class InfraConfigError(ValueError):
@@ -104,6 +115,15 @@ class OperationsSettings(BaseModel):
     deployment: DeploymentSettings = DeploymentSettings()
 
 
+@dataclass(frozen=True)
+class GlobalDomain:
+    """The one name clients use in every region, and the Route 53 public hosted zone that holds it."""
+
+    domain_name: str
+    hosted_zone_id: str
+    hosted_zone_name: str
+
+
 class InfraConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -111,6 +131,29 @@ class InfraConfig(BaseModel):
     primary_region: str = config.PRIMARY_REGION
     tiers: dict[config.Tier, TierSettings] = Field(default_factory=_default_tiers)
     operations: OperationsSettings = OperationsSettings()
+    domain_name: str | None = None
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+
+    @field_validator("domain_name", "hosted_zone_name")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip().lower().rstrip(".")
+        if not _HOSTNAME.fullmatch(name):
+            raise ValueError(f"{value!r} is not a DNS name like api.example.com")
+        return name
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        zone_id = value.strip().removeprefix("/hostedzone/")
+        if not _HOSTED_ZONE_ID.fullmatch(zone_id):
+            raise ValueError(f"{value!r} is not a Route 53 hosted zone id like Z0123456789ABC")
+        return zone_id
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -129,7 +172,22 @@ class InfraConfig(BaseModel):
         missing_tiers = set(config.Tier) - set(self.tiers)
         if missing_tiers:
             raise ValueError(f"tiers is missing {sorted(missing_tiers)}")
+        given = {key: getattr(self, key) for key in DOMAIN_KEYS}
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(key for key, value in given.items() if not value)
+            raise ValueError(f"{', '.join(DOMAIN_KEYS)} go together; missing {missing}")
+        if self.domain_name and self.hosted_zone_name:
+            zone = self.hosted_zone_name
+            if self.domain_name != zone and not self.domain_name.endswith(f".{zone}"):
+                raise ValueError(f"domain_name {self.domain_name!r} is not inside hosted_zone_name {zone!r}")
         return self
+
+    @property
+    def global_domain(self) -> GlobalDomain | None:
+        """The global name when the context gives one; None deploys regional endpoints only."""
+        if not (self.domain_name and self.hosted_zone_id and self.hosted_zone_name):
+            return None
+        return GlobalDomain(self.domain_name, self.hosted_zone_id, self.hosted_zone_name)
 
     @property
     def replica_regions(self) -> tuple[str, ...]:

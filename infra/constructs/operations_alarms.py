@@ -2,7 +2,7 @@
 
 Critical (page): service down, API error rate > 5%, API p95 > 2 s, DynamoDB errors or throttling, DLQ not
 empty, a fire message rejected (not made by the service). Warning (chat): API error rate > 2%, API p95 > 1 s,
-job execution failures > 10%.
+job execution failures > 10%, WAF blocking more than 3,000 requests in five minutes.
 API alarms read API Gateway's own stage metrics: they include what the functions never see (authorizer
 failures, integration timeouts, throttling at the stage), and need no code in the functions.
 """
@@ -32,6 +32,9 @@ WARNING_ERROR_RATE = 0.02
 CRITICAL_P95 = Duration.seconds(2)
 WARNING_P95 = Duration.seconds(1)
 EXECUTION_FAILURE_RATE = 0.10
+# WAF blocking more than this many requests in five minutes (10/s on average) is an attack or a rule
+# refusing a legitimate caller: worth a look, not a page (the requests never reached the service).
+WAF_BLOCKED_REQUESTS = 3_000
 # The operations the functions use; SystemErrors is published per operation.
 TABLE_OPERATIONS = (
     dynamodb.Operation.GET_ITEM,
@@ -86,6 +89,19 @@ def execution_failure_rate(period: Duration = FIVE_MINUTES) -> cloudwatch.MathEx
     )
 
 
+def waf_blocked_requests(
+    web_acl_name: str, region: str, period: Duration = FIVE_MINUTES
+) -> cloudwatch.Metric:
+    """Requests the web ACL blocked, all rules together (WAF's `ALL` rule dimension)."""
+    return cloudwatch.Metric(
+        namespace="AWS/WAFV2",
+        metric_name="BlockedRequests",
+        dimensions_map={"WebACL": web_acl_name, "Region": region, "Rule": "ALL"},
+        statistic="Sum",
+        period=period,
+    )
+
+
 @dataclass(frozen=True)
 class AlarmSet:
     critical: list[cloudwatch.Alarm]
@@ -104,6 +120,7 @@ class OperationsAlarms(Construct):
         tables: Sequence[dynamodb.ITable],
         critical_topic: sns.ITopic,
         warning_topic: sns.ITopic,
+        web_acl_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._critical_actions = actions.SnsAction(critical_topic)
@@ -213,6 +230,17 @@ class OperationsAlarms(Construct):
                 description="More than 10% of job executions failed, two 5-minute periods running.",
             ),
         ]
+        if web_acl_name is not None:
+            warnings.append(
+                self._warning(
+                    "WafBlockedRequests",
+                    waf_blocked_requests(web_acl_name, Stack.of(self).region),
+                    threshold=WAF_BLOCKED_REQUESTS,
+                    periods=1,
+                    description="WAF blocked more than 3,000 requests in 5 minutes: an attack, or a rule "
+                    "refusing a legitimate caller (see the aws-waf-logs-jobsched-<region> log group).",
+                )
+            )
         critical = [
             service_down,
             critical_errors,

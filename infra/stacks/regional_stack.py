@@ -11,9 +11,11 @@ from infra.config import InfraConfig
 from infra.constructs.alarm_topics import AlarmTopics
 from infra.constructs.api_gateway import ApiGateway
 from infra.constructs.dashboards import Dashboards
+from infra.constructs.deep_health import DeepHealthRoute
 from infra.constructs.execution import Execution
 from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.global_endpoint import RegionalEndpoint
 from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
 from infra.constructs.job_metrics import JobMetrics
 from infra.constructs.key_authorizer import KeyAuthorizer
@@ -22,6 +24,7 @@ from infra.constructs.regional_tables import RegionalTables
 from infra.constructs.schedule_api_routes import ScheduleApiRoutes
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.usage_plans import TierUsagePlans
+from infra.constructs.web_acl import WebAcl
 from jobsched import config
 
 
@@ -51,6 +54,21 @@ class RegionalStack(Stack):
             "HealthFunction", code_dir="health", description="jobsched GET /health"
         )
         api.add_health_route(functions.live_alias(health_function))
+        DeepHealthRoute(
+            self,
+            "DeepHealth",
+            functions=functions,
+            api=api,
+            jobs_table=tables.jobs_table,
+            queue=self.execution_queue.queue,
+        )
+        self.web_acl = WebAcl(self, "Waf", stage=api.stage)
+        global_domain = infra_config.global_domain
+        self.endpoint = (
+            RegionalEndpoint(self, "GlobalEndpoint", domain=global_domain, rest_api=api.rest_api)
+            if global_domain is not None
+            else None
+        )
 
         key_authorizer = KeyAuthorizer(
             self, "KeyAuthorizer", functions=functions, jobs_table=tables.jobs_table
@@ -85,10 +103,11 @@ class RegionalStack(Stack):
             tables=tables_in_region,
             critical_topic=topics.critical,
             warning_topic=topics.warning,
+            web_acl_name=self.web_acl.name,
         )
         for alarm in alarms.alarms.rollback:
             functions.add_rollback_alarm(alarm)
-        Dashboards(
+        dashboards = Dashboards(
             self,
             "Dashboards",
             rest_api=api.rest_api,
@@ -97,6 +116,12 @@ class RegionalStack(Stack):
             dead_letter_queue=self.execution_queue.dead_letter_queue,
             tables=tables_in_region,
             alarms=alarms.alarms,
+        )
+        # The edge on the application-performance dashboard: allowed and blocked requests, by the web ACL.
+        dashboards.facades["ApplicationPerformance"].monitor_web_application_firewall_acl_v2(
+            acl=self.web_acl.web_acl,
+            region=self.region,
+            human_readable_name="WAF (per-IP limit, body size, managed rules)",
         )
         self.job_metrics = JobMetrics(self, "JobMetrics", functions=functions, jobs_table=tables.jobs_table)
         self.scheduling = Scheduling(
@@ -115,3 +140,10 @@ class RegionalStack(Stack):
         CfnOutput(
             self, "ApiId", value=api.rest_api.rest_api_id, description="REST API id (for key onboarding)"
         )
+        if global_domain is not None:
+            CfnOutput(
+                self,
+                "GlobalUrl",
+                value=f"https://{global_domain.domain_name}/",
+                description="The one name for every region (latency routing, health-checked failover)",
+            )

@@ -76,6 +76,27 @@ STAGE_BURST = 1_000
 # API Gateway caches an authorizer's answer per key for this long.
 AUTHORIZER_CACHE_SECONDS = 300
 
+# The edge's per-client-IP limit (the spec's 100 requests/s per IP). WAF counts a rate-based rule over a
+# window, so the limit is written as requests per window; the local gateway's per-IP token bucket refills
+# at the same rate and holds one window's worth, so both let the same traffic through.
+PER_IP_RATE_PER_SECOND = 100
+PER_IP_WINDOW_SECONDS = 60
+PER_IP_LIMIT_PER_WINDOW = PER_IP_RATE_PER_SECOND * PER_IP_WINDOW_SECONDS
+# What a client over the per-IP limit is told to wait: one window, after which WAF has forgotten the burst.
+PER_IP_RETRY_AFTER_SECONDS = PER_IP_WINDOW_SECONDS
+
+# Responses at least this large are gzip-compressed for clients that accept it (API Gateway's
+# minimumCompressionSize; the local gateway does the same).
+COMPRESSION_MIN_BYTES = 1024
+
+# The deep health route Route 53's health checks call (no API key); GET /health stays the cheap liveness
+# probe.
+DEEP_HEALTH_PATH = "/health/deep"
+# GET /health/deep caches its verdict this long, so health checkers cost almost nothing; each dependency
+# check gets this long to connect and this long to answer, once (no retries).
+DEEP_HEALTH_CACHE_SECONDS = 5.0
+DEEP_HEALTH_TIMEOUT_SECONDS = 1.0
+
 
 def usage_plan_name(tier: Tier | str) -> str:
     return f"{SERVICE}-{Tier(tier).value}"

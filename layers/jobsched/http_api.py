@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from jobsched import config
 from jobsched.auth import Principal, principal_from_context
 from jobsched.errors import (
     BadRequest,
@@ -35,6 +36,7 @@ from jobsched.jobs import TARGET_TYPES
 
 MAX_REQUEST_BYTES = 256 * 1024
 JSON_CONTENT_TYPE = "application/json"
+PER_IP_LIMIT_CODE = "too_many_requests"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 STATUS_OF: dict[type[DomainError], int] = {
@@ -73,6 +75,20 @@ def error_response(status: int, document: dict[str, Any]) -> Response[Any]:
         content_type=JSON_CONTENT_TYPE,
         body=json.dumps(document, separators=(",", ":")),
     )
+
+
+def per_ip_limit_body() -> str:
+    """The edge's 429 for a client over the per-IP limit: WAF's custom response and the local gateway's.
+
+    Static, because WAF's custom response body cannot carry a request id; sent with Retry-After.
+    """
+    rate, wait = config.PER_IP_RATE_PER_SECOND, config.PER_IP_RETRY_AFTER_SECONDS
+    document = error_document(
+        PER_IP_LIMIT_CODE,
+        f"more than {rate} requests per second from this IP address; retry after {wait} seconds",
+        [{"field": "source_ip", "message": f"sends more than {rate} requests per second"}],
+    )
+    return json.dumps(document, separators=(",", ":"))
 
 
 def proxy_error(status: int, error: DomainError, request_id: str | None) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def port_number(value: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description="Serverless multi-region job scheduler.")
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{local,keys,jobs,tenants,targets,dlq}"
+        dest="command", required=True, metavar="{local,keys,jobs,tenants,targets,dlq,regions}"
     )
 
     local = commands.add_parser(
@@ -160,7 +160,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--region", type=region_name, default=config.PRIMARY_REGION, help="region (default: %(default)s)"
     )
     redrive.add_argument("--max", type=int, default=None, metavar="N", help="move at most N messages")
+    add_regions_parser(commands)
     return parser
+
+
+def add_regions_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    regions = commands.add_parser("regions", help="failover drills: mark a region unhealthy, and back")
+    region_commands = regions.add_subparsers(
+        dest="regions_command", required=True, metavar="{fail,restore,status}"
+    )
+    fail_parser = region_commands.add_parser(
+        "fail", help="mark a region unhealthy: its deep health answers 503, Route 53 takes it out of DNS"
+    )
+    restore_parser = region_commands.add_parser("restore", help="remove a region's unhealthy mark")
+    for sub in (fail_parser, restore_parser):
+        sub.add_argument("--region", type=region_name, required=True, help="the region of the drill")
+    fail_parser.add_argument("--note", default="", help="why (shown by `jobsched regions status`)")
+    status_parser = region_commands.add_parser("status", help="which configured regions are marked")
+    for sub in (fail_parser, restore_parser, status_parser):
+        sub.add_argument(
+            "--table-region",
+            type=region_name,
+            default=config.PRIMARY_REGION,
+            help="region of the jobs table replica to write to (default: %(default)s)",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_jobs_move(parser, args)
     if args.command == "dlq":
         return run_dlq_redrive(args)
+    if args.command == "regions":
+        return run_regions(parser, args)
     return run_keys(parser, args)
 
 
@@ -335,6 +360,37 @@ def run_aws_command(command: Callable[[], int]) -> int:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
+
+
+def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from jobsched.adapters.health_checks import DynamoDrillMarkers
+    from jobsched_local import region_commands
+    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+
+    if len(getattr(args, "note", "")) > region_commands.MAX_NOTE_LENGTH:
+        return fail(f"--note is longer than {region_commands.MAX_NOTE_LENGTH} characters")
+    regions = _configured_regions(parser, None)
+    if args.regions_command != "status" and args.region not in regions:
+        return fail(f"--region {args.region} is not one of the configured regions {','.join(regions)}")
+    try:
+        dynamodb = client_factory(make_session())("dynamodb", args.table_region)
+        markers = DynamoDrillMarkers(dynamodb, config.JOBS_TABLE)
+        if args.regions_command == "fail":
+            region_commands.mark_unhealthy(markers, args.region, args.note, sys.stdout)
+        elif args.regions_command == "restore":
+            region_commands.restore(markers, args.region, sys.stdout)
+        else:
+            region_commands.status(markers, regions, sys.stdout)
+    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
+        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
+    except (NoCredentialsError, PartialCredentialsError):
+        return fail(
+            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
+    return 0
 
 
 def _configured_regions(parser: argparse.ArgumentParser, given: tuple[str, ...] | None) -> tuple[str, ...]:

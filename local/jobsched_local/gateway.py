@@ -4,6 +4,10 @@ Per request, in API Gateway's order: route, stage throttle, x-api-key present, R
 (allows cached per key), API key enabled in a usage plan of this stage, the plan's per-key throttle
 and daily quota, then the handler with a REST proxy v1 event. The stage throttle runs before the
 authorizer, so a flood of requests cannot reach the authorizer's table reads either.
+
+In front of all that, as WAF is in front of API Gateway, the per-client-IP limit (JSON 429 with
+Retry-After); behind it, responses of at least COMPRESSION_MIN_BYTES are gzip-compressed for clients
+that accept it, as the REST API's minimumCompressionSize does.
 """
 
 from __future__ import annotations
@@ -21,9 +25,18 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
-from jobsched.config import API_KEY_HEADER, STAGE_BURST, STAGE_RATE_PER_SECOND
+from jobsched.config import (
+    API_KEY_HEADER,
+    PER_IP_LIMIT_PER_WINDOW,
+    PER_IP_RATE_PER_SECOND,
+    PER_IP_RETRY_AFTER_SECONDS,
+    STAGE_BURST,
+    STAGE_RATE_PER_SECOND,
+)
+from jobsched.http_api import per_ip_limit_body
 from jobsched_local.api_docs import with_api_docs
 from jobsched_local.authorizer_gate import CachingAuthorizer, Decision
+from jobsched_local.compression import compress_response
 from jobsched_local.lambda_context import make_context
 from jobsched_local.moto_backends import KeyInPlan
 from jobsched_local.proxy_event import (
@@ -37,7 +50,7 @@ from jobsched_local.proxy_event import (
     read_proxy_response,
 )
 from jobsched_local.routes import ROUTES, Route, RouteMatch, match_route
-from jobsched_local.throttle import Clock, KeyLimiter, TokenBucket, Verdict
+from jobsched_local.throttle import Clock, KeyLimiter, SourceLimiter, TokenBucket, Verdict
 
 LOG = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -47,6 +60,12 @@ KeyCheck = Callable[[str], KeyInPlan | None]  # key value -> its usage plan on t
 def gateway_error(status: int, body: dict[str, Any], error_type: str) -> ProxyResponse:
     headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
     return ProxyResponse(status, headers, json.dumps(body).encode("utf-8"))
+
+
+def per_ip_limited() -> ProxyResponse:
+    """WAF's custom response for the per-IP rate rule (the same body and Retry-After as the web ACL's)."""
+    headers = [("Content-Type", "application/json"), ("Retry-After", str(PER_IP_RETRY_AFTER_SECONDS))]
+    return ProxyResponse(429, headers, per_ip_limit_body().encode("utf-8"))
 
 
 # The bodies are API Gateway's own (note the capital M in the Deny answer: that is what it sends).
@@ -77,9 +96,14 @@ class Gateway:
         self._routes = routes
         self._limiter = KeyLimiter(clock)
         self._stage_bucket = TokenBucket(STAGE_RATE_PER_SECOND, STAGE_BURST, clock)
+        self._per_ip = SourceLimiter(PER_IP_RATE_PER_SECOND, PER_IP_LIMIT_PER_WINDOW, clock)
 
     def handle(self, request: HttpRequest) -> ProxyResponse:
-        response = self._respond(request)
+        # WAF runs before API Gateway: a client over its per-IP limit reaches neither routes nor keys.
+        if not self._per_ip.try_take(request.source_ip):
+            response = per_ip_limited()
+        else:
+            response = compress_response(self._respond(request), request.header("Accept-Encoding"))
         return ProxyResponse(
             response.status, [*response.headers, ("x-amzn-RequestId", request.request_id)], response.body
         )

@@ -2,7 +2,7 @@
 
 Each API function's Powertools resolver describes its routes; this merges them into one document, swaps
 Powertools' own 422 schema for the service's error envelope, and adds what API Gateway itself answers
-(GET /health without a key, 401/403/429 from the key check, authorizer and usage plan).
+(GET /health and GET /health/deep without a key, 401/403/429 from the key check, authorizer and usage plan).
 `python -m jobsched_local.openapi` rewrites the file; `--check` fails when the code and the file differ.
 """
 
@@ -49,9 +49,9 @@ def build_contract() -> dict[str, Any]:
             {"url": "http://127.0.0.1:8080", "description": "local runtime"},
             {"url": f"https://{{api_id}}.execute-api.{{region}}.amazonaws.com/{config.API_STAGE}"},
         ],
-        "paths": {"/health": _health_path()},
+        "paths": {"/health": _health_path(), config.DEEP_HEALTH_PATH: _deep_health_path()},
         "components": {
-            "schemas": {"GatewayMessage": _GATEWAY_MESSAGE},
+            "schemas": {"GatewayMessage": _GATEWAY_MESSAGE, "DeepHealth": _DEEP_HEALTH},
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": config.API_KEY_HEADER}},
         },
         "security": [{"ApiKey": []}],
@@ -64,6 +64,7 @@ def build_contract() -> dict[str, Any]:
                 raise ValueError(f"{path} is served by two functions")
             contract["paths"][path] = operations
         contract["components"]["schemas"].update(document.get("components", {}).get("schemas", {}))
+    contract["components"]["schemas"]["DeepHealthCheck"] = _CHECK_RESULT
     for name in _POWERTOOLS_ONLY_SCHEMAS:
         contract["components"]["schemas"].pop(name, None)
     for path, operations in contract["paths"].items():
@@ -81,7 +82,22 @@ def _use_service_envelope(operation: dict[str, Any]) -> None:
     gateway = {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}}
     for status, description in _GATEWAY_RESPONSES.items():
         responses.setdefault(status, {"description": description, "content": copy.deepcopy(gateway)})
+    _add_per_ip_limit(responses["429"])
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _add_per_ip_limit(response: dict[str, Any]) -> None:
+    """WAF's per-IP limit answers 429 too, before any key check: the service's envelope and Retry-After."""
+    content = response.setdefault("content", {}).setdefault("application/json", {})
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    schema = content.get("schema")
+    content["schema"] = {"oneOf": [schema, envelope]} if schema else envelope
+    rate = config.PER_IP_RATE_PER_SECOND
+    response["description"] += f"; or more than {rate} requests/s from one IP address (error envelope)"
+    response.setdefault("headers", {}).setdefault(
+        "Retry-After",
+        {"description": "seconds to wait before retrying", "schema": {"type": "integer"}},
+    )
 
 
 def _health_path() -> dict[str, Any]:
@@ -107,6 +123,56 @@ def _health_path() -> dict[str, Any]:
                         }
                     },
                 }
+            },
+        }
+    }
+
+
+_CHECK_RESULT = {
+    "type": "object",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "ms": {"type": "number", "description": "how long the check took, in milliseconds"},
+        "reason": {"type": "string", "description": "why it failed: an error code, a timeout, the drill"},
+    },
+    "required": ["ok", "ms"],
+}
+_DEEP_HEALTH = {
+    "type": "object",
+    "description": "Per-check results of the region's dependencies",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unhealthy"]},
+        "region": {"type": ["string", "null"]},
+        "version": {"type": ["string", "null"]},
+        "checked_at": {"type": "string", "format": "date-time"},
+        "cached": {"type": "boolean", "description": "the verdict is at most a few seconds old"},
+        "checks": {
+            "type": "object",
+            "description": "settings, table, queue and drill (drill only when the table answered)",
+            "additionalProperties": {"$ref": "#/components/schemas/DeepHealthCheck"},
+        },
+        "failed": {"type": "array", "items": {"type": "string"}, "description": "the checks that failed"},
+    },
+    "required": ["status", "region", "version", "checked_at", "cached", "checks", "failed"],
+}
+
+
+def _deep_health_path() -> dict[str, Any]:
+    document = {"application/json": {"schema": {"$ref": "#/components/schemas/DeepHealth"}}}
+    return {
+        "get": {
+            "summary": "Can this region serve requests? (no API key; Route 53's health checks call it)",
+            "description": "Loads the settings, reads one item of the jobs table, asks the execution queue "
+            "for its attributes and looks for an operator's drill marker; the verdict is cached for a "
+            "few seconds.",
+            "operationId": "deep_health",
+            "security": [],
+            "responses": {
+                "200": {"description": "Every check passed", "content": document},
+                "503": {
+                    "description": "A check failed; `failed` names it",
+                    "content": copy.deepcopy(document),
+                },
             },
         }
     }

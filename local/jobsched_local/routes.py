@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jobsched.config import DEEP_HEALTH_PATH
+
 ANY = "ANY"
 
 
@@ -22,6 +24,7 @@ class Route:
 
 ROUTES: list[Route] = [
     Route("GET", "/health", "health", key_required=False),
+    Route("GET", DEEP_HEALTH_PATH, "deep_health", key_required=False),
     Route("GET", "/api/v1/jobs", "job_api", key_required=True),
     Route("POST", "/api/v1/jobs", "job_api", key_required=True),
     Route("GET", "/api/v1/jobs/{job_id}", "job_api", key_required=True),

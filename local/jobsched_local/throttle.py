@@ -107,3 +107,39 @@ class KeyLimiter:
             if quota is None and limits.daily_quota is not None:
                 quota = self._quotas[name] = DailyQuota(limits.daily_quota, self._clock)
             return bucket, quota
+
+
+class SourceLimiter:
+    """One token bucket per client IP address: the edge's per-IP limit, which WAF applies before the API.
+
+    Buckets of addresses that have been quiet long enough to be full again are dropped once more than
+    `max_tracked` addresses are known, so a flood of distinct addresses cannot grow memory without bound.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: Clock = time.time, max_tracked: int = 10_000) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._clock = clock
+        self._max_tracked = max_tracked
+        self._buckets: dict[str, tuple[TokenBucket, float]] = {}
+        self._lock = threading.Lock()
+
+    def try_take(self, source: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            found = self._buckets.get(source)
+            bucket = found[0] if found else TokenBucket(self._rate, self._burst, self._clock)
+            self._buckets[source] = (bucket, now)
+            if len(self._buckets) > self._max_tracked:
+                self._forget_refilled(now)
+        return bucket.try_take()
+
+    @property
+    def tracked(self) -> int:
+        return len(self._buckets)
+
+    def _forget_refilled(self, now: float) -> None:
+        refill_seconds = max(float(self._burst), 1.0) / self._rate
+        for source, (_, last_seen) in list(self._buckets.items()):
+            if now - last_seen >= refill_seconds:
+                del self._buckets[source]

@@ -23,6 +23,12 @@ from infra.stacks.regional_stack import regional_stack_name
 from jobsched import config
 
 VALIDATION_REPORT = "validation-report.json"
+# What an operator adds with -c on the command line to put the regions behind one global name.
+DOMAIN_CONTEXT = {
+    "domain_name": "api.example.com",
+    "hosted_zone_id": "Z0123456789ABC",
+    "hosted_zone_name": "example.com",
+}
 
 
 def load_cdk_json() -> dict[str, Any]:
@@ -69,19 +75,37 @@ def cdk_json() -> dict[str, Any]:
     return load_cdk_json()
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedApp]:
+def synthesize(tmp_path_factory: pytest.TempPathFactory, extra_context: dict[str, Any]) -> SynthesizedApp:
     outdir = tmp_path_factory.mktemp("cdk.out")
     with pytest.MonkeyPatch.context() as env:
         # Offline and deterministic: the account stays a token as it does on any machine without credentials.
         env.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
         env.delenv("CDK_DEFAULT_REGION", raising=False)
-        app = build_app(context=load_cdk_json()["context"], outdir=str(outdir))
+        app = build_app(context={**load_cdk_json()["context"], **extra_context}, outdir=str(outdir))
         try:
             assembly = app.synth()
         except RuntimeError as exc:
             pytest.fail(f"synth failed: {exc}\n{_failed_validation_summary(outdir)}")
-    yield SynthesizedApp(outdir=outdir, stack_names=tuple(stack.stack_name for stack in assembly.stacks))
+    return SynthesizedApp(outdir=outdir, stack_names=tuple(stack.stack_name for stack in assembly.stacks))
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedApp]:
+    yield synthesize(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="session")
+def synthesized_with_domain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedApp]:
+    """The app as `cdk synth -c domain_name=... -c hosted_zone_id=... -c hosted_zone_name=...` makes it."""
+    yield synthesize(tmp_path_factory, DOMAIN_CONTEXT)
+
+
+@pytest.fixture(scope="session", params=["default context", "with the global domain"])
+def every_synth(request: pytest.FixtureRequest) -> SynthesizedApp:
+    """Both ways the app is synthesized: cdk.json's context alone, and with the global domain added."""
+    fixture = "synthesized" if request.param == "default context" else "synthesized_with_domain"
+    found: SynthesizedApp = request.getfixturevalue(fixture)
+    return found
 
 
 @pytest.fixture(scope="session")

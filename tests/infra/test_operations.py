@@ -22,7 +22,12 @@ CRITICAL = {
     "DeadLetterQueueNotEmpty": 0,
     "FiresRejected": 0,
 }
-WARNING = {"ApiErrorRate": 0.02, "ApiLatencyP95": 1000, "JobExecutionFailures": 0.1}
+WARNING = {
+    "ApiErrorRate": 0.02,
+    "ApiLatencyP95": 1000,
+    "JobExecutionFailures": 0.1,
+    "WafBlockedRequests": 3000,
+}
 
 
 @pytest.fixture(params=config.REGIONS)

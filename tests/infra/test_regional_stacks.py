@@ -33,6 +33,7 @@ SCHEDULE_API_ROUTES = {
     ("DELETE", "/api/v1/schedule/{job_id}"),
 }
 HEALTH_ROUTE = ("GET", "/health")
+DEEP_HEALTH_ROUTE = ("GET", "/health/deep")
 FUNCTION_NAMES = ("Health", "Authorizer", "JobApi")
 
 
@@ -232,6 +233,7 @@ def test_request_authorizer_reads_the_key_header_and_caches_its_answer(template:
 def test_routes_are_exactly_health_and_the_job_api(resources: dict[str, dict[str, Any]]) -> None:
     assert set(_routes(resources)) == {
         HEALTH_ROUTE,
+        DEEP_HEALTH_ROUTE,
         *API_V1_ROUTES,
         *SCHEDULE_API_ROUTES,
         *EXECUTION_API_ROUTES,

@@ -1,0 +1,60 @@
+"""`jobsched regions fail|restore|status`: mark a region unhealthy for a failover drill, and back.
+
+The mark is an item in the jobs table (jobsched.adapters.health_checks), which the global table replicates
+to every region; that region's GET /health/deep then answers 503 naming the drill, its Route 53 health check
+fails and its latency record leaves DNS, exactly as if the region were lost. Works against AWS and against
+the local runtime alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TextIO
+
+from jobsched.adapters.health_checks import DynamoDrillMarkers
+from jobsched.deep_health import DrillMarker
+
+Clock = Callable[[], datetime]
+# The note is for operators (`regions status`); deep health, a public endpoint, never shows it.
+MAX_NOTE_LENGTH = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def mark_unhealthy(
+    markers: DynamoDrillMarkers, region: str, note: str, out: TextIO, clock: Clock = _now
+) -> DrillMarker:
+    marker = DrillMarker(region=region, marked_at=clock().isoformat(timespec="seconds"), note=note)
+    markers.put(marker)
+    print(
+        f"{region} is marked unhealthy (drill): its GET /health/deep answers 503 within a few seconds, its "
+        "Route 53 health check fails after three checks and its latency record leaves DNS.",
+        file=out,
+    )
+    print(f"Evacuate its jobs: jobsched jobs move --from {region} --to <another region>", file=out)
+    print(f"Undo: jobsched regions restore --region {region}", file=out)
+    return marker
+
+
+def restore(markers: DynamoDrillMarkers, region: str, out: TextIO) -> bool:
+    removed = markers.delete(region)
+    if removed:
+        print(
+            f"{region} is no longer marked unhealthy; its deep health answers 200 again if all else is well.",
+            file=out,
+        )
+    else:
+        print(f"{region} was not marked unhealthy; nothing to restore.", file=out)
+    return removed
+
+
+def status(markers: DynamoDrillMarkers, regions: Sequence[str], out: TextIO) -> None:
+    for region, marker in markers.markers(regions).items():
+        if marker is None:
+            print(f"{region}: not marked", file=out)
+        else:
+            note = f" ({marker.note})" if marker.note else ""
+            print(f"{region}: marked unhealthy since {marker.marked_at}{note}", file=out)
