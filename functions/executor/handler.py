@@ -1,7 +1,9 @@
 """Executor: SQS batches of fire messages; each record runs one attempt of one execution.
 
-Records run concurrently (Powertools' AsyncBatchProcessor; each target call in a worker thread), and only
-the records that raised are reported back as batch item failures, so SQS redelivers just those.
+A message that is not a fire the service made (no parse, unknown job, wrong fire token) is rejected: logged,
+counted (fires_rejected_total) and deleted, never retried. Records run concurrently (Powertools'
+AsyncBatchProcessor; each target call in a worker thread), and only the records that raised are reported
+back as batch item failures, so SQS redelivers just those.
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from aws_lambda_powertools.utilities.batch import (
     async_process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
 
 from jobsched import config
 from jobsched.adapters.clients import client
 from jobsched.adapters.execution_store import DynamoExecutionStore
 from jobsched.adapters.fire_queue import SqsFireQueue
 from jobsched.adapters.job_reader import DynamoJobReader
+from jobsched.adapters.target_access_store import DynamoTargetAccessStore
 from jobsched.adapters.targets import AwsTargetInvoker, HttpInvoker, TargetDispatcher
-from jobsched.executor import Executor, Result
+from jobsched.executor import Executor, Rejection, RejectReason, Result
 from jobsched.fire import FireMessage
 from jobsched.settings import load_settings
-from jobsched.telemetry import instrument_handler, record_execution
+from jobsched.telemetry import instrument_handler, record_execution, record_fire_rejected
 
 SETTINGS = load_settings()
 FINAL_FAILURE_METRIC = "executions_failed_final"
@@ -52,17 +56,29 @@ EXECUTOR = Executor(
     queue=SqsFireQueue(client("sqs"), os.environ.get("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)),
     invoker=TargetDispatcher(
         HttpInvoker(SETTINGS.target_policy()),
-        AwsTargetInvoker(client),
+        AwsTargetInvoker(
+            client,
+            access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
+            service_account=SETTINGS.service_account_id,
+        ),
     ),
     lease=timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS),
     on_final_failure=_final_failure,
     on_finished=lambda status, duration_ms: record_execution(status.value, duration_ms),
+    on_rejected=lambda rejected: record_fire_rejected(
+        rejected.reason.value, tenant=rejected.tenant, job_id=rejected.job_id, trigger=rejected.trigger
+    ),
 )
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 
 
 async def _record(record: SQSRecord) -> Result:
-    message = FireMessage.model_validate_json(record.body)
+    try:
+        message = FireMessage.model_validate_json(record.body)
+    except ValidationError:
+        # Not a fire the service made: dropped (returning deletes it), never retried into the DLQ.
+        EXECUTOR.reject(Rejection(RejectReason.UNPARSEABLE))
+        return Result.REJECTED
     return await asyncio.to_thread(EXECUTOR.process, message)
 
 

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 
 from jobsched.adapters.clients import client
 from jobsched.adapters.job_store import DynamoJobStore
+from jobsched.adapters.target_access_store import DynamoTargetAccessStore
 from jobsched.api_models import JobList, NoFields, parse_tag_filter, responses
 from jobsched.execution_api_models import WebhookSecret
 from jobsched.http_api import (
@@ -24,7 +25,11 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api, record_job_created
 
 SETTINGS = load_settings()
-JOBS = JobService(DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table), SETTINGS)
+JOBS = JobService(
+    DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
+    SETTINGS,
+    access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
+)
 app = create_resolver()
 
 JOBS_PATH = "/api/v1/jobs"

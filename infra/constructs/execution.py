@@ -1,13 +1,16 @@
 """Execution: the executor on the execution queue, the Execution API's routes, and the targets' IAM scope.
 
-cdk.json context `execution_targets` limits which EventBridge buses and SQS queues jobs may target:
-{"event_bus_arns": [...], "queue_arns": [...]}, ARN patterns where ${AWS::Region}, ${AWS::AccountId} and
-${AWS::Partition} stand for the deploying stack's; absent, the account's own buses and queues in the region.
+cdk.json context `execution_targets` limits which resources the executor's own role may call for allow-listed
+targets: {"event_bus_arns": [...], "queue_arns": [...], "function_arns": [...], "topic_arns": [...],
+"state_machine_arns": [...]}, ARN patterns where ${AWS::Region}, ${AWS::AccountId} and ${AWS::Partition}
+stand for the deploying stack's; absent, the account's own in the region. Targets in a tenant's own account
+are called through the tenant's role (sts:AssumeRole, only with an ExternalId). An explicit Deny keeps the
+service's own resources out of reach of every target call (docs/security.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, Duration, Stack, Token, Validations
 from aws_cdk import aws_apigateway as apigw
@@ -18,19 +21,44 @@ from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
 from infra.constructs.function_factory import FunctionFactory
-from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER, nag_table_arn
+from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER
+from infra.constructs.table_access import ACCESS_PARTITIONS, TENANT_PARTITIONS, grant_partitions
 from jobsched import config
 
 TARGETS_CONTEXT_KEY = "execution_targets"
-DEFAULT_EVENT_BUS_ARNS = ("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/*",)
-DEFAULT_QUEUE_ARNS = ("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:*",)
+_OWN = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountId}:{resource}"
+
+
+@dataclass(frozen=True)
+class TargetAction:
+    """One AWS target kind: its IAM action, its cdk.json key, its default scope, the service's own names."""
+
+    action: str
+    context_key: str
+    default: str
+    own: str
+
+
+TARGET_ACTIONS = (
+    TargetAction("events:PutEvents", "event_bus_arns", "event-bus/*", "event-bus/{prefix}*"),
+    TargetAction("sqs:SendMessage", "queue_arns", "*", "{prefix}*"),
+    TargetAction("lambda:InvokeFunction", "function_arns", "function:*", "function:{prefix}*"),
+    TargetAction("sns:Publish", "topic_arns", "*", "{prefix}*"),
+    TargetAction("states:StartExecution", "state_machine_arns", "stateMachine:*", "stateMachine:{prefix}*"),
+)
 EXECUTOR_BATCH_SIZE = 10
 EXECUTOR_MAX_CONCURRENCY = 50  # bounds concurrent executors per region (and so the load on targets)
 EXECUTOR_MEMORY_MB = 512
 EXECUTION_ID_PARAMETER = "method.request.path.execution_id"
 TARGET_WILDCARD_REASON = (
-    "Jobs name their own EventBridge bus or SQS queue, so the executor may call any bus or queue matching "
-    "the patterns configured in cdk.json (execution_targets); by default the account's own in the region."
+    "Allow-listed job targets are named per tenant at run time (jobsched targets allow), so the executor may "
+    "call the buses, queues, functions, topics and state machines matching cdk.json's execution_targets "
+    "patterns (default: the account's own in the region); an explicit Deny excludes the service's own."
+)
+ASSUME_ROLE_REASON = (
+    "Each tenant names its own target role in its own account (jobsched tenants set-role), so the role ARN "
+    "is known only at run time; the statement requires an sts:ExternalId (the executor always sends the "
+    "tenant id), and the tenant's trust policy must require that ExternalId."
 )
 
 
@@ -67,51 +95,105 @@ class Execution(Construct):
             )
         )
         queue.grant_send_messages(self.executor)  # the next attempt of a failed execution
-        jobs_table.grant_read_write_data(self.executor)  # reads jobs, writes last_execution
-        executions_table.grant_read_write_data(self.executor)
-        self._grant_targets(
-            self.executor.role,
-            targets.get("event_bus_arns") or DEFAULT_EVENT_BUS_ARNS,
-            targets.get("queue_arns") or DEFAULT_QUEUE_ARNS,
-        )
-        self._acknowledge_index_wildcards(self.executor, with_executions=True)
+        # Reads jobs and writes last_execution; reads the operators' target grants; claims and records
+        # executions (UpdateItem) and looks for an earlier running one (Query). Nothing else, no index.
+        grant_partitions(self.executor, jobs_table, ("GetItem", "UpdateItem"), TENANT_PARTITIONS)
+        grant_partitions(self.executor, jobs_table, ("BatchGetItem",), ACCESS_PARTITIONS)
+        grant_partitions(self.executor, executions_table, ("UpdateItem", "Query"), TENANT_PARTITIONS)
+        self._grant_targets(self.executor.role, targets)
 
         self.api_function = functions.create(
             "ExecutionsApiFunction",
             code_dir="executions_api",
             description="jobsched Execution API: history, retry, run now",
         )
-        jobs_table.grant_read_data(self.api_function)
-        executions_table.grant_read_data(self.api_function)
+        # Reads the tenant's job (run-now copies its fire token) and its executions; no index, no keys.
+        grant_partitions(self.api_function, jobs_table, ("GetItem",), TENANT_PARTITIONS)
+        grant_partitions(self.api_function, executions_table, ("GetItem", "Query"), TENANT_PARTITIONS)
         queue.grant_send_messages(self.api_function)
-        self._acknowledge_index_wildcards(self.api_function, with_executions=True)
         self._add_routes(api_v1, request_validator, functions)
 
-    def _grant_targets(
-        self, role: iam.IRole | None, bus_arns: Sequence[str], queue_arns: Sequence[str]
-    ) -> None:
+    def _grant_targets(self, role: iam.IRole | None, targets: dict[str, list[str]]) -> None:
         assert role is not None
-        policy = iam.Policy(
-            self,
-            "TargetsPolicy",
-            statements=[
-                iam.PolicyStatement(actions=["events:PutEvents"], resources=[self._arn(a) for a in bus_arns]),
-                iam.PolicyStatement(
-                    actions=["sqs:SendMessage"], resources=[self._arn(a) for a in queue_arns]
-                ),
-            ],
-        )
+        allowed = {
+            kind: [self._arn(a) for a in targets.get(kind.context_key) or [self._own(kind, kind.default)]]
+            for kind in TARGET_ACTIONS
+        }
+        # The service's own, in every region of the account (its stacks run in several).
+        own = {
+            kind.action: self._own(kind, kind.own.format(prefix=config.SERVICE), region="*")
+            for kind in TARGET_ACTIONS
+            if kind.action != "sqs:SendMessage"
+        }
+        sqs_kind = next(kind for kind in TARGET_ACTIONS if kind.action == "sqs:SendMessage")
+        # The executor must still queue its own retries: its region's execution queue is the one service
+        # resource its SendMessage may reach (the fire token holds that door, docs/security.md).
+        own_queues_but_execution = [
+            self._own(sqs_kind, name, region="*")
+            for name in (config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
+        ]
+        own_queues_elsewhere = self._own(sqs_kind, f"{config.SERVICE}*", region="*")
+        statements = [
+            iam.PolicyStatement(actions=[kind.action], resources=allowed[kind]) for kind in TARGET_ACTIONS
+        ]
+        statements += [
+            iam.PolicyStatement(
+                sid="AssumeTenantTargetRoles",
+                actions=["sts:AssumeRole"],
+                resources=[f"arn:{Stack.of(self).partition}:iam::*:role/*"],
+                conditions={"Null": {"sts:ExternalId": "false"}},
+            ),
+            iam.PolicyStatement(
+                sid="DenyServiceResources",
+                effect=iam.Effect.DENY,
+                actions=list(own),
+                resources=list(own.values()),
+            ),
+            iam.PolicyStatement(
+                sid="DenyServiceQueues",
+                effect=iam.Effect.DENY,
+                actions=["sqs:SendMessage"],
+                resources=own_queues_but_execution,
+            ),
+            iam.PolicyStatement(
+                sid="DenyServiceQueuesInOtherRegions",
+                effect=iam.Effect.DENY,
+                actions=["sqs:SendMessage"],
+                resources=[own_queues_elsewhere],
+                conditions={"StringNotEquals": {"aws:RequestedRegion": Stack.of(self).region}},
+            ),
+        ]
+        policy = iam.Policy(self, "TargetsPolicy", statements=statements)
         policy.attach_to_role(role)
+        patterns = {
+            self._arn(pattern, as_nag_shows=True)
+            for kind in TARGET_ACTIONS
+            for pattern in targets.get(kind.context_key) or [self._own(kind, kind.default, raw=True)]
+            if "*" in pattern
+        }
         Validations.of(policy).acknowledge(
             *[
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{self._arn(a, as_nag_shows=True)}]",
-                    reason=TARGET_WILDCARD_REASON,
-                )
-                for a in (*bus_arns, *queue_arns)
-            ]
+                Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{pattern}]", reason=TARGET_WILDCARD_REASON)
+                for pattern in sorted(patterns)
+            ],
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::arn:{self._shown('Partition')}:iam::*:role/*]",
+                reason=ASSUME_ROLE_REASON,
+            ),
         )
         self.targets_policy = policy
+
+    def _own(self, kind: TargetAction, resource: str, *, raw: bool = False, region: str | None = None) -> str:
+        """An ARN pattern in the deploying account: in its region, or in `region` ("*": every region)."""
+        service = kind.action.split(":", 1)[0]
+        pattern = _OWN.replace("{service}", service).replace("{resource}", resource)
+        if region is not None:
+            pattern = pattern.replace("${AWS::Region}", region)
+        return pattern if raw else self._arn(pattern)
+
+    def _shown(self, name: str) -> str:
+        value = {"Partition": Stack.of(self).partition}[name]
+        return f"<AWS::{name}>" if Token.is_unresolved(value) else value
 
     def _arn(self, pattern: str, *, as_nag_shows: bool = False) -> str:
         """The ${AWS::...} placeholders as the stack's values (or as cdk-nag spells unresolved ones)."""
@@ -124,22 +206,6 @@ class Execution(Construct):
             shown = f"<AWS::{name}>" if as_nag_shows and Token.is_unresolved(value) else value
             pattern = pattern.replace(f"${{AWS::{name}}}", shown)
         return pattern
-
-    def _acknowledge_index_wildcards(self, function: object, *, with_executions: bool) -> None:
-        from aws_cdk import aws_lambda as lambda_
-
-        assert isinstance(function, lambda_.Function)
-        tables = [config.JOBS_TABLE] + ([config.EXECUTIONS_TABLE] if with_executions else [])
-        Validations.of(function.role or function).acknowledge(
-            *[
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{nag_table_arn(self, table)}/index/*]",
-                    reason="CDK's table grants cover the table's indexes with one index/* pattern; the "
-                    "tables have one index (gsi1).",
-                )
-                for table in tables
-            ]
-        )
 
     def _add_routes(
         self, api_v1: apigw.Resource, request_validator: apigw.IRequestValidator, functions: FunctionFactory

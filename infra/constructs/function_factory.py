@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_iam as iam
@@ -86,6 +86,8 @@ class FunctionFactory(Construct):
         super().__init__(scope, construct_id)
         self.layers = LambdaLayers(self, "Layers")
         self.environment = function_environment(regions)
+        # The account whose `jobsched*` resources no job may target (jobsched.target_access).
+        self.environment["SERVICE_ACCOUNT_ID"] = Stack.of(self).account
         self.functions: list[ServiceFunction] = []
         self._rollback_alarms: list[cloudwatch.IAlarm] = []
         settings = deployment or DeploymentSettings()

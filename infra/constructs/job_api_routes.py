@@ -8,7 +8,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.constructs.function_factory import FunctionFactory
-from jobsched import config
+from infra.constructs.table_access import (
+    ACCESS_PARTITIONS,
+    TENANT_PARTITIONS,
+    WRITE_ACTIONS,
+    grant_partitions,
+)
 
 JOBS_COLLECTION_METHODS = ("GET", "POST")
 JOB_ITEM_METHODS = ("GET", "PUT", "DELETE")
@@ -67,14 +72,10 @@ class JobApiRoutes(Construct):
             code_dir="job_api",
             description="jobsched Job API: create, read, update, delete jobs",
         )
-        jobs_table.grant_read_write_data(self.function)
-        Validations.of(self.function.role or self.function).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{nag_table_arn(self, config.JOBS_TABLE)}/index/*]",
-                reason="Listing and filtering a tenant's jobs queries the jobs table's gsi1; "
-                "grant_read_write_data covers the table's indexes with one index/* pattern.",
-            )
-        )
+        # Its own tenant's items only (jobs, counter, idempotency records), and the operators' target grants
+        # read-only: never key records, never an index (no code here queries one).
+        grant_partitions(self.function, jobs_table, ("GetItem", "Query", *WRITE_ACTIONS), TENANT_PARTITIONS)
+        grant_partitions(self.function, jobs_table, ("BatchGetItem",), ACCESS_PARTITIONS)
         # Console test invocations would bypass the authorizer; leaving them out also halves the
         # function's resource policy (one permission per method instead of two).
         # The `live` alias, which CodeDeploy shifts by canary, never the function's $LATEST.

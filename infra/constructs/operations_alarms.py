@@ -1,8 +1,8 @@
 """The spec's alarms for one region, each acting on the critical or the warning topic (on ALARM and OK).
 
 Critical (page): service down, API error rate > 5%, API p95 > 2 s, DynamoDB errors or throttling, DLQ not
-empty. Warning (chat): API error rate > 2%, API p95 > 1 s, job execution failures > 10%, WAF blocking
-more than 3,000 requests in five minutes.
+empty, a fire message rejected (not made by the service). Warning (chat): API error rate > 2%, API p95 > 1 s,
+job execution failures > 10%, WAF blocking more than 3,000 requests in five minutes.
 API alarms read API Gateway's own stage metrics: they include what the functions never see (authorizer
 failures, integration timeouts, throttling at the stage), and need no code in the functions.
 """
@@ -191,6 +191,21 @@ class OperationsAlarms(Construct):
             description="Executions gave up after every retry; drain with `jobsched dlq redrive` "
             "(docs/operations.md).",
         )
+        fires_rejected = self._critical(
+            "FiresRejected",
+            cloudwatch.Metric(
+                namespace=config.METRICS_NAMESPACE,
+                metric_name=telemetry.FIRES_REJECTED_TOTAL,
+                dimensions_map={telemetry.SERVICE_DIMENSION: config.SERVICE},
+                statistic="Sum",
+                period=ONE_MINUTE,
+            ),
+            threshold=0,
+            periods=1,
+            description="The executor dropped messages on the execution queue that the service did not make "
+            "(a forged fire, or jobs still without a fire token): see the executor's 'fire message "
+            "rejected' log lines and docs/security.md.",
+        )
 
         warnings = [
             self._warning(
@@ -226,7 +241,14 @@ class OperationsAlarms(Construct):
                     "refusing a legitimate caller (see the aws-waf-logs-jobsched-<region> log group).",
                 )
             )
-        critical = [service_down, critical_errors, critical_latency, *table_alarms, dlq_not_empty]
+        critical = [
+            service_down,
+            critical_errors,
+            critical_latency,
+            *table_alarms,
+            dlq_not_empty,
+            fires_rejected,
+        ]
         self.alarms = AlarmSet(
             critical=critical,
             warning=warnings,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER
+from infra.constructs.table_access import TENANT_PARTITIONS, grant_partitions
 
 
 class ScheduleApiRoutes(Construct):
@@ -29,14 +29,9 @@ class ScheduleApiRoutes(Construct):
             code_dir="schedule_api",
             description="jobsched Schedule API: pause, resume, scheduling status",
         )
-        # Pause/resume: read and conditionally update one job; status: query the tenant's jobs. The table
-        # only (jobs_table.grant would add the index ARNs, which this function never reads).
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-                resources=[jobs_table.table_arn],
-            )
-        )
+        # Pause/resume: read and conditionally update one job; status: query the tenant's jobs. Its own
+        # tenant's items of the table only (no key records, no index: this function never reads one).
+        grant_partitions(self.function, jobs_table, ("GetItem", "UpdateItem", "Query"), TENANT_PARTITIONS)
         integration = apigw.LambdaIntegration(functions.live_alias(self.function), allow_test_invoke=False)
         schedule = api_v1.add_resource("schedule")
         job = schedule.add_resource("{job_id}")

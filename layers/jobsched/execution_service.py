@@ -97,6 +97,11 @@ class ExecutionService:
         return self._enqueue(principal.tenant, job, Trigger.RETRY, retry_of=source.execution_id)
 
     def _enqueue(self, tenant: str, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
+        if job.fire_token is None:
+            # The executor would reject the fire; say so now instead of accepting a run that never happens.
+            raise Conflict(
+                f"job {job.job_id} was made before fire tokens: save it again (PUT) so it can be run"
+            )
         now = self._now()
         execution_id = manual_execution_id(now)
         message = FireMessage(
@@ -107,6 +112,7 @@ class ExecutionService:
             trigger=trigger,
             execution_id=execution_id,
             retry_of=retry_of,
+            fire_token=job.fire_token,
         )
         self._queue.send(message, 0)
         return Queued(job_id=job.job_id, execution_id=execution_id, trigger=trigger, retry_of=retry_of)

@@ -1,13 +1,16 @@
 """The executor's logic: claim an execution, re-check the job, call the target, record, retry or give up.
 
 Deliveries are at least once (Scheduler and SQS), so everything here is keyed on the execution id, which
-is the same for every delivery of one fire and for every attempt of one execution. The next attempt is put
+is the same for every delivery of one fire and for every attempt of one execution. Only messages the service
+made are acted on: a message must carry its job's fire token, checked before anything is claimed, deferred or
+called (docs/security.md, "Fire messages and AWS targets"). The next attempt is put
 on the queue *before* the failed one is recorded, so a function dying between the two loses nothing: the
 claim of the next attempt wins over the late record of the previous one.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,12 +34,49 @@ Clock = Callable[[], datetime]
 class Result(StrEnum):
     """What processing one message came to (for logs and tests; every one of them deletes the message)."""
 
+    REJECTED = "rejected"
     DEFERRED = "deferred"
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
     SUCCEEDED = "succeeded"
     RETRY_SCHEDULED = "retry_scheduled"
     FAILED = "failed"
+
+
+class RejectReason(StrEnum):
+    """Why a message was not a fire the service made (it is dropped: nothing called, nothing recorded)."""
+
+    UNPARSEABLE = "unparseable"
+    UNKNOWN_JOB = "unknown_job"
+    NO_TOKEN = "no_token"  # noqa: S105 (a reason, not a secret)
+    TOKEN_MISMATCH = "token_mismatch"  # noqa: S105
+    FUTURE_VERSION = "future_version"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A dropped message, as the claims it made (the token is never part of it)."""
+
+    reason: RejectReason
+    tenant: str | None = None
+    job_id: str | None = None
+    trigger: str | None = None
+
+
+def rejection_of(message: FireMessage, loaded: LoadedJob | None) -> Rejection | None:
+    """Why `message` is not a fire of its job that the service made, or None if it is one."""
+    reason: RejectReason | None = None
+    if loaded is None:
+        reason = RejectReason.UNKNOWN_JOB
+    elif loaded.job.fire_token is None or message.fire_token is None:
+        reason = RejectReason.NO_TOKEN
+    elif not hmac.compare_digest(message.fire_token.encode(), loaded.job.fire_token.encode()):
+        reason = RejectReason.TOKEN_MISMATCH
+    elif message.job_version > loaded.job.version:
+        reason = RejectReason.FUTURE_VERSION
+    if reason is None:
+        return None
+    return Rejection(reason, message.tenant, message.job_id, message.trigger.value)
 
 
 @dataclass(frozen=True)
@@ -132,6 +172,7 @@ class Executor:
         lease: timedelta,
         on_final_failure: Callable[[str, str], None] = lambda tenant, job_id: None,
         on_finished: Callable[[ExecutionStatus, float], None] = lambda status, duration_ms: None,
+        on_rejected: Callable[[Rejection], None] = lambda rejection: None,
         clock: Clock | None = None,
     ) -> None:
         self._store = store
@@ -141,36 +182,43 @@ class Executor:
         self._lease = lease
         self._on_final_failure = on_final_failure
         self._on_finished = on_finished
+        self._on_rejected = on_rejected
         self._now = clock or (lambda: datetime.now(UTC))
 
     def process(self, message: FireMessage) -> Result:
+        # Verified before anything else: a forged message must not pre-claim another tenant's execution ids,
+        # nor be re-queued (deferred) with the executor's own credentials.
+        loaded = self._jobs.load(message.tenant, message.job_id)
+        rejection = rejection_of(message, loaded)
+        if rejection is not None or loaded is None:
+            self.reject(rejection or Rejection(RejectReason.UNKNOWN_JOB))
+            return Result.REJECTED
         now = self._now()
         if message.not_before is not None and message.not_before > now:
             self._queue.send(message, queue_delay(message.not_before, now))
             return Result.DEFERRED
-        loaded = self._jobs.load(message.tenant, message.job_id)
         claim = Claim(
             tenant=message.tenant,
             message=message,
             execution_id=message.effective_execution_id,
             attempt=message.attempt,
-            max_attempts=loaded.job.retry_policy.max_attempts if loaded else 1,
+            max_attempts=loaded.job.retry_policy.max_attempts,
             now=now,
             lease_until=now + self._lease,
         )
         if not self._store.claim(claim):
             return Result.DUPLICATE
         reason = self._skip_reason(message, loaded, now)
-        if reason is not None or loaded is None:
+        if reason is not None:
             self._finish(claim, loaded, status=ExecutionStatus.SKIPPED, skip_reason=reason)
             return Result.SKIPPED
         return self._run(claim, loaded)
 
-    def _skip_reason(
-        self, message: FireMessage, loaded: LoadedJob | None, now: datetime
-    ) -> SkipReason | None:
-        if loaded is None:
-            return SkipReason.JOB_DELETED
+    def reject(self, rejection: Rejection) -> None:
+        """Report a dropped message (also one the handler could not even parse)."""
+        self._on_rejected(rejection)
+
+    def _skip_reason(self, message: FireMessage, loaded: LoadedJob, now: datetime) -> SkipReason | None:
         job = loaded.job
         if message.trigger is Trigger.SCHEDULE and (job.status is JobStatus.PAUSED or not job.enabled):
             return SkipReason.JOB_PAUSED

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -38,6 +39,8 @@ class FireMessage(BaseModel):
     # A wait longer than SQS's 900 s delay travels in hops: the executor re-queues until this time.
     not_before: datetime | None = None
     retry_of: str | None = None
+    # The job's secret fire token, proof that the service made this message (never logged: repr=False).
+    fire_token: str | None = Field(default=None, max_length=128, repr=False)
 
     @field_validator("scheduled_time")
     @classmethod
@@ -56,11 +59,22 @@ def execution_id_for(job_id: str, scheduled_time: datetime) -> str:
     return f"exe_{stamp}_{digest}"
 
 
-def scheduler_input_template(tenant: str, job_id: str, job_version: int) -> str:
+def new_fire_token() -> str:
+    """A job's fire token: 32 random bytes, URL-safe; only the service's own fires carry it."""
+    return secrets.token_urlsafe(32)
+
+
+def scheduler_input_template(tenant: str, job_id: str, job_version: int, fire_token: str | None) -> str:
     """The Input of a job's EventBridge Scheduler target; the scheduler fills the context placeholders."""
-    fixed = json.dumps(
-        {"tenant": tenant, "job_id": job_id, "job_version": job_version, "trigger": Trigger.SCHEDULE.value}
-    )
+    fields: dict[str, object] = {
+        "tenant": tenant,
+        "job_id": job_id,
+        "job_version": job_version,
+        "trigger": Trigger.SCHEDULE.value,
+    }
+    if fire_token is not None:
+        fields["fire_token"] = fire_token
+    fixed = json.dumps(fields)
     return (
         fixed[:-1] + ', "scheduled_time": "<aws.scheduler.scheduled-time>"'
         ', "scheduler_execution_id": "<aws.scheduler.execution-id>"'

@@ -13,8 +13,16 @@ from typing import Any, Protocol
 
 from jobsched.auth import Principal
 from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
+from jobsched.fire import new_fire_token
 from jobsched.jobs import HttpTarget, Job, JobSpec, JobStatus, JobView, new_job_id, status_for
 from jobsched.settings import Settings
+from jobsched.target_access import (
+    TargetAccessReader,
+    TargetNotAllowed,
+    TenantAccess,
+    authorize,
+    target_field,
+)
 from jobsched.target_guard import Resolver, TargetRefused, check_target_url, resolve_host
 from jobsched.webhook import new_webhook_secret
 
@@ -77,14 +85,31 @@ class JobStore(Protocol):
     def get(self, tenant: str, job_id: str) -> Job: ...
 
     def replace(
-        self, tenant: str, job_id: str, spec: JobSpec, *, expected_version: int | None, at: datetime, by: str
-    ) -> Job: ...
+        self,
+        tenant: str,
+        job_id: str,
+        spec: JobSpec,
+        *,
+        expected_version: int | None,
+        at: datetime,
+        by: str,
+        fire_token: str | None = None,
+    ) -> Job:
+        """Replace the spec; `fire_token` is stored only if the job has none yet."""
+        ...
 
     def delete(self, tenant: str, job_id: str, *, expected_version: int | None) -> None: ...
 
     def list(
         self, tenant: str, limit: int, start_after: str | None, filters: JobFilters
     ) -> tuple[list[Job], str | None]: ...
+
+
+class NoTargetAccess:
+    """No tenant has a target role or an allow-list: every AWS target is refused."""
+
+    def access(self, tenant: str, arn: str) -> TenantAccess:
+        return TenantAccess(role_arn=None, allow_listed=False)
 
 
 class JobService:
@@ -94,19 +119,21 @@ class JobService:
         settings: Settings,
         clock: Clock | None = None,
         resolver: Resolver = resolve_host,
+        access: TargetAccessReader | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._now = clock or (lambda: datetime.now(UTC))
         self._resolver = resolver
         self._policy = settings.target_policy()
+        self._access = access or NoTargetAccess()
 
     def create(self, principal: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Created:
         principal.require_write()
         now = self._now()
         region = self._home_region(spec)
         self._check_fires(spec, now)
-        self._check_target(spec)
+        self._check_target(principal.tenant, spec)
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
@@ -125,6 +152,7 @@ class JobService:
                 "created_by": principal.key_id,
                 "updated_by": principal.key_id,
                 "status": status_for(spec.enabled),
+                "fire_token": new_fire_token(),
             }
         )
         secret = new_webhook_secret()
@@ -161,7 +189,7 @@ class JobService:
         now = self._now()
         spec = spec.model_copy(update={"region": self._home_region(spec)})
         self._check_fires(spec, now)
-        self._check_target(spec)
+        self._check_target(principal.tenant, spec)
         job = self._store.replace(
             principal.tenant,
             job_id,
@@ -169,6 +197,7 @@ class JobService:
             expected_version=parse_if_match(if_match),
             at=now,
             by=principal.key_id,
+            fire_token=new_fire_token(),
         )
         return JobView.of(job, now)
 
@@ -193,8 +222,17 @@ class JobService:
             raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
         return region
 
-    def _check_target(self, spec: JobSpec) -> None:
+    def _check_target(self, tenant: str, spec: JobSpec) -> None:
         if not isinstance(spec.target, HttpTarget):
+            try:
+                authorize(
+                    tenant,
+                    spec.target,
+                    service_account=self._settings.service_account_id,
+                    access=self._access,
+                )
+            except TargetNotAllowed as exc:
+                raise InvalidInput.field(target_field(spec.target), str(exc)) from None
             return
         problems = spec.target.problems()
         if problems:

@@ -206,7 +206,7 @@ class HttpTarget(Strict):
 
 
 class EventBridgeTarget(Strict):
-    """PutEvents of one event to a bus; the executor's IAM policy limits which buses (cdk.json context)."""
+    """PutEvents of one event to a bus (which AWS targets a tenant may use: docs/execution.md)."""
 
     type: Literal["eventbridge"]
     event_bus_arn: str = Field(
@@ -234,7 +234,7 @@ class EventBridgeTarget(Strict):
 
 
 class SqsTarget(Strict):
-    """SendMessage of the body to a queue; the executor's IAM policy limits which queues."""
+    """SendMessage of the body to a queue."""
 
     type: Literal["sqs"]
     queue_url: str = Field(
@@ -253,18 +253,92 @@ class SqsTarget(Strict):
         return value
 
 
+def _json_object_text(value: str, name: str) -> str:
+    import json
+
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{name} must be a JSON object")
+    if len(value.encode("utf-8")) > MAX_TARGET_BODY_BYTES:
+        raise ValueError(f"{name} must be at most {MAX_TARGET_BODY_BYTES} bytes")
+    return value
+
+
+class LambdaTarget(Strict):
+    """An asynchronous Invoke (InvocationType Event) of a function with a JSON payload."""
+
+    type: Literal["lambda"]
+    function_arn: str = Field(
+        max_length=256,
+        pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$",
+        description="the function's ARN, optionally with a version or alias",
+    )
+    payload: str = Field(default="{}", description="a JSON object, sent as the invocation's payload")
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+
+    @field_validator("payload")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        return _json_object_text(value, "payload")
+
+
+class SnsTarget(Strict):
+    """Publish of a message to a topic."""
+
+    type: Literal["sns"]
+    topic_arn: str = Field(
+        max_length=512, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+    )
+    message: str = Field(default="{}", min_length=1, description="the message, sent verbatim")
+    subject: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\r\n]*$")
+    message_group_id: str | None = Field(default=None, max_length=128, description="FIFO topics only")
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+
+    @field_validator("message")
+    @classmethod
+    def _bounded_message(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > MAX_TARGET_BODY_BYTES:
+            raise ValueError(f"message must be at most {MAX_TARGET_BODY_BYTES} bytes")
+        return value
+
+
+class StepFunctionsTarget(Strict):
+    """StartExecution of a state machine; the execution's name is derived from the job's execution id."""
+
+    type: Literal["stepfunctions"]
+    state_machine_arn: str = Field(
+        max_length=256, pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
+    )
+    input: str = Field(default="{}", description="a JSON object, the execution's input")
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+
+    @field_validator("input")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        return _json_object_text(value, "input")
+
+
+AwsTarget = EventBridgeTarget | SqsTarget | LambdaTarget | SnsTarget | StepFunctionsTarget
+
+
 def _target_type(value: Any) -> str:
     raw = value.get("type", "http") if isinstance(value, dict) else getattr(value, "type", "http")
     return raw if isinstance(raw, str) else "invalid"
 
 
-TARGET_TYPES = frozenset({"http", "eventbridge", "sqs"})
+TARGET_TYPES = frozenset({"http", "eventbridge", "sqs", "lambda", "sns", "stepfunctions"})
 
 # A union keyed on "type" (default "http"); each AWS target type joins it as one more tagged member.
 Target = Annotated[
     Annotated[HttpTarget, Tag("http")]
     | Annotated[EventBridgeTarget, Tag("eventbridge")]
-    | Annotated[SqsTarget, Tag("sqs")],
+    | Annotated[SqsTarget, Tag("sqs")]
+    | Annotated[LambdaTarget, Tag("lambda")]
+    | Annotated[SnsTarget, Tag("sns")]
+    | Annotated[StepFunctionsTarget, Tag("stepfunctions")],
     Discriminator(
         _target_type, custom_error_type="invalid_target_type", custom_error_message="unknown target type"
     ),
@@ -323,6 +397,8 @@ class Job(JobSpec):
     schedule_arn: str | None = None
     pause_note: str | None = Field(default=None, description="why the job was paused (DELETE /schedule)")
     last_execution: LastExecution | None = None
+    # Read from the job item for the service's own fires; never serialized, so no response or log shows it.
+    fire_token: str | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def etag(self) -> str:

@@ -44,11 +44,13 @@ class JobChange:
     new_version: int | None
     # The executor recorded a finished run (the version stays): an at() job may now be complete.
     ran: bool = False
+    # The job got its fire token (a job made before tokens existed): its schedule's input must carry it.
+    rekeyed: bool = False
 
     @property
     def redefines(self) -> bool:
-        """Whether the job's definition changed (anything else keeps the version: sync state, last run)."""
-        return self.kind is not ChangeKind.MODIFY or self.old_version != self.new_version
+        """Whether the schedule's definition changed (anything else keeps it: sync state, last run)."""
+        return self.kind is not ChangeKind.MODIFY or self.old_version != self.new_version or self.rekeyed
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ExistingSchedule:
     arn: str
     version: int | None
     enabled: bool
+    input: str | None = None
 
 
 class Outcome(StrEnum):
@@ -150,7 +153,7 @@ def render_schedule(tenant: str, job: Job) -> ScheduleDefinition:
         enabled=job.enabled,
         # A one-off schedule removes itself after its run, so it never counts against the quota again.
         delete_after_completion=kind is ScheduleKind.AT,
-        input=scheduler_input_template(tenant, job.job_id, job.version),
+        input=scheduler_input_template(tenant, job.job_id, job.version, job.fire_token),
         description=f"jobsched {tenant}/{job.job_id} v{job.version}",
         version=job.version,
     )
@@ -209,7 +212,11 @@ class ScheduleSync:
                 if self._one_off_in_the_past(job):
                     return Outcome.SKIPPED  # it already fired and deleted itself; never fire it again
                 arn, outcome = self._gateway.create(definition), Outcome.CREATED
-            elif existing.version == job.version and existing.enabled == job.enabled:
+            elif (existing.version, existing.enabled, existing.input) == (
+                job.version,
+                job.enabled,
+                definition.input,
+            ):
                 arn, outcome = existing.arn, Outcome.UNCHANGED  # a replay: no rate-limited write
             else:
                 arn, outcome = self._gateway.update(definition), Outcome.UPDATED

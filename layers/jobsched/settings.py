@@ -45,6 +45,8 @@ class Settings(BaseModel):
     allow_targets: tuple[str, ...] = ()
     # ports never callable on any host: the local runtime's own API, AWS endpoint and emulator ports
     reserved_target_ports: tuple[int, ...] = ()
+    # The service's own account (AWS targets there named like the service are refused); None: any account.
+    service_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -86,6 +88,7 @@ class Settings(BaseModel):
             "allow_http_targets": env.get("ALLOW_HTTP_TARGETS"),
             "allow_targets": env.get("ALLOW_TARGETS"),
             "reserved_target_ports": env.get("RESERVED_TARGET_PORTS"),
+            "service_account_id": env.get("SERVICE_ACCOUNT_ID"),
         }
         return settings_from_env(cls, mapping, "function")
 

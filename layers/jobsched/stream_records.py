@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobsched.adapters.dynamodb import from_item
+from jobsched.adapters.job_store import FIRE_TOKEN_ATTRIBUTE
 from jobsched.schedule_sync import ChangeKind, JobChange, ScheduleSync
 
 _JOB_PREFIX = "JOB#"
@@ -29,6 +30,7 @@ def job_change(record: Mapping[str, Any]) -> JobChange | None:
         old_version=_int_or_none(old.get("version")),
         new_version=_int_or_none(new.get("version")),
         ran=new.get("last_execution") is not None and new.get("last_execution") != old.get("last_execution"),
+        rekeyed=bool(old) and new.get(FIRE_TOKEN_ATTRIBUTE) != old.get(FIRE_TOKEN_ATTRIBUTE),
     )
 
 

@@ -44,6 +44,8 @@ API_REQUEST_DURATION = "api_request_duration"
 API_REQUESTS_TOTAL = "api_requests_total"
 # Not in the spec: how often keys are refused (a spike means a leaked, revoked or guessed key).
 AUTHORIZER_DECISIONS_TOTAL = "authorizer_decisions_total"
+# Not in the spec: queue messages the executor dropped as not made by the service (forged or broken fires).
+FIRES_REJECTED_TOTAL = "fires_rejected_total"
 
 SERVICE_DIMENSION = "service"
 ROUTE_DIMENSION = "route"
@@ -212,3 +214,16 @@ def record_active_jobs(count: int) -> None:
 
 def record_authorizer_decision(decision: AuthorizerDecision) -> None:
     _dimensioned(AUTHORIZER_DECISIONS_TOTAL, MetricUnit.Count, 1, **{DECISION_DIMENSION: decision.value})
+
+
+def record_fire_rejected(reason: str, **claims: str | None) -> None:
+    """A message on the execution queue was not a fire the service made: one log line and one count.
+
+    Only the reason and what the message claimed (tenant, job, trigger) are logged, never its token or
+    body. The count has the service dimension only, so one alarm covers every reason.
+    """
+    logger.warning(
+        "fire message rejected",
+        extra={"reason": reason, **{f"claimed_{k}": v for k, v in claims.items() if v is not None}},
+    )
+    _dimensioned(FIRES_REJECTED_TOTAL, MetricUnit.Count, 1)

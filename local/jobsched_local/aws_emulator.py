@@ -49,7 +49,8 @@ class AwsEmulator:
     def __init__(self, host: str, port: int) -> None:
         self._host = host
         self._port = port
-        self._mock = mock_aws()
+        # Lambda targets are invoked asynchronously (InvocationType Event): moto accepts them without Docker.
+        self._mock = mock_aws(config={"lambda": {"use_docker": False}})
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._started = False
 

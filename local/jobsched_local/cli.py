@@ -1,4 +1,5 @@
-"""The `jobsched` command: `local` runs the service on this machine; `keys` onboards tenants."""
+"""The `jobsched` command: `local` runs the service on this machine; `keys` onboards tenants; `tenants` and
+`targets` open AWS targets to a tenant."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from botocore.exceptions import (
@@ -61,7 +62,9 @@ def host_port(value: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description="Serverless multi-region job scheduler.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys,jobs,dlq,regions}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{local,keys,jobs,tenants,targets,dlq,regions}"
+    )
 
     local = commands.add_parser(
         "local", help="run the whole service on this machine (moto, no Docker, no AWS)"
@@ -117,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key in every region")
     revoke.add_argument("key_id", metavar="KEY_ID")
     jobs = commands.add_parser("jobs", help="operate on jobs across tenants (region evacuation)")
-    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="{move}")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="{move,issue-fire-tokens}")
     move = job_commands.add_parser("move", help="move jobs' home region (and so their schedules)")
     move.add_argument("--from", dest="from_region", type=region_name, required=True, metavar="REGION")
     move.add_argument("--to", dest="to_region", type=region_name, required=True, metavar="REGION")
@@ -129,6 +132,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="region of the jobs table replica to write to (default: %(default)s; when evacuating that "
         "region, give the --to region)",
     )
+    tokens = job_commands.add_parser(
+        "issue-fire-tokens",
+        help="one-off: give jobs made before fire tokens their token (their fires run again)",
+    )
+    tokens.add_argument(
+        "--table-region",
+        type=region_name,
+        default=config.PRIMARY_REGION,
+        help="region of the jobs table replica to write to (default: %(default)s)",
+    )
+    tenants = commands.add_parser("tenants", help="a tenant's AWS target role (assumed with ExternalId)")
+    tenant_commands = tenants.add_subparsers(dest="tenants_command", required=True, metavar="{set-role,show}")
+    set_role = tenant_commands.add_parser(
+        "set-role", help="the role jobs assume (ExternalId = tenant) for targets in the role's account"
+    )
+    set_role.add_argument("--tenant", required=True)
+    role_choice = set_role.add_mutually_exclusive_group(required=True)
+    role_choice.add_argument("--role-arn", help="arn:aws:iam::<account>:role/<name>")
+    role_choice.add_argument("--clear", action="store_true", help="remove the tenant's target role")
+    show = tenant_commands.add_parser("show", help="a tenant's target role and allow-list")
+    show.add_argument("--tenant", required=True)
+    targets = commands.add_parser("targets", help="a tenant's allow-list of AWS target ARNs")
+    target_commands = targets.add_subparsers(
+        dest="targets_command", required=True, metavar="{allow,deny,list}"
+    )
+    for verb, text in (("allow", "let the tenant's jobs call ARN"), ("deny", "take ARN off the allow-list")):
+        command = target_commands.add_parser(verb, help=text)
+        command.add_argument("--tenant", required=True)
+        command.add_argument("arn", metavar="ARN")
+    target_commands.add_parser("list", help="the tenant's allow-listed ARNs").add_argument(
+        "--tenant", required=True
+    )
+    for operator_command in (tenants, targets):
+        operator_command.add_argument(
+            "--table-region",
+            type=region_name,
+            default=config.PRIMARY_REGION,
+            help="region of the jobs table replica to write to (default: %(default)s)",
+        )
     dlq = commands.add_parser("dlq", help="the execution dead-letter queue")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{redrive}")
     redrive = dlq_commands.add_parser(
@@ -169,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "local":
         return run_local(parser, args)
+    if args.command in ("tenants", "targets"):
+        return run_aws_command(lambda: _target_access(args))
+    if args.command == "jobs" and args.jobs_command == "issue-fire-tokens":
+        return run_aws_command(lambda: _issue_fire_tokens(args))
     if args.command == "jobs":
         return run_jobs_move(parser, args)
     if args.command == "dlq":
@@ -300,6 +346,53 @@ def run_jobs_move(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         error = exc.response.get("Error", {})
         return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
     return 0 if not summary.failed else 1
+
+
+def _issue_fire_tokens(args: argparse.Namespace) -> int:
+    from jobsched_local.aws_session import client_factory, make_session
+    from jobsched_local.job_commands import issue_fire_tokens
+
+    issue_fire_tokens(
+        client_factory(make_session())("dynamodb", args.table_region), out=sys.stdout, progress_to=sys.stderr
+    )
+    return 0
+
+
+def _target_access(args: argparse.Namespace) -> int:
+    from jobsched_local import tenant_commands
+    from jobsched_local.aws_session import client_factory, make_session
+
+    dynamodb = client_factory(make_session())("dynamodb", args.table_region)
+    if args.command == "tenants" and args.tenants_command == "set-role":
+        tenant_commands.set_role(dynamodb, args.tenant, None if args.clear else args.role_arn, sys.stdout)
+    elif args.command == "tenants":
+        tenant_commands.show(dynamodb, args.tenant, sys.stdout)
+    elif args.targets_command == "allow":
+        tenant_commands.allow(dynamodb, args.tenant, args.arn, sys.stdout)
+    elif args.targets_command == "deny":
+        tenant_commands.deny(dynamodb, args.tenant, args.arn, sys.stdout)
+    else:
+        tenant_commands.list_allowed(dynamodb, args.tenant, sys.stdout)
+    return 0
+
+
+def run_aws_command(command: Callable[[], int]) -> int:
+    """Run an operator command against AWS (or the local runtime), turning its failures into one line."""
+    from jobsched_local.aws_session import endpoint_url
+
+    try:
+        return command()
+    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
+        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
+    except (NoCredentialsError, PartialCredentialsError):
+        return fail(
+            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
+        )
+    except DomainError as exc:
+        return fail(exc.message)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
 
 
 def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""`jobsched jobs move`: re-home jobs from one region to another (how a region is evacuated).
+"""`jobsched jobs move`: re-home jobs from one region to another (how a region is evacuated);
+`jobsched jobs issue-fire-tokens`: the one-off migration giving jobs made before fire tokens their token.
 
 The jobs are listed first (one tenant by query, all by a scan of the jobs table), then moved one
 conditional write at a time with a progress bar; schedule-sync in each region then deletes the old
@@ -14,6 +15,7 @@ from tqdm import tqdm
 
 from jobsched import config
 from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.fire import new_fire_token
 from jobsched.schedule_control import MoveSummary, jobs_to_move, move_jobs
 
 
@@ -46,3 +48,19 @@ def move_home_region(
             file=out,
         )
     return summary
+
+
+def issue_fire_tokens(dynamodb: Any, *, out: TextIO, progress_to: TextIO) -> int:
+    """Give every job without a fire token one; schedule-sync then rewrites its schedule's input.
+
+    Until then the executor rejects the job's fires (they carry no token). Running it again issues nothing.
+    Returns how many jobs got a token.
+    """
+    store = DynamoJobScheduleStore(dynamodb, config.JOBS_TABLE)
+    issued = 0
+    pending = list(store.jobs_without_fire_token())
+    with tqdm(pending, desc="issuing fire tokens", unit="job", file=progress_to) as bar:
+        for tenant, job_id in bar:
+            issued += store.issue_fire_token(tenant, job_id, new_fire_token())
+    print(f"issued a fire token to {issued} job(s); {len(pending) - issued} had one meanwhile", file=out)
+    return issued

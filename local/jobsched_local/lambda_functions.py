@@ -16,6 +16,7 @@ from jobsched import config
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Handler = Callable[[dict[str, Any], Any], Any]
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's account: where the local runtime's own queues and tables live
 
 
 def function_env(
@@ -28,6 +29,7 @@ def function_env(
         "JOBS_TABLE_NAME": config.JOBS_TABLE,
         "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
         "JOBSCHED_REGIONS": ",".join(regions),
+        "SERVICE_ACCOUNT_ID": LOCAL_ACCOUNT_ID,
         # Private and loopback targets stay refused, as deployed, except the host:port pairs the developer
         # allows (--allow-target); the runtime's own ports are never targets, so a job cannot reach the
         # AWS endpoint (every tenant's items) or the API behind the gateway's back.

@@ -20,6 +20,7 @@ CRITICAL = {
     f"DynamoDbErrors-{config.EXECUTIONS_TABLE}": 0,
     f"DynamoDbThrottles-{config.EXECUTIONS_TABLE}": 0,
     "DeadLetterQueueNotEmpty": 0,
+    "FiresRejected": 0,
 }
 WARNING = {
     "ApiErrorRate": 0.02,
@@ -147,7 +148,9 @@ def test_every_function_has_a_live_alias_and_a_canary_deployment_group_that_roll
         for key, alarm in _of_type(resources, "AWS::CloudWatch::Alarm").items()
     }
     rollback = {
-        f"jobsched-{region}-critical-{name}" for name in CRITICAL if name != "DeadLetterQueueNotEmpty"
+        f"jobsched-{region}-critical-{name}"
+        for name in CRITICAL
+        if name not in ("DeadLetterQueueNotEmpty", "FiresRejected")
     }
 
     assert {alias["Properties"]["FunctionName"]["Ref"] for alias in aliases.values()} == set(functions)
@@ -233,3 +236,19 @@ def test_notification_targets_and_canary_settings_come_from_context() -> None:
 def test_invalid_operations_context_is_rejected(operations: dict[str, Any]) -> None:
     with pytest.raises(InfraConfigError, match="operations"):
         InfraConfig.from_context({"operations": operations})
+
+
+def test_a_rejected_fire_pages_on_the_metric_the_executor_emits(
+    resources: dict[str, dict[str, Any]], region: str
+) -> None:
+    from jobsched import telemetry
+
+    alarm = _alarms_by_name(resources)[f"jobsched-{region}-critical-FiresRejected"]
+
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        config.METRICS_NAMESPACE,
+        telemetry.FIRES_REJECTED_TOTAL,
+        "Sum",
+    )
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": config.SERVICE}]
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (0, 1)

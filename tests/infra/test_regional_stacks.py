@@ -35,20 +35,6 @@ SCHEDULE_API_ROUTES = {
 HEALTH_ROUTE = ("GET", "/health")
 DEEP_HEALTH_ROUTE = ("GET", "/health/deep")
 FUNCTION_NAMES = ("Health", "Authorizer", "JobApi")
-DYNAMODB_READ_WRITE = {
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:UpdateItem",
-}
 
 
 @pytest.fixture(params=config.REGIONS)
@@ -348,6 +334,7 @@ def test_function_shape(
         "SERVICE_VERSION": environment["SERVICE_VERSION"],
         "MAX_JOBS_PER_TENANT": "10000",
         "ALLOW_HTTP_TARGETS": "false",
+        "SERVICE_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
         "POWERTOOLS_SERVICE_NAME": "jobsched",
         "POWERTOOLS_METRICS_NAMESPACE": "JobScheduler",
     }
@@ -356,10 +343,22 @@ def test_function_shape(
 def test_job_api_reads_and_writes_this_regions_replica(
     resources: dict[str, dict[str, Any]], region: str
 ) -> None:
-    (statement,) = _dynamodb_statements(_role_statements(resources, "JobApi"))
+    tenant_items, access_grants = _dynamodb_statements(_role_statements(resources, "JobApi"))
 
-    assert set(statement["Action"]) == DYNAMODB_READ_WRITE
-    assert statement["Resource"] == [_table_arn(region), _table_arn(region, "/index/*")]
+    # What its code calls, on its tenant's partition only: no Scan, no index, no key records.
+    assert set(tenant_items["Action"]) == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    assert tenant_items["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TENANT#*"]}}
+    assert (access_grants["Action"], access_grants["Condition"]) == (
+        "dynamodb:BatchGetItem",
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ACCESS#*"]}},
+    )
+    assert tenant_items["Resource"] == access_grants["Resource"] == _table_arn(region)
 
 
 def test_authorizer_may_only_get_items_of_the_jobs_table(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import Acknowledgment, App, Duration, Stack, Validations
 from aws_cdk import aws_sqs as sqs
 from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
-from app import register_policy_checks
+from app import build_app, register_policy_checks
+from tests.infra.conftest import VALIDATION_REPORT, load_cdk_json
 
 # Warnings cfn-lint may raise on CDK output, each with the reason it does not apply.
 IGNORED_CFN_LINT_RULES = {
@@ -26,21 +30,19 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
     "AwsSolutions-IAM5[Resource::*]",
     "AwsSolutions-L1",
-    "AwsSolutions-SNS2",
     # The scheduler's and schedule-sync's dead-letter queues are DLQs themselves (constructs/scheduling.py).
     "AwsSolutions-SQS3",
 }
-INDEX_WILDCARD_ACKNOWLEDGMENT = (
-    "AwsSolutions-IAM5[Resource::arn:aws:dynamodb:{region}:<AWS::AccountId>:table/jobsched-jobs/index/*]"
-)
-# Execution (per regional stack): the executor and the Execution API use the executions table's gsi1 pattern;
-# the executor may call the EventBridge buses and SQS queues cdk.json's execution_targets allow (default:
-# the account's own in its region), since each job names its own bus or queue.
+# Execution (per regional stack): the executor may call the buses, queues, functions, topics and state
+# machines cdk.json's execution_targets allow for allow-listed targets (default: the account's own in its
+# region), and assume any tenant's target role (with an ExternalId). No function is granted a table index.
 EXECUTION_ACKNOWLEDGMENTS = {
-    "AwsSolutions-IAM5[Resource::arn:aws:dynamodb:{region}:<AWS::AccountId>:table/jobsched-executions"
-    "/index/*]": "<executions-index>",
     "AwsSolutions-IAM5[Resource::arn:aws:events:{region}:<AWS::AccountId>:event-bus/*]": "<target-buses>",
     "AwsSolutions-IAM5[Resource::arn:aws:sqs:{region}:<AWS::AccountId>:*]": "<target-queues>",
+    "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:<AWS::AccountId>:function:*]": "<target-functions>",
+    "AwsSolutions-IAM5[Resource::arn:aws:sns:{region}:<AWS::AccountId>:*]": "<target-topics>",
+    "AwsSolutions-IAM5[Resource::arn:aws:states:{region}:<AWS::AccountId>:stateMachine:*]": "<machines>",
+    "AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/*]": "<tenant-roles>",
 }
 
 # schedule-sync manages the schedules of the service's own group: schedule/jobsched/* in each region.
@@ -82,8 +84,7 @@ def test_every_acknowledgment_is_expected_and_explained(every_synth: Any) -> Non
         for resource in synthesized.template_json(stack_name)["Resources"].values():
             for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
                 assert len(rule["reason"]) >= 40, f"{rule['id']} needs a real reason, got {rule['reason']!r}"
-                rule_id = rule["id"].replace(INDEX_WILDCARD_ACKNOWLEDGMENT.format(region=region), "<index>")
-                rule_id = rule_id.replace(
+                rule_id = rule["id"].replace(
                     SCHEDULES_WILDCARD_ACKNOWLEDGMENT.format(region=region), "<schedules>"
                 )
                 for pattern, name in EXECUTION_ACKNOWLEDGMENTS.items():
@@ -91,10 +92,9 @@ def test_every_acknowledgment_is_expected_and_explained(every_synth: Any) -> Non
                 acknowledged.setdefault(rule_id, set()).add(stack_name)
 
     regional_stacks = {name for name in synthesized.stack_names if not name.startswith("jobsched-data-")}
-    assert set(acknowledged) == EXPECTED_ACKNOWLEDGMENTS | {"<index>", "<schedules>"} | set(
+    assert set(acknowledged) == EXPECTED_ACKNOWLEDGMENTS | {"<schedules>"} | set(
         EXECUTION_ACKNOWLEDGMENTS.values()
     )
-    assert acknowledged["<index>"] == regional_stacks
     assert acknowledged["<schedules>"] == regional_stacks
     assert all(acknowledged[name] == regional_stacks for name in EXECUTION_ACKNOWLEDGMENTS.values())
 
@@ -108,3 +108,92 @@ def test_the_policy_gate_fails_synth_on_an_unacknowledged_finding() -> None:
 
         with pytest.raises(RuntimeError, match=r"AwsSolutions-SQS3"):
             app.synth()
+
+
+Finding = tuple[str, str]  # (construct path, cdk-nag finding id)
+
+
+class _RecordedValidations:
+    """Stands in for Validations.of(scope): records each acknowledgment instead of making it."""
+
+    def __init__(self, scope: Any, recorded: set[Finding]) -> None:
+        self._path = scope.node.path
+        self._recorded = recorded
+
+    def acknowledge(self, *acknowledgments: Acknowledgment) -> None:
+        self._recorded.update((self._path, acknowledgment.id) for acknowledgment in acknowledgments)
+
+
+def dead_acknowledgments(build: Callable[[str], App], monkeypatch: pytest.MonkeyPatch) -> set[Finding]:
+    """Synthesize with every acknowledgment left out: those whose finding does not come back are dead.
+
+    An acknowledgment is alive when cdk-nag reports its finding id on its scope or a resource under it.
+    """
+    acknowledged: set[Finding] = set()
+    real_of = Validations.of
+
+    def recording_of(scope: Any) -> Any:
+        # The app itself gets the real object: that is where the policy plugin is registered.
+        return real_of(scope) if isinstance(scope, App) else _RecordedValidations(scope, acknowledged)
+
+    with tempfile.TemporaryDirectory() as outdir, monkeypatch.context() as patch:
+        patch.setattr(Validations, "of", staticmethod(recording_of))
+        app = build(outdir)
+        with pytest.raises(RuntimeError, match="ValidationFailed"):
+            app.synth()
+        report = json.loads((Path(outdir) / VALIDATION_REPORT).read_text())
+    findings = {
+        (construct["constructPath"], violation["ruleName"])
+        for plugin in report["pluginReports"]
+        for violation in plugin.get("violations", [])
+        for construct in violation["violatingConstructs"]
+    }
+
+    def alive(scope: str, finding_id: str) -> bool:
+        return any(
+            (path == scope or path.startswith(scope + "/"))
+            and (rule == finding_id or rule.startswith(finding_id + "["))
+            for path, rule in findings
+        )
+
+    return {(scope, finding_id) for scope, finding_id in acknowledged if not alive(scope, finding_id)}
+
+
+def test_every_acknowledgment_still_matches_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the acknowledgments left out, each one's finding must come back on its scope."""
+    context = load_cdk_json()["context"]
+    monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+    dead = dead_acknowledgments(lambda outdir: build_app(context=context, outdir=outdir), monkeypatch)
+    assert dead == set()
+
+
+def _queues_app(outdir: str) -> App:
+    app = App(outdir=outdir)
+    stack = Stack(app, "Queues")
+    # A true acknowledgment: this queue has no dead-letter queue, and says why.
+    lonely = sqs.Queue(stack, "Lonely", enforce_ssl=True)
+    Validations.of(lonely).acknowledge(
+        Acknowledgment(id="AwsSolutions-SQS3", reason="Its messages are rebuilt from a table, never lost.")
+    )
+    dead_letters = sqs.Queue(stack, "DeadLetters", enforce_ssl=True)
+    main = sqs.Queue(
+        stack,
+        "Main",
+        enforce_ssl=True,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=3),
+        visibility_timeout=Duration.seconds(30),
+    )
+    # Stale: this queue has a dead-letter queue, so the finding it acknowledges never comes.
+    Validations.of(main).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-SQS3", reason="Left over from before the queue got a dead-letter queue."
+        )
+    )
+    register_policy_checks(app)
+    return app
+
+
+def test_the_dead_acknowledgment_check_finds_a_stale_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    with tempfile.TemporaryDirectory() as outdir:
+        _queues_app(outdir).synth()  # the acknowledgments as written pass the policy gate
+    assert dead_acknowledgments(_queues_app, monkeypatch) == {("Queues/Main", "AwsSolutions-SQS3")}

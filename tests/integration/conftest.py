@@ -24,6 +24,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     moto_dynamodb.install()
-    with mock_aws():
+    # Lambda targets are invoked asynchronously; moto's Lambda then needs no Docker to accept the call.
+    with mock_aws(config={"lambda": {"use_docker": False}}):
         create_tables(boto3.client("dynamodb", region_name="us-east-1"))
         yield

@@ -122,7 +122,53 @@ def test_run_now_queues_a_manual_execution(call: Call) -> None:
         "manual",
         1,
     )
+    assert message.fire_token == stored_token(job["job_id"])  # copied from the job item
     assert call("POST", f"/api/v1/jobs/{job['job_id']}/run", role="viewer", raw_body="")[0] == 403
+
+
+def stored_token(job_id: str) -> str:
+    item = boto3.client("dynamodb").get_item(
+        TableName=config.JOBS_TABLE, Key={"pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{job_id}"}}
+    )["Item"]
+    token = item["fire_token"]["S"]
+    assert len(token) == 43
+    return token
+
+
+def test_no_answer_ever_shows_the_fire_token(call: Call) -> None:
+    job = create(call)
+    token = stored_token(job["job_id"])
+    answers = [
+        job,
+        call("GET", f"/api/v1/jobs/{job['job_id']}")[1],
+        call("GET", "/api/v1/jobs")[1],
+        call("POST", f"/api/v1/jobs/{job['job_id']}/run", raw_body="")[1],
+        call("GET", f"/api/v1/executions/{job['job_id']}")[1],
+    ]
+    assert all(
+        token not in json.dumps(answer) and "fire_token" not in json.dumps(answer) for answer in answers
+    )
+
+
+def test_a_job_from_before_fire_tokens_gets_409_on_run_now_and_its_token_with_the_next_save(
+    call: Call,
+) -> None:
+    job = create(call)
+    key = {"pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{job['job_id']}"}}
+    boto3.client("dynamodb").update_item(
+        TableName=config.JOBS_TABLE, Key=key, UpdateExpression="REMOVE fire_token"
+    )
+
+    status, body = call("POST", f"/api/v1/jobs/{job['job_id']}/run", raw_body="")
+    assert status == 409 and "fire tokens" in body["error"]["message"]
+    assert queued() == []
+
+    spec = {k: job[k] for k in ("name", "schedule", "target")}
+    assert call("PUT", f"/api/v1/jobs/{job['job_id']}", body=spec)[0] == 200
+    token = stored_token(job["job_id"])
+    assert call("PUT", f"/api/v1/jobs/{job['job_id']}", body=spec)[0] == 200
+    assert stored_token(job["job_id"]) == token  # a later save never replaces it
+    assert call("POST", f"/api/v1/jobs/{job['job_id']}/run", raw_body="")[0] == 202
 
 
 def test_history_is_newest_first_paged_and_filtered(call: Call) -> None:

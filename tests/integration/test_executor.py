@@ -16,11 +16,13 @@ from jobsched.adapters.job_store import DynamoJobStore
 from jobsched.auth import Principal
 from jobsched.config import Role, Tier
 from jobsched.executions import Outcome
-from jobsched.executor import Delivery, Executor, Result
+from jobsched.executor import Delivery, Executor, Rejection, RejectReason, Result
 from jobsched.fire import FireMessage, Trigger
 from jobsched.job_service import JobService
 from jobsched.jobs import Job, JobSpec
 from jobsched.settings import Settings
+from jobsched.telemetry import FIRES_REJECTED_TOTAL
+from tests.support.emf import captured_logs, emitted_metrics, log_records, named
 
 pytestmark = pytest.mark.usefixtures("aws")
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -104,9 +106,21 @@ def executor(clock: Clock, target: ScriptedTarget, queue: RecordingQueue, failur
     )
 
 
+def fire_token(job_id: str) -> str | None:
+    """The job's fire token as the job item holds it (no API response ever shows it)."""
+    loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load("acme", job_id)
+    return loaded.job.fire_token if loaded else None
+
+
 def fire(job: dict[str, Any], **overrides: Any) -> FireMessage:
     return FireMessage.model_validate(
-        {"tenant": "acme", "job_id": job["job_id"], "job_version": job["version"], "scheduled_time": START}
+        {
+            "tenant": "acme",
+            "job_id": job["job_id"],
+            "job_version": job["version"],
+            "scheduled_time": START,
+            "fire_token": fire_token(job["job_id"]),
+        }
         | overrides
     )
 
@@ -277,15 +291,14 @@ def test_overlap_allow_runs_both(clock: Clock, jobs: JobService) -> None:
     assert run.process(fire(job, scheduled_time=START + timedelta(minutes=5))) is Result.SUCCEEDED
 
 
-@pytest.mark.parametrize("change", ["deleted", "paused", "edited"])
+@pytest.mark.parametrize("change", ["paused", "edited"])
 def test_a_job_that_changed_since_the_fire_is_skipped_with_the_reason(
     clock: Clock, jobs: JobService, change: str
 ) -> None:
     job = make_job(jobs)
+    message = fire(job)
     spec = JobSpec.model_validate({k: job[k] for k in JobSpec.model_fields if k in job})
-    if change == "deleted":
-        jobs.delete(ADMIN, job["job_id"])
-    elif change == "paused":
+    if change == "paused":
         boto3.client("dynamodb").update_item(
             TableName=config.JOBS_TABLE,
             Key={"pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{job['job_id']}"}},
@@ -296,11 +309,31 @@ def test_a_job_that_changed_since_the_fire_is_skipped_with_the_reason(
     else:
         jobs.replace(ADMIN, job["job_id"], spec.model_copy(update={"name": "renamed"}), None)
     target = ScriptedTarget()
-    assert executor(clock, target, RecordingQueue(), []).process(fire(job)) is Result.SKIPPED
+    assert executor(clock, target, RecordingQueue(), []).process(message) is Result.SKIPPED
     assert target.calls == []
     [record] = history(job["job_id"])
-    expected = {"deleted": "job_deleted", "paused": "job_paused", "edited": "job_version_changed"}[change]
+    expected = {"paused": "job_paused", "edited": "job_version_changed"}[change]
     assert (record["status"], record["skip_reason"]) == ("skipped", expected)
+
+
+def test_a_fire_of_a_deleted_job_is_rejected_without_a_record(clock: Clock, jobs: JobService) -> None:
+    job = make_job(jobs)
+    message = fire(job)
+    jobs.delete(ADMIN, job["job_id"])
+    rejected: list[Rejection] = []
+    run = Executor(
+        store=DynamoExecutionStore(boto3.client("dynamodb"), config.EXECUTIONS_TABLE),
+        jobs=DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE),
+        queue=RecordingQueue(),
+        invoker=ScriptedTarget(),
+        lease=LEASE,
+        on_rejected=rejected.append,
+        clock=clock,
+    )
+
+    assert run.process(message) is Result.REJECTED
+    assert history(job["job_id"]) == []
+    assert [r.reason for r in rejected] == [RejectReason.UNKNOWN_JOB]
 
 
 def test_a_run_now_of_a_paused_job_still_runs(clock: Clock, jobs: JobService) -> None:
@@ -310,22 +343,48 @@ def test_a_run_now_of_a_paused_job_still_runs(clock: Clock, jobs: JobService) ->
     assert executor(clock, target, RecordingQueue(), []).process(manual) is Result.SUCCEEDED
 
 
-def test_the_handler_reports_only_the_records_that_failed(jobs: JobService) -> None:
+def test_the_handler_drops_what_the_service_did_not_make_and_reports_only_what_failed(
+    jobs: JobService, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     sqs = boto3.client("sqs")
     sqs.create_queue(QueueName=config.EXECUTION_QUEUE)
     from functions.executor import handler as executor_function
 
+    victim = make_job(jobs)
+    forged_token = "forged-" + "x" * 36
     gone = {"tenant": "acme", "job_id": "job_gone", "job_version": 1, "scheduled_time": START.isoformat()}
+    forged = fire(victim, fire_token=forged_token, trigger="manual", execution_id="exe_20261201T100000Z_x")
+    broken = fire(victim, job_id="job_broken", fire_token="t")
+    real_load = executor_function.EXECUTOR._jobs.load
+
+    def flaky_load(tenant: str, job_id: str) -> Any:
+        if job_id == "job_broken":
+            raise ConnectionError("DynamoDB unreachable")
+        return real_load(tenant, job_id)
+
+    monkeypatch.setattr(executor_function.EXECUTOR._jobs, "load", flaky_load)
     event = {
         "Records": [
             _record("m-1", json.dumps(gone)),
             _record("m-2", "not json"),
+            _record("m-3", forged.model_dump_json()),
+            _record("m-4", broken.model_dump_json()),
         ]
     }
-    response = executor_function.handler(event, None)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
-    [record] = history("job_gone")
-    assert record["skip_reason"] == "job_deleted"
+    with captured_logs() as logs:
+        response = executor_function.handler(event, None)
+
+    # Rejected messages are deleted (not reported), never retried into the DLQ; only a real failure returns.
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-4"}]}
+    assert history("job_gone") == [] and history(victim["job_id"]) == []
+    rejected = [r for r in log_records(logs) if r["message"] == "fire message rejected"]
+    assert sorted(r["reason"] for r in rejected) == ["token_mismatch", "unknown_job", "unparseable"]
+    assert forged_token not in logs.getvalue()
+    assert {"claimed_job_id": victim["job_id"], "claimed_trigger": "manual"}.items() <= next(
+        r for r in rejected if r["reason"] == "token_mismatch"
+    ).items()
+    counts = named(emitted_metrics(capsys.readouterr().out), FIRES_REJECTED_TOTAL)
+    assert [(m.dimensions, m.values) for m in counts] == [({"service": config.SERVICE}, [1.0])] * 3
 
 
 def _record(message_id: str, body: str) -> dict[str, Any]:
@@ -358,5 +417,9 @@ def test_every_finished_execution_is_reported_once_with_its_duration(clock: Cloc
     assert finished == []
     run.process(fire(job, attempt=2, execution_id=history(job["job_id"])[0]["execution_id"]))
     assert finished == [("succeeded", 12.0)]
-    run.process(fire(job, job_id="job_deleted_meanwhile"))
+    jobs.replace(
+        ADMIN, job["job_id"], JobSpec.model_validate({k: job[k] for k in JobSpec.model_fields}), None
+    )
+    run.process(fire(job, scheduled_time=START + timedelta(minutes=10)))  # stale version: skipped
+    run.process(fire(job, job_id="job_deleted_meanwhile"))  # rejected: not an execution at all
     assert finished == [("succeeded", 12.0), ("skipped", 0.0)]

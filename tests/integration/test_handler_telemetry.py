@@ -43,6 +43,11 @@ def _job_spec() -> dict[str, Any]:
     }
 
 
+def _create(job_api: ModuleType, spec: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = job_api.handler(rest_event("POST", "/api/v1/jobs", body=spec), None)
+    return response["statusCode"], json.loads(response["body"])
+
+
 def _dimensions(metrics: list[Any], name: str) -> list[dict[str, str]]:
     return [metric.dimensions for metric in named(metrics, name)]
 
@@ -122,19 +127,28 @@ def test_authorizer_counts_decisions_and_never_logs_the_key(
     assert key_value not in logged
 
 
-def test_the_executor_counts_each_execution_by_outcome(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_executor_counts_each_execution_by_outcome(
+    job_api: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
     boto3.client("sqs").create_queue(QueueName=config.EXECUTION_QUEUE)
     executor = importlib.import_module("functions.executor.handler")
-    gone = {
+    status, paused = _create(job_api, _job_spec() | {"enabled": False})
+    assert status == 201
+    item = boto3.client("dynamodb").get_item(
+        TableName=config.JOBS_TABLE, Key={"pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{paused['job_id']}"}}
+    )["Item"]
+    fire = {
         "tenant": "acme",
-        "job_id": "job_gone",
+        "job_id": paused["job_id"],
         "job_version": 1,
         "scheduled_time": "2026-12-01T10:00:00Z",
+        "fire_token": item["fire_token"]["S"],
     }
+    capsys.readouterr()
     record = {
         "messageId": "m-1",
         "receiptHandle": "rh-1",
-        "body": json.dumps(gone),
+        "body": json.dumps(fire),
         "attributes": {"ApproximateReceiveCount": "1"},
         "messageAttributes": {},
         "md5OfBody": "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -22,6 +23,7 @@ from tests.support.apigw import headers_of, rest_event
 pytestmark = pytest.mark.usefixtures("aws")
 
 Call = Callable[..., tuple[int, dict[str, str], Any]]
+_NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
@@ -311,3 +313,119 @@ def test_the_job_limit_per_tenant_is_enforced_and_freed_by_delete() -> None:
     service.create(other, job_spec)  # the limit is per tenant
     service.delete(principal, first.job["job_id"])
     assert service.create(principal, job_spec).job["job_id"]
+
+
+OWN_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobsched-executions"
+
+
+def _access() -> Any:
+    from jobsched.adapters.target_access_store import DynamoTargetAccessStore
+
+    return DynamoTargetAccessStore(boto3.client("dynamodb"), JOBS_TABLE)
+
+
+@pytest.mark.parametrize(
+    ("target", "field", "why"),
+    [
+        # The service's own execution queue, even allow-listed: the door forged fires came through.
+        ({"type": "sqs", "queue_url": OWN_QUEUE_URL, "body": "{}"}, "target.queue_url", "scheduler's own"),
+        (
+            {"type": "lambda", "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:jobsched-x"},
+            "target.function_arn",
+            "scheduler's own",
+        ),
+        (
+            {"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:123456789012:not-granted"},
+            "target.topic_arn",
+            "allow-list",
+        ),
+        (
+            {
+                "type": "stepfunctions",
+                "state_machine_arn": "arn:aws:states:us-east-1:444455556666:stateMachine:m",
+            },
+            "target.state_machine_arn",
+            "allow-list",
+        ),
+        (
+            {
+                "type": "eventbridge",
+                "event_bus_arn": "arn:aws:events:us-east-1:123456789012:event-bus/jobsched",
+            },
+            "target.event_bus_arn",
+            "scheduler's own",
+        ),
+    ],
+)
+def test_an_aws_target_the_tenant_was_not_given_is_refused_at_create_and_update(
+    call: Call, target: dict[str, Any], field: str, why: str
+) -> None:
+    _access().allow("acme", "arn:aws:sqs:us-east-1:123456789012:jobsched-executions", _NOW)
+    status, _, body = call("POST", "/api/v1/jobs", body=spec(target=target))
+    assert status == 422, body
+    [detail] = body["error"]["details"]
+    assert detail["field"] == field and why in detail["message"]
+
+    job = create(call)
+    status, _, body = call("PUT", f"/api/v1/jobs/{job['job_id']}", body=spec(target=target))
+    assert status == 422 and body["error"]["details"][0]["field"] == field
+
+
+def test_aws_targets_open_by_allow_list_or_in_the_tenants_role_account(call: Call) -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:their-topic"
+    machine = "arn:aws:states:eu-west-1:111122223333:stateMachine:theirs"
+    _access().allow("acme", topic, _NOW)
+    _access().set_role("acme", "arn:aws:iam::111122223333:role/jobsched-target", _NOW)
+
+    assert create(call, target={"type": "sns", "topic_arn": topic})["target"]["topic_arn"] == topic
+    made = create(call, target={"type": "stepfunctions", "state_machine_arn": machine, "input": '{"a": 1}'})
+    assert made["target"] == {
+        "type": "stepfunctions",
+        "state_machine_arn": machine,
+        "input": '{"a": 1}',
+        "timeout_seconds": 30,
+    }
+    # Another tenant has neither: the same targets are refused for it.
+    status, _, _ = call(
+        "POST", "/api/v1/jobs", tenant="globex", body=spec(target={"type": "sns", "topic_arn": topic})
+    )
+    assert status == 422
+
+
+@pytest.mark.parametrize(
+    ("target", "field"),
+    [
+        (
+            {"type": "lambda", "function_arn": "arn:aws:lambda:us-east-1:123:function:f"},
+            "target.function_arn",
+        ),
+        (
+            {
+                "type": "lambda",
+                "function_arn": f"arn:aws:lambda:us-east-1:{'1' * 12}:function:f",
+                "payload": "[1]",
+            },
+            "target.payload",
+        ),
+        (
+            {"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:123456789012:t", "subject": "a\nb"},
+            "target.subject",
+        ),
+        ({"type": "sns", "topic_arn": "arn:aws:sqs:us-east-1:123456789012:t"}, "target.topic_arn"),
+        (
+            {
+                "type": "stepfunctions",
+                "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+                "input": "not json",
+            },
+            "target.input",
+        ),
+        ({"type": "stepfunctions", "state_machine_arn": "m"}, "target.state_machine_arn"),
+    ],
+)
+def test_a_malformed_aws_target_is_a_422_naming_the_field(
+    call: Call, target: dict[str, Any], field: str
+) -> None:
+    status, _, body = call("POST", "/api/v1/jobs", body=spec(target=target))
+    assert status == 422, body
+    assert [detail["field"] for detail in body["error"]["details"]] == [field]

@@ -43,7 +43,7 @@ def create(name: str, expression: str, timezone: str = "UTC", **extra: Any) -> N
         Target={
             "Arn": QUEUE_ARN,
             "RoleArn": "arn:aws:iam::123456789012:role/r",
-            "Input": scheduler_input_template("acme", f"job_{name}", 3),
+            "Input": scheduler_input_template("acme", f"job_{name}", 3, "tok"),
         },
         **extra,
     )
@@ -152,7 +152,8 @@ def test_disabled_schedules_do_not_fire_and_resuming_does_not_replay_the_pause()
 
 def test_fill_input_fills_every_placeholder() -> None:
     text = fill_input(
-        scheduler_input_template("t", "j", 1), scheduled_time=utc(2030, 1, 1), schedule_arn="arn"
+        scheduler_input_template("t", "j", 1, "tok"), scheduled_time=utc(2030, 1, 1), schedule_arn="arn"
     )
     assert "<aws." not in text
     assert json.loads(text)["scheduled_time"] == "2030-01-01T00:00:00Z"
+    assert FireMessage.model_validate_json(text).fire_token == "tok"  # the local clock sends the token on

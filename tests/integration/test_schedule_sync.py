@@ -61,6 +61,7 @@ def test_a_new_job_gets_one_schedule_in_its_home_region_and_is_marked_synced(har
         2,
     )
     after = stored("acme", job["job_id"])
+    assert message.fire_token == after["fire_token"] and len(after["fire_token"]) == 43
     assert after["schedule_state"] == "synced"
     assert after["schedule_arn"] == schedule["Arn"]
     assert after["version"] == 1  # the sync's own write keeps the version
@@ -255,3 +256,38 @@ def test_a_record_still_throttled_fails_the_batch_from_there_and_ends_in_the_dlq
     assert stored("acme", dead[0][1][0]["dynamodb"]["Keys"]["sk"]["S"].removeprefix("JOB#"))[
         "schedule_state"
     ] == ("pending")
+
+
+def test_a_job_from_before_fire_tokens_gets_one_from_the_migration_and_its_schedule_follows(
+    harness: Harness,
+) -> None:
+    import io
+
+    import boto3
+
+    from jobsched_local.job_commands import issue_fire_tokens
+
+    old = job_service().create(principal(), spec()).job
+    new = job_service().create(principal(), spec()).job
+    dynamodb = boto3.client("dynamodb", region_name=SERVING)
+    dynamodb.update_item(
+        TableName=config.JOBS_TABLE,
+        Key={"pk": {"S": "TENANT#acme"}, "sk": {"S": f"JOB#{old['job_id']}"}},
+        UpdateExpression="REMOVE fire_token",
+    )
+    harness.settle()
+    by_name = {s["Name"]: s for s in schedules(SERVING)}
+    assert "fire_token" not in by_name[schedule_name("acme", old["job_id"])]["Target"]["Input"]
+    kept = stored("acme", new["job_id"])["fire_token"]
+
+    out = io.StringIO()
+    assert issue_fire_tokens(dynamodb, out=out, progress_to=io.StringIO()) == 1
+    assert issue_fire_tokens(dynamodb, out=io.StringIO(), progress_to=io.StringIO()) == 0
+    assert "issued a fire token to 1 job(s)" in out.getvalue()
+    harness.settle()
+
+    token = stored("acme", old["job_id"])["fire_token"]
+    assert len(token) == 43 and stored("acme", new["job_id"])["fire_token"] == kept
+    rewritten = {s["Name"]: s for s in schedules(SERVING)}[schedule_name("acme", old["job_id"])]
+    assert f'"fire_token": "{token}"' in rewritten["Target"]["Input"]
+    assert stored("acme", old["job_id"])["version"] == 1  # same definition, same version

@@ -1,4 +1,4 @@
-"""Target invokers: the signed webhook on a loopback socket, SSRF at call time, AWS targets on moto."""
+"""The webhook invoker: signed, on a loopback socket, SSRF at call time (AWS targets: test_aws_targets.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 
-from jobsched.adapters.clients import client
-from jobsched.adapters.targets import AwsTargetInvoker, HttpInvoker
+from jobsched.adapters.targets import HttpInvoker
 from jobsched.executor import Delivery
 from jobsched.fire import Trigger
-from jobsched.jobs import EventBridgeTarget, HttpTarget, Job, SqsTarget
+from jobsched.jobs import HttpTarget, Job
 from jobsched.target_guard import TargetPolicy
 from jobsched.webhook import new_webhook_secret, verify
 
@@ -130,28 +128,6 @@ def test_an_unreachable_target_is_a_recorded_failure() -> None:
     target = HttpTarget(url="http://127.0.0.1:9/", body="{}", timeout_seconds=1)
     outcome = HttpInvoker(allowing(target)).invoke(job_with(target), target, SECRET, DELIVERY)
     assert not outcome.succeeded and outcome.status_code is None and outcome.error
-
-
-@pytest.mark.usefixtures("aws")
-def test_the_sqs_target_sends_the_body_with_the_execution_ids() -> None:
-    url = boto3.client("sqs").create_queue(QueueName="their-queue")["QueueUrl"]
-    target = SqsTarget(
-        type="sqs", queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/their-queue", body='{"go": 1}'
-    )
-    outcome = AwsTargetInvoker(client).send_message(job_with(target), target, DELIVERY)
-    assert outcome.succeeded, outcome.error
-    [message] = boto3.client("sqs").receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
-    assert message["Body"] == '{"go": 1}'
-    assert message["MessageAttributes"]["jobsched-execution-id"]["StringValue"] == DELIVERY.execution_id
-
-
-@pytest.mark.usefixtures("aws")
-def test_the_eventbridge_target_puts_one_event_on_the_bus() -> None:
-    arn = boto3.client("events").create_event_bus(Name="their-bus")["EventBusArn"]
-    target = EventBridgeTarget(type="eventbridge", event_bus_arn=arn, detail='{"k": "v"}')
-    outcome = AwsTargetInvoker(client).put_event(job_with(target), target, DELIVERY)
-    assert outcome.succeeded, outcome.error
-    assert outcome.response_excerpt is not None and "EventId" in outcome.response_excerpt
 
 
 def test_a_target_stored_before_a_rule_existed_loads_but_is_refused_at_call_time(

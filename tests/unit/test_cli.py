@@ -19,7 +19,9 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        ([], "{local,keys,jobs,dlq,regions}"),
+        ([], "{local,keys,jobs,tenants,targets,dlq,regions}"),
+        (["tenants", "set-role", "--tenant", "acme"], "--role-arn"),
+        (["targets", "allow", "--tenant", "acme"], "ARN"),
         (["keys"], "{create,list,revoke}"),
         (["keys", "create", "--tier", "basic", "--role", "admin"], "--tenant"),
         (["keys", "create", "--tenant", "t", "--tier", "gold", "--role", "admin"], "--tier"),

@@ -53,7 +53,7 @@ class FakeGateway:
 
     def get(self, name: str) -> ExistingSchedule | None:
         found = self.schedules.get(name)
-        return ExistingSchedule(f"arn:{name}", found.version, found.enabled) if found else None
+        return ExistingSchedule(f"arn:{name}", found.version, found.enabled, found.input) if found else None
 
     def create(self, definition: ScheduleDefinition) -> str:
         return self._put("create", definition)
@@ -223,3 +223,46 @@ def test_moving_is_idempotent_and_checks_the_regions() -> None:
         move_jobs(store, [], from_region="eu-west-1", to_region="eu-west-1", regions=regions)
     with pytest.raises(Exception, match="configured regions"):
         move_jobs(store, [], from_region="us-west-2", to_region="eu-west-1", regions=regions)
+
+
+def test_the_schedule_input_carries_the_jobs_fire_token() -> None:
+    definition = render_schedule("acme", job(fire_token="tok-A"))
+    assert (
+        json.loads(definition.input.replace("<aws.scheduler.attempt-number>", "1"))["fire_token"] == "tok-A"
+    )
+    assert "fire_token" not in render_schedule("acme", job()).input  # a job from before tokens: none to give
+
+
+def test_a_job_given_its_token_later_gets_its_schedule_rewritten_at_the_same_version() -> None:
+    sync, gateway, store = sync_of(job())
+    assert sync.apply(change()) is Outcome.CREATED
+    store.job = job(fire_token="tok-late", schedule_state="synced", schedule_arn="arn:acme.job_01abc")
+    token_record = {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "SequenceNumber": "43",
+            "Keys": {"pk": {"S": "TENANT#acme"}, "sk": {"S": "JOB#job_01abc"}},
+            "OldImage": {"version": {"N": "3"}},
+            "NewImage": {"version": {"N": "3"}, "fire_token": {"S": "tok-late"}},
+        },
+    }
+    rekeyed = job_change(token_record)
+    assert rekeyed is not None and rekeyed.rekeyed and rekeyed.redefines
+
+    assert sync.apply(rekeyed) is Outcome.UPDATED
+    assert '"fire_token": "tok-late"' in gateway.schedules["acme.job_01abc"].input
+    assert sync.apply(rekeyed) is Outcome.UNCHANGED  # a replay of the same record writes nothing
+    assert gateway.writes == ["create", "update"]
+
+
+def test_a_write_that_keeps_version_and_token_does_not_wake_the_sync() -> None:
+    same = {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "Keys": {"pk": {"S": "TENANT#acme"}, "sk": {"S": "JOB#job_01abc"}},
+            "OldImage": {"version": {"N": "3"}, "fire_token": {"S": "t"}},
+            "NewImage": {"version": {"N": "3"}, "fire_token": {"S": "t"}, "schedule_state": {"S": "synced"}},
+        },
+    }
+    change_ = job_change(same)
+    assert change_ is not None and not change_.redefines

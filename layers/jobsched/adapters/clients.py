@@ -21,3 +21,15 @@ def client(service: str, region: str | None = None) -> Any:
     # Lambda sets AWS_REGION; boto3 itself only reads AWS_DEFAULT_REGION.
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return boto3.client(service, region_name=region, config=_CONFIG)
+
+
+def assumed_client(service: str, region: str, credentials: dict[str, Any]) -> Any:
+    """A client acting as an assumed role (STS AssumeRole's Credentials); not cached, the keys expire."""
+    return boto3.client(
+        service,
+        region_name=region,
+        config=_CONFIG,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )

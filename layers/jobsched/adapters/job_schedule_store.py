@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from jobsched.adapters.dynamodb import from_item, to_item
-from jobsched.adapters.job_store import job_from_item, job_sk, tenant_pk
+from jobsched.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_from_item, job_sk, tenant_pk
 from jobsched.errors import NotFound
 from jobsched.jobs import Job, JobStatus, ScheduleState
 
@@ -153,6 +153,34 @@ class DynamoJobScheduleStore:
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def jobs_without_fire_token(self) -> Iterator[tuple[str, str]]:
+        """(tenant, job_id) of every job made before fire tokens existed (a scan: a one-off migration)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "ProjectionExpression": "tenant, job_id",
+            "FilterExpression": f"begins_with(sk, :prefix) AND attribute_not_exists({FIRE_TOKEN_ATTRIBUTE})",
+            "ExpressionAttributeValues": to_item({":prefix": _JOB_PREFIX}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.scan(**request)
+            for item in page.get("Items", []):
+                plain = from_item(item)
+                yield str(plain["tenant"]), str(plain["job_id"])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def issue_fire_token(self, tenant: str, job_id: str, token: str) -> bool:
+        """Give the job `token` unless it has one; the version stays (schedule-sync sees the new token)."""
+        return self._conditional_update(
+            tenant,
+            job_id,
+            f"SET {FIRE_TOKEN_ATTRIBUTE} = :token",
+            {":token": token},
+            f"attribute_not_exists({FIRE_TOKEN_ATTRIBUTE})",
+        )
 
     def _key(self, tenant: str, job_id: str) -> dict[str, Any]:
         return to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)})

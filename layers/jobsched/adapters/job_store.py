@@ -6,6 +6,8 @@ tenant's items (the tenant comes from the authorizer, never from the request):
 - job counter:  sk = COUNT#jobs                (job_count, kept by the same transaction as create/delete;
                                                gsi1pk = JOBCOUNTERS, gsi1sk = <tenant>)
 - idempotency:  sk = IDEMPOTENCY#<key>         (body hash, first response, expires_at TTL after 24 h)
+
+A job item also holds two secrets no response carries: webhook_secret and fire_token (docs/security.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ COUNTER_SK = "COUNT#jobs"
 # Every tenant's job counter is also filed under this gsi1 key, so the tenants can be listed without a Scan.
 COUNTERS_INDEX_PK = "JOBCOUNTERS"
 _MUTABLE_FIELDS = tuple(JobSpec.model_fields)
+FIRE_TOKEN_ATTRIBUTE = "fire_token"  # noqa: S105 (an attribute name)
 
 
 def tenant_pk(tenant: str) -> str:
@@ -40,6 +43,8 @@ def job_item(tenant: str, job: Job) -> dict[str, Any]:
         "entity": "job",
         "tenant": tenant,
         **job.model_dump(mode="json"),
+        # Excluded from every dump of the model, so written here explicitly.
+        **({FIRE_TOKEN_ATTRIBUTE: job.fire_token} if job.fire_token else {}),
     }
 
 
@@ -128,7 +133,15 @@ class DynamoJobStore:
             raise _not_found(job_id) from None
 
     def replace(
-        self, tenant: str, job_id: str, spec: JobSpec, *, expected_version: int | None, at: datetime, by: str
+        self,
+        tenant: str,
+        job_id: str,
+        spec: JobSpec,
+        *,
+        expected_version: int | None,
+        at: datetime,
+        by: str,
+        fire_token: str | None = None,
     ) -> Job:
         fields = spec.model_dump(mode="json")
         names = {f"#{name}": name for name in _MUTABLE_FIELDS}
@@ -146,6 +159,10 @@ class DynamoJobStore:
             {":status": status_for(spec.enabled).value, ":one": 1, ":at": at.isoformat(), ":by": by}
         )
         values[":pending"] = ScheduleState.PENDING.value
+        if fire_token is not None:
+            # A job made before fire tokens existed gets one with its next change; a token is never replaced.
+            sets.append(f"{FIRE_TOKEN_ATTRIBUTE} = if_not_exists({FIRE_TOKEN_ATTRIBUTE}, :fire_token)")
+            values[":fire_token"] = fire_token
         condition = "attribute_exists(pk)"
         if expected_version is not None:
             condition += " AND #version = :expected"

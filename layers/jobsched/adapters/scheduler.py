@@ -67,6 +67,7 @@ class EventBridgeScheduleGateway:
             arn=str(found["Arn"]),
             version=version_in_description(found.get("Description")),
             enabled=found.get("State") == "ENABLED",
+            input=found.get("Target", {}).get("Input"),
         )
 
     def create(self, definition: ScheduleDefinition) -> str:
