@@ -39,6 +39,7 @@ Invoke = Callable[..., tuple[int, Any, str]]
 def invoke() -> Invoke:
     provision_scheduling(["us-east-1"], client_for)
     boto3.client("sqs").create_queue(QueueName=config.EXECUTION_QUEUE)
+    from functions.deep_health import handler as deep_health
     from functions.executions_api import handler as executions_api
     from functions.health import handler as health
     from functions.job_api import handler as job_api
@@ -49,6 +50,7 @@ def invoke() -> Invoke:
         "executions_api": executions_api.handler,
         "schedule_api": schedule_api.handler,
         "health": health.handler,
+        "deep_health": deep_health.handler,
     }
 
     def call(function: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any, str]:
@@ -131,7 +133,7 @@ def request_body(route: Route, method: str) -> dict[str, Any] | None:
 
 
 def expected_status(route: Route, method: str, role: str) -> int:
-    if route.resource == "/health":
+    if route.resource in ("/health", config.DEEP_HEALTH_PATH):
         return 200
     addresses_a_job = "{job_id}" in route.resource or "{proxy+}" in route.resource
     if not addresses_a_job:  # the caller's own collection: list, create, status
@@ -145,7 +147,13 @@ def expected_status(route: Route, method: str, role: str) -> int:
 
 def test_routes_are_all_swept() -> None:
     # Every function the API routes to, and routes of every shape (ids, no ids, the catch-all).
-    assert {route.function for route in ROUTES} == {"health", "job_api", "executions_api", "schedule_api"}
+    assert {route.function for route in ROUTES} == {
+        "health",
+        "deep_health",
+        "job_api",
+        "executions_api",
+        "schedule_api",
+    }
     assert any("{execution_id}" in route.resource for route in ROUTES)
     assert any(route.method == ANY for route in ROUTES)
 
