@@ -24,8 +24,8 @@ from werkzeug.wrappers import Request
 from jobsched.config import API_KEY_HEADER, STAGE_BURST, STAGE_RATE_PER_SECOND
 from jobsched_local.api_docs import with_api_docs
 from jobsched_local.authorizer_gate import CachingAuthorizer, Decision
+from jobsched_local.key_check import KeyInPlan
 from jobsched_local.lambda_context import make_context
-from jobsched_local.moto_backends import KeyInPlan
 from jobsched_local.proxy_event import (
     ApiKeyIdentity,
     ApiStage,

@@ -13,7 +13,7 @@ import boto3
 
 from jobsched import tables
 from jobsched_local.aws_emulator import free_port
-from jobsched_local.dynamodb_local import PID_FILE, DynamoDBLocal, answers
+from jobsched_local.dynamodb_local import PID_FILE, DynamoDBLocal, answers, install_commit_barrier
 from jobsched_local.provision import ensure_table
 
 WAIT_SECONDS = 30  # a bound for a process to go, not a timing assertion
@@ -64,6 +64,45 @@ def test_a_leftover_instance_is_stopped_and_the_items_survive_it(tmp_path: Path)
     finally:
         second.stop()
     assert not (tmp_path / PID_FILE).exists()
+
+
+def test_an_acknowledged_transaction_survives_a_kill_right_after_its_answer(tmp_path: Path) -> None:
+    server = DynamoDBLocal(tmp_path, "127.0.0.1", free_port())
+    server.start()
+    session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    install_commit_barrier(session, server.endpoint_url)
+    client = session.client("dynamodb", endpoint_url=server.endpoint_url)
+    ensure_table(client, tables.JOBS)
+    for n in range(5):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": tables.JOBS.name, "Item": {"pk": {"S": f"job{n}"}, "sk": {"S": "s"}}}},
+                {
+                    "Update": {
+                        "TableName": tables.JOBS.name,
+                        "Key": {"pk": {"S": "counter"}, "sk": {"S": "c"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    pid = server.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # at once, as the runtime's death takes DynamoDB Local with it
+    assert _gone(pid)
+
+    restarted = DynamoDBLocal(tmp_path, "127.0.0.1", free_port())
+    restarted.start()
+    try:
+        reader = _client(restarted)
+        counter = reader.get_item(  # type: ignore[attr-defined]
+            TableName=tables.JOBS.name, Key={"pk": {"S": "counter"}, "sk": {"S": "c"}}
+        )
+        assert counter["Item"]["n"] == {"N": "5"}
+    finally:
+        restarted.stop()
+        server.stop()
 
 
 PARENT = """
