@@ -266,9 +266,7 @@ class ScheduleClock:
             return []
         times = self._times_of(schedule)
         start = max(now - CATCH_UP_WINDOW, times.updated_at if times is not None else now - CATCH_UP_WINDOW)
-        window = dict(schedule)
-        window.pop("EndDate", None)
-        candidates = due_fires(window, start, mark.fired_at, anchor=_created(times)).fires
+        candidates = due_fires(schedule, start, mark.fired_at, anchor=_created(times)).fires
         if not candidates:
             return []
         missing = self._unexecuted(job[0], job[1], candidates)

@@ -35,6 +35,8 @@ def test_every_acknowledged_create_and_a_key_survive_kill_minus_9(tmp_path: Path
     runtime = RuntimeProcess(tmp_path / "state")
     runtime.start()
     _, key = runtime.create_key("crash", "premium", role="admin")
+    rate = call(runtime.port, "POST", "/api/v1/jobs", key=key, body=job("anchored"))
+    assert rate.status == 201
     acknowledged: list[str] = []
     enough = threading.Event()
     writer = threading.Thread(target=create_until_refused, args=(runtime.port, key, acknowledged, enough))
@@ -53,6 +55,9 @@ def test_every_acknowledged_create_and_a_key_survive_kill_minus_9(tmp_path: Path
             if call(runtime.port, "GET", f"/api/v1/jobs/{job_id}", key=key).status != 200
         ]
         assert missing == []
+        # A rate counts from the job's creation, before and after the restart alike.
+        after = call(runtime.port, "GET", f"/api/v1/jobs/{rate.body['job_id']}", key=key)
+        assert after.body["next_runs"] == rate.body["next_runs"]
         listed = call(runtime.port, "GET", "/api/v1/jobs?limit=100", key=key)
         assert listed.status == 200
         assert set(acknowledged) <= {item["job_id"] for item in listed.body["items"]} | set(
