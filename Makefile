@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test fuzz lint typecheck pytest synth diff deploy bench openapi clean
+.PHONY: setup run java test fuzz lint typecheck pytest synth diff deploy bench openapi clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,16 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(BIN)/.installed node_modules/.installed
 
-run: setup
+run: setup java
 	$(BIN)/jobsched local
+
+# DynamoDB Local (the local runtime's tables) needs Java 17 or later.
+java:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+		echo "make run needs Java 17 or later for DynamoDB Local (found: $${v:-no java})." >&2; \
+		echo "Install it with: sudo apt-get install openjdk-17-jre-headless" >&2; exit 1; \
+	fi
 
 test: setup lint typecheck synth pytest
 

@@ -6,16 +6,18 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from jobsched import config
+from jobsched import tables
+from jobsched.tables import KeyAttribute, TableDefinition
 
-PARTITION_KEY = "pk"
-SORT_KEY = "sk"
-GSI1_PARTITION_KEY = "gsi1pk"
-GSI1_SORT_KEY = "gsi1sk"
+_ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
 
 
-def _string_attribute(name: str) -> dynamodb.Attribute:
-    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+def _attribute(attribute: KeyAttribute) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=attribute.name, type=_ATTRIBUTE_TYPES[attribute.type])
 
 
 class GlobalTables(Construct):
@@ -27,32 +29,31 @@ class GlobalTables(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, replica_regions: tuple[str, ...]) -> None:
         super().__init__(scope, construct_id)
-        self.jobs_table = self._global_table("JobsTable", config.JOBS_TABLE, replica_regions)
-        self.executions_table = self._global_table(
-            "ExecutionsTable", config.EXECUTIONS_TABLE, replica_regions
-        )
+        self.jobs_table = self._global_table("JobsTable", tables.JOBS, replica_regions)
+        self.executions_table = self._global_table("ExecutionsTable", tables.EXECUTIONS, replica_regions)
 
     def _global_table(
-        self, construct_id: str, table_name: str, replica_regions: tuple[str, ...]
+        self, construct_id: str, table: TableDefinition, replica_regions: tuple[str, ...]
     ) -> dynamodb.TableV2:
+        """The table as jobsched.tables declares it (keys, indexes, stream, TTL), made global."""
         return dynamodb.TableV2(
             self,
             construct_id,
-            table_name=table_name,
-            partition_key=_string_attribute(PARTITION_KEY),
-            sort_key=_string_attribute(SORT_KEY),
+            table_name=table.name,
+            partition_key=_attribute(table.partition_key),
+            sort_key=_attribute(table.sort_key),
             billing=dynamodb.Billing.on_demand(),
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
-                    index_name=config.GSI1,
-                    partition_key=_string_attribute(GSI1_PARTITION_KEY),
-                    sort_key=_string_attribute(GSI1_SORT_KEY),
+                    index_name=index.name,
+                    partition_key=_attribute(index.partition_key),
+                    sort_key=_attribute(index.sort_key),
                     projection_type=dynamodb.ProjectionType.ALL,
                 )
+                for index in table.indexes
             ],
-            # schedule-sync reacts to job changes in every region, and needs the old image on deletes.
-            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-            time_to_live_attribute=config.TTL_ATTRIBUTE,
+            dynamo_stream=dynamodb.StreamViewType(table.stream_view),
+            time_to_live_attribute=table.ttl_attribute,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

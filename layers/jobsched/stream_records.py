@@ -11,6 +11,7 @@ from jobsched.schedule_sync import ChangeKind, JobChange, ScheduleSync
 
 _JOB_PREFIX = "JOB#"
 _TENANT_PREFIX = "TENANT#"
+_IMAGE_ATTRIBUTES = ("version", "last_execution")
 
 
 def job_change(record: Mapping[str, Any]) -> JobChange | None:
@@ -20,8 +21,8 @@ def job_change(record: Mapping[str, Any]) -> JobChange | None:
     pk, sk = str(keys.get("pk", "")), str(keys.get("sk", ""))
     if not (pk.startswith(_TENANT_PREFIX) and sk.startswith(_JOB_PREFIX)):
         return None
-    old = from_item(data.get("OldImage") or {})
-    new = from_item(data.get("NewImage") or {})
+    old = _image(data.get("OldImage"))
+    new = _image(data.get("NewImage"))
     return JobChange(
         record_id=str(data.get("SequenceNumber") or record.get("eventID") or ""),
         kind=ChangeKind(str(record.get("eventName"))),
@@ -44,6 +45,28 @@ def handle_stream_event(sync: ScheduleSync, event: Mapping[str, Any]) -> dict[st
     result = sync.process_batch(changes)
     failures = [{"itemIdentifier": result.failed_record_id}] if result.failed_record_id else []
     return {"batchItemFailures": failures}
+
+
+def _image(image: Any) -> dict[str, Any]:
+    """The attributes schedule-sync reads from an item image, typed values made plain.
+
+    Only these are read, so an attribute the sync does not need can never fail a record. DynamoDB Local
+    writes an empty map into stream images as {} instead of {"M": {}}; it is read as the empty map.
+    """
+    if not isinstance(image, Mapping):
+        return {}
+    wanted = {name: _repair(image[name]) for name in _IMAGE_ATTRIBUTES if name in image}
+    return from_item(wanted)
+
+
+def _repair(value: Any) -> Any:
+    if value == {}:
+        return {"M": {}}
+    if isinstance(value, Mapping) and set(value) == {"M"} and isinstance(value["M"], Mapping):
+        return {"M": {k: _repair(v) for k, v in value["M"].items()}}
+    if isinstance(value, Mapping) and set(value) == {"L"} and isinstance(value["L"], list):
+        return {"L": [_repair(v) for v in value["L"]]}
+    return value
 
 
 def _int_or_none(value: Any) -> int | None:

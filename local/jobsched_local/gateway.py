@@ -38,8 +38,8 @@ from jobsched.http_api import per_ip_limit_body
 from jobsched_local.api_docs import with_api_docs
 from jobsched_local.authorizer_gate import CachingAuthorizer, Decision
 from jobsched_local.compression import compress_response
+from jobsched_local.key_check import KeyInPlan
 from jobsched_local.lambda_context import make_context
-from jobsched_local.moto_backends import KeyInPlan
 from jobsched_local.proxy_event import (
     ApiKeyIdentity,
     ApiStage,

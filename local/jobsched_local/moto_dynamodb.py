@@ -1,4 +1,4 @@
-"""DynamoDB in the emulator, made to behave like the service where the local runtime depends on it.
+"""moto's DynamoDB made to behave like the service where the code relies on it (tests' moto variant).
 
 1. Every operation is atomic. moto applies an UpdateItem attribute by attribute on the live item, so a
    query in another thread (the API reading history while the executor claims an execution) could see a

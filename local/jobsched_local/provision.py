@@ -10,7 +10,8 @@ from typing import Any
 
 import boto3
 
-from jobsched import config
+from jobsched import config, tables
+from jobsched.tables import TableDefinition
 from jobsched_local.routes import ROUTES, Route
 from jobsched_local.scheduling_provision import provision_scheduling
 
@@ -18,38 +19,21 @@ from jobsched_local.scheduling_provision import provision_scheduling
 def provision(serving_region: str, regions: Sequence[str]) -> dict[str, str]:
     """Create the tables in the serving region and the API in every region; returns region -> REST API id."""
     dynamodb = boto3.client("dynamodb", region_name=serving_region)
-    for table in (config.JOBS_TABLE, config.EXECUTIONS_TABLE):
+    for table in tables.TABLES:
         ensure_table(dynamodb, table)
     # Schedule group, execution queue and the DLQs in every region, as the regional stacks create them.
     provision_scheduling(regions, lambda service, region: boto3.client(service, region_name=region))
     return {region: ensure_api(boto3.client("apigateway", region_name=region)) for region in regions}
 
 
-def ensure_table(client: Any, name: str) -> None:
-    """pk/sk table with the gsi1 index projecting everything, a NEW_AND_OLD_IMAGES stream and TTL."""
-    if name in client.list_tables()["TableNames"]:
+def ensure_table(client: Any, table: TableDefinition) -> None:
+    """The table as jobsched.tables declares it (the same definition the CDK data stack builds from)."""
+    if table.name in client.list_tables()["TableNames"]:
         return
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": config.GSI1,
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    client.create_table(**table.create_table_request())
+    client.get_waiter("table_exists").wait(TableName=table.name, WaiterConfig={"Delay": 1})
     client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": config.TTL_ATTRIBUTE}
+        TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
     )
 
 

@@ -1,4 +1,5 @@
-"""The local runtime: moto, the provisioned API and tables, the gateway and the workers, in one process."""
+"""The local runtime: DynamoDB Local (the tables, on disk), moto (the rest, rebuilt from the tables at
+start), the provisioned API, the gateway and the workers; one process and its DynamoDB Local child."""
 
 from __future__ import annotations
 
@@ -16,21 +17,23 @@ import boto3
 
 from jobsched import config
 from jobsched.target_guard import parse_host_port
-from jobsched_local import state
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
 from jobsched_local.demo_key import ensure_demo_key
+from jobsched_local.dynamodb_local import DynamoDBLocalError
 from jobsched_local.execution_poller import EXECUTOR_FUNCTION, ExecutionPoller
 from jobsched_local.gateway import Gateway, GatewayServer
+from jobsched_local.key_check import table_key_check
 from jobsched_local.key_service import make_key_service, make_key_store
+from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.lambda_context import make_context
 from jobsched_local.lambda_functions import apply_env, function_env, load_handlers
-from jobsched_local.moto_backends import ACCOUNT_ID, find_key_in_plan
 from jobsched_local.provision import provision
 from jobsched_local.proxy_event import ApiStage
+from jobsched_local.rebuild import RebuildSummary
 from jobsched_local.routes import ROUTES
 from jobsched_local.scheduling_provision import ensure_queues
-from jobsched_local.scheduling_runtime import scheduling_workers
+from jobsched_local.scheduling_runtime import SchedulingRuntime
 from jobsched_local.workers import BackgroundWorker, PeriodicWorker, WorkerGroup
 
 LOG = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ class RuntimeInfo:
     aws_endpoint_url: str
     state_dir: Path
     demo_key: str
-    restored: state.RestoreSummary | None
+    rebuilt: RebuildSummary
     startup_seconds: float
 
 
@@ -77,11 +80,8 @@ class LocalRuntime:
                 raise ValueError(f"--allow-target {entry}: the runtime's own ports are never targets")
         self.options = options
         self.workers = WorkerGroup()
-        self._emulator = AwsEmulator(options.host, options.aws_port)
+        self._emulator = AwsEmulator(options.host, options.aws_port, options.state_dir)
         self._server: GatewayServer | None = None
-        # Registered first, so it stops last and its final save sees what the other workers did.
-        self._snapshots = state.StateSnapshotter(options.state_dir, options.regions)
-        self.workers.register(self._snapshots)
 
     def register_worker(self, worker: BackgroundWorker) -> None:
         """Add a background worker: it starts with the runtime and stops (in reverse order) before AWS."""
@@ -101,13 +101,14 @@ class LocalRuntime:
         opts = self.options
         self._emulator.start()
         api_ids = provision(opts.region, opts.regions)
-        restored = restore_state(opts.state_dir, opts.regions)
-        self._snapshots.mark_saved()
+        scheduling = SchedulingRuntime(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID)
+        rebuilt = scheduling.prepare()  # moto's schedules and API keys, from the tables
 
-        apply_env(function_env(opts.region, opts.regions, opts.allow_targets, opts.own_ports))
+        reserved = (*opts.own_ports, *self._emulator.internal_ports)
+        apply_env(function_env(opts.region, opts.regions, opts.allow_targets, reserved))
         handlers = load_handlers([*(route.function for route in ROUTES), AUTHORIZER_FUNCTION])
-        for worker in scheduling_workers(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID):
-            self.register_worker(worker)  # schedule-sync on the stream, and the schedule clock
+        for worker in scheduling.workers():
+            self.register_worker(worker)  # schedule-sync on the stream, the schedule clock, recovery
         self._register_execution_poller()
         self._register_job_census()
         demo_key = ensure_demo_key(
@@ -120,10 +121,7 @@ class LocalRuntime:
         authorizer_handler = handlers.pop(AUTHORIZER_FUNCTION, None)
         authorizer = CachingAuthorizer(authorizer_handler, opts.region) if authorizer_handler else None
         gateway = Gateway(
-            api,
-            handlers,
-            authorizer,
-            key_check=lambda value: find_key_in_plan(opts.region, value, api.api_id, api.stage),
+            api, handlers, authorizer, key_check=table_key_check(make_key_store(_client, opts.region))
         )
         self.workers.start_all()
         self._server = GatewayServer(gateway, opts.host, opts.port)
@@ -133,7 +131,7 @@ class LocalRuntime:
             aws_endpoint_url=self._emulator.endpoint_url,
             state_dir=opts.state_dir.resolve(),
             demo_key=demo_key,
-            restored=restored,
+            rebuilt=rebuilt,
             startup_seconds=time.monotonic() - started,
         )
 
@@ -165,26 +163,17 @@ class LocalRuntime:
         self._emulator.stop()
 
 
-def restore_state(state_dir: Path, regions: Sequence[str]) -> state.RestoreSummary | None:
-    snapshot = state.load(state_dir)
-    return state.restore(snapshot, regions) if snapshot is not None else None
-
-
 def _client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
 def print_banner(info: RuntimeInfo) -> None:
-    restored = (
-        f"restored {info.restored.items} items and {info.restored.api_keys} API keys"
-        if info.restored
-        else "fresh state"
-    )
+    rebuilt = f"{info.rebuilt.jobs} jobs' schedules and {info.rebuilt.api_keys} API keys rebuilt"
     lines = [
         f"jobsched local runtime is up ({info.startup_seconds:.1f} s)",
         f"  API:          {info.api_url}   (try: curl {info.api_url}/health)",
         f"  AWS endpoint: {info.aws_endpoint_url}   (CLI: export AWS_ENDPOINT_URL={info.aws_endpoint_url})",
-        f"  State:        {info.state_dir}   ({restored})",
+        f"  State:        {info.state_dir}   (tables in DynamoDB Local; {rebuilt})",
         f"  Demo API key (tenant demo, role admin, tier premium): {info.demo_key}",
         "Press Ctrl+C to stop.",
     ]
@@ -192,7 +181,7 @@ def print_banner(info: RuntimeInfo) -> None:
 
 
 def run(options: RuntimeOptions) -> int:
-    """Start, serve until SIGINT or SIGTERM, then stop cleanly (the final state snapshot included)."""
+    """Start, serve until SIGINT or SIGTERM, then stop cleanly (DynamoDB Local included)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = threading.Event()
 
@@ -211,10 +200,13 @@ def run(options: RuntimeOptions) -> int:
             file=sys.stderr,
         )
         return 1
+    except DynamoDBLocalError as exc:
+        print(f"jobsched local: {exc}", file=sys.stderr)
+        return 1
     print_banner(info)
     # A timed wait, so the signal handler gets its turn even where a blocking wait would not wake up.
     while not stopping.wait(0.5):
         pass
     runtime.stop()
-    print("jobsched local runtime stopped; state saved in", info.state_dir, flush=True)
+    print("jobsched local runtime stopped; its state is in", info.state_dir, flush=True)
     return 0

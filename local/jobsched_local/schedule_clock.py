@@ -8,12 +8,19 @@ a random one); the scheduled time in the message stays the nominal one. An at() 
 ActionAfterCompletion=DELETE is deleted after its fire, and so is any such schedule past its end date.
 
 Restarts: the clock keeps, per schedule, the last nominal time it fired and a fingerprint of the
-definition, in <state-dir>/schedule-clock.json (written after each send). After a restart a schedule
-whose definition is unchanged resumes from that mark: fires that fell due while the runtime was down
-are caught up with at most one fire (the latest one due), and nothing at or before the mark fires again.
-A new or changed schedule counts from its last modification, so an edit never replays old fires.
-The mark is written after the send: a crash between the two may deliver one fire twice, which the
-executor absorbs (executions are idempotent on job and scheduled time); it never drops one.
+definition, in <state-dir>/schedule-clock.json (replaced atomically: temp file, fsync, rename, fsync of
+the folder). A schedule whose definition is unchanged resumes from that mark, so nothing at or before
+it fires again. A new or changed schedule counts from when its job was last defined (the job item's
+updated_at, read from the table: moto's own dates are those of the last rebuild), so an edit never
+replays old fires. Every fire that fell due while the runtime was down is sent once if it is at most
+CATCH_UP_WINDOW (an hour) late; older ones are skipped, with a log line. A rate schedule counts from
+its job's creation (created_at), as the API's next_runs do, whatever moto's creation date.
+
+Order: send, then mark. A crash between the two sends that fire again after the restart, which the
+executor absorbs (executions are idempotent on job and scheduled time); it never drops one. A fire
+sent before a crash may still have been on the queue (moto's, in memory) when the runtime died: on its
+first tick after a start the clock sends again those fires of the last hour, at or before the mark,
+that have no execution record (`unexecuted`); the executor ignores any that did run.
 """
 
 from __future__ import annotations
@@ -37,11 +44,25 @@ from jobsched_local.workers import PeriodicWorker
 LOG = logging.getLogger(__name__)
 MARKS_FILE = "schedule-clock.json"
 TICK_SECONDS = 0.25
-# How far back a schedule's fires are looked for at most (bounds the work of a long-stopped runtime).
-MAX_LOOKBACK = timedelta(days=31)
+# A fire due more than this long ago is skipped (and logged) instead of sent late.
+CATCH_UP_WINDOW = timedelta(hours=1)
 
 Now = Callable[[], datetime]
 ClientFor = Callable[[str, str], Any]
+
+
+@dataclass(frozen=True)
+class JobTimes:
+    """When a schedule's job was created (the anchor of a rate) and last defined (since when it fires)."""
+
+    created_at: datetime
+    updated_at: datetime
+
+
+# The job behind a schedule, by (tenant, job id): its times, or None when unknown (then moto's dates count).
+JobTimesLookup = Callable[[str, str], JobTimes | None]
+# (tenant, job id, scheduled times) -> those of the times that have no execution record.
+UnexecutedLookup = Callable[[str, str, list[datetime]], list[datetime]]
 
 
 @dataclass(frozen=True)
@@ -88,11 +109,21 @@ class ScheduleMarks:
             for arn, m in self._marks.items()
         }
         handle, temp = tempfile.mkstemp(prefix=".clock-", suffix=".json", dir=self._path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(data, file, sort_keys=True)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, self._path)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                json.dump(data, file, sort_keys=True)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, self._path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        # The rename itself is durable only once the folder's entry is on disk.
+        folder = os.open(self._path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def fingerprint(schedule: dict[str, Any]) -> str:
@@ -141,20 +172,29 @@ class ScheduleClock:
         now: Now | None = None,
         group: str = config.SCHEDULE_GROUP,
         interval: float = TICK_SECONDS,
+        job_times: JobTimesLookup | None = None,
+        unexecuted: UnexecutedLookup | None = None,
     ) -> None:
         self._regions = list(regions)
         self._client_for = client_for
         self._marks = marks
         self._now = now or (lambda: datetime.now(UTC))
         self._group = group
+        self._job_times = job_times
+        self._unexecuted = unexecuted
+        self._first_tick = True
         self._details: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
+        self._times: dict[tuple[str, str], JobTimes | None] = {}
         self._worker = PeriodicWorker(self.name, interval, self.tick)
 
     def tick(self) -> list[SentFire]:
         now = self._now()
         sent: list[SentFire] = []
+        recovering, self._first_tick = self._first_tick, False
         for region in self._regions:
             for schedule in self._schedules(region):
+                if recovering:
+                    sent += self._resend_unexecuted(region, schedule, now)
                 sent += self._fire_due(region, schedule, now)
         return sent
 
@@ -182,22 +222,71 @@ class ScheduleClock:
         arn = schedule["Arn"]
         print_ = fingerprint(schedule)
         mark = self._marks.get(arn)
-        modified = _aware(schedule.get("LastModificationDate") or schedule.get("CreationDate") or now)
-        since = mark.fired_at if mark is not None and mark.fingerprint == print_ else modified
-        if mark is not None and mark.fingerprint != print_:
-            since = max(since, mark.fired_at)
-        due, finished = latest_due(schedule, since, now)
-        sent: list[SentFire] = []
-        if due is not None:
-            sent.append(self._send(region, schedule, due))
-            self._marks.set(arn, Mark(due, print_))
-        if finished and schedule.get("ActionAfterCompletion") == "DELETE":
+        times = self._times_of(schedule)
+        since = self._since(schedule, mark, print_, times, now)
+        anchor = times.created_at if times is not None else None
+        due = due_fires(schedule, since, now, anchor=anchor)
+        if due.skipped_from is not None:
+            LOG.warning(
+                "schedule %s: skipped its fires from %s to %s, more than %s late",
+                schedule["Name"],
+                due.skipped_from.isoformat(),
+                (now - CATCH_UP_WINDOW).isoformat(),
+                CATCH_UP_WINDOW,
+            )
+        sent = [self._send(region, schedule, instant) for instant in due.fires]
+        if due.fires:
+            self._marks.set(arn, Mark(due.fires[-1], print_))
+        elif due.skipped_from is not None:
+            self._marks.set(arn, Mark(now - CATCH_UP_WINDOW, print_))  # past the skipped stretch
+        if due.finished and schedule.get("ActionAfterCompletion") == "DELETE":
             self._client_for("scheduler", region).delete_schedule(
                 Name=schedule["Name"], GroupName=self._group
             )
             self._details.pop((region, schedule["Name"]), None)
             self._marks.forget(arn)
         return sent
+
+    @staticmethod
+    def _since(
+        schedule: dict[str, Any], mark: Mark | None, print_: str, times: JobTimes | None, now: datetime
+    ) -> datetime:
+        """After when the schedule's fires count: its mark, or when its job was last defined."""
+        if mark is not None and mark.fingerprint == print_:
+            return mark.fired_at
+        modified = _aware(schedule.get("LastModificationDate") or schedule.get("CreationDate") or now)
+        defined = times.updated_at if times is not None else modified
+        return max(defined, mark.fired_at) if mark is not None else defined
+
+    def _resend_unexecuted(self, region: str, schedule: dict[str, Any], now: datetime) -> list[SentFire]:
+        """After a start: fires of the last hour sent before it that never made an execution record."""
+        mark = self._marks.get(schedule["Arn"])
+        job = _job_of(schedule)
+        if self._unexecuted is None or mark is None or mark.fingerprint != fingerprint(schedule) or not job:
+            return []
+        times = self._times_of(schedule)
+        start = max(now - CATCH_UP_WINDOW, times.updated_at if times is not None else now - CATCH_UP_WINDOW)
+        candidates = due_fires(schedule, start, mark.fired_at, anchor=_created(times)).fires
+        if not candidates:
+            return []
+        missing = self._unexecuted(job[0], job[1], candidates)
+        if missing:
+            LOG.warning(
+                "schedule %s: %d fire(s) sent before the restart never ran; sending them again",
+                schedule["Name"],
+                len(missing),
+            )
+        return [self._send(region, schedule, instant) for instant in missing]
+
+    def _times_of(self, schedule: dict[str, Any]) -> JobTimes | None:
+        """The job's times, read once per definition of the schedule."""
+        if self._job_times is None:
+            return None
+        key = (str(schedule["Arn"]), str(schedule.get("Description")))
+        if key not in self._times:
+            job = _job_of(schedule)
+            self._times[key] = self._job_times(*job) if job else None
+        return self._times[key]
 
     def _send(self, region: str, schedule: dict[str, Any], scheduled: datetime) -> SentFire:
         target = schedule["Target"]
@@ -216,28 +305,59 @@ class ScheduleClock:
         self._worker.stop()
 
 
-def latest_due(schedule: dict[str, Any], since: datetime, now: datetime) -> tuple[datetime | None, bool]:
-    """The latest fire in (since, now] whose flexible delay has passed, and whether none is left."""
+@dataclass(frozen=True)
+class DueFires:
+    fires: list[datetime]  # in (since, now], at most CATCH_UP_WINDOW late, in order
+    finished: bool  # no fire is left after them
+    skipped_from: datetime | None = None  # the first fire passed over for being too late, if any
+
+
+def due_fires(
+    schedule: dict[str, Any], since: datetime, now: datetime, anchor: datetime | None = None
+) -> DueFires:
+    """The fires in (since, now] whose flexible delay has passed; those due before now - CATCH_UP_WINDOW
+    are passed over (only the first is named, for the log), so a long outage costs no work per fire."""
     try:
         expression = parse_expression(schedule["ScheduleExpression"])
         zone = parse_timezone(schedule.get("ScheduleExpressionTimezone") or "UTC")
     except ExpressionError as exc:
         LOG.warning("schedule %s cannot fire: %s", schedule.get("Name"), exc)
-        return None, False
+        return DueFires([], False)
     window = int(schedule.get("FlexibleTimeWindow", {}).get("MaximumWindowInMinutes") or 0)
     start = _aware(schedule["StartDate"]) if schedule.get("StartDate") else None
     end = _aware(schedule["EndDate"]) if schedule.get("EndDate") else None
-    anchor = start or _aware(schedule.get("CreationDate") or since)
-    after = max(since, now - MAX_LOOKBACK - timedelta(minutes=window))
-    latest: datetime | None = None
+    anchor = start or anchor or _aware(schedule.get("CreationDate") or since)
+    horizon = now - CATCH_UP_WINDOW - timedelta(minutes=window)
+    skipped: datetime | None = None
+    due: list[datetime] = []
     try:
-        for instant in fire_times(expression, zone, after, anchor=anchor, start_at=start, end_at=end):
+        if since < horizon:
+            first = next(fire_times(expression, zone, since, anchor=anchor, start_at=start, end_at=end), None)
+            skipped = first if first is not None and first < horizon else None
+            since = horizon - timedelta(microseconds=1)  # a fire exactly an hour late still runs
+        for instant in fire_times(expression, zone, since, anchor=anchor, start_at=start, end_at=end):
             if instant + flexible_delay(schedule["Name"], instant, window) > now:
-                return latest, False
-            latest = instant
+                return DueFires(due, False, skipped)
+            due.append(instant)
     except ExpressionError as exc:  # an at() whose wall time a DST change skips: it can never fire
         LOG.warning("schedule %s cannot fire: %s", schedule.get("Name"), exc)
-    return latest, True
+    return DueFires(due, True, skipped)
+
+
+def _job_of(schedule: dict[str, Any]) -> tuple[str, str] | None:
+    """(tenant, job id) from the schedule's target input, or None for a schedule that is not a job's."""
+    template = schedule.get("Target", {}).get("Input") or "{}"
+    try:
+        data = json.loads(fill_input(template, scheduled_time=datetime.now(UTC), schedule_arn=""))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.get("tenant") or not data.get("job_id"):
+        return None
+    return str(data["tenant"]), str(data["job_id"])
+
+
+def _created(times: JobTimes | None) -> datetime | None:
+    return times.created_at if times is not None else None
 
 
 def _aware(value: datetime) -> datetime:

@@ -1,20 +1,30 @@
-"""The local runtime's scheduling workers: schedule-sync fed from the stream, and the schedule clock.
+"""The local runtime's scheduling: schedules rebuilt from the jobs at start, schedule-sync fed from
+DynamoDB Local's stream, the schedule clock, and the recovery of executions a crash left running.
 
-Both use in-process clients of moto. The stream feeder starts from the stream's beginning, so the items a
-restart restores (which appear as INSERT records) rebuild every schedule; the clock's marks file keeps
-what it fired across restarts (see schedule_clock.py).
+Order at start (`SchedulingRuntime.prepare`, before any worker runs): the stream reader takes its
+position at the stream's end, then every job's schedule is rebuilt from the table; the feeder then
+reads every change made after that position, so a restart neither misses a change nor replays the
+stream's history. The clock's marks file keeps what it fired across restarts (see schedule_clock.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from jobsched import config
-from jobsched_local.schedule_clock import MARKS_FILE, ScheduleClock, ScheduleMarks
+from jobsched.adapters.dynamodb import from_item, to_item
+from jobsched.adapters.execution_store import execution_pk, execution_sk
+from jobsched.adapters.fire_queue import SqsFireQueue
+from jobsched.adapters.job_store import job_sk, tenant_pk
+from jobsched.fire import FireMessage, execution_id_for
+from jobsched_local.execution_recovery import ExecutionRecovery
+from jobsched_local.rebuild import RebuildSummary, rebuild, rebuild_clock
+from jobsched_local.schedule_clock import MARKS_FILE, JobTimes, ScheduleClock, ScheduleMarks
 from jobsched_local.stream_feeder import (
     STREAMS_CLIENT_CONFIG,
     StreamFeeder,
@@ -24,6 +34,8 @@ from jobsched_local.stream_feeder import (
 )
 from jobsched_local.workers import BackgroundWorker
 
+_BATCH_GET = 100  # BatchGetItem's limit
+
 
 def in_process_client(service: str, region: str) -> Any:
     if service in ("dynamodb", "dynamodbstreams"):
@@ -31,18 +43,79 @@ def in_process_client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
-def scheduling_workers(
-    state_dir: Path, serving_region: str, regions: Sequence[str], account: str
-) -> list[BackgroundWorker]:
-    reader = StreamReader(
-        in_process_client("dynamodb", serving_region),
-        in_process_client("dynamodbstreams", serving_region),
-        config.JOBS_TABLE,
+class SchedulingRuntime:
+    def __init__(self, state_dir: Path, serving_region: str, regions: Sequence[str], account: str) -> None:
+        self._state_dir = state_dir
+        self._serving = serving_region
+        self._regions = list(regions)
+        self._account = account
+        self._dynamodb = in_process_client("dynamodb", serving_region)
+        self._reader = StreamReader(
+            self._dynamodb, in_process_client("dynamodbstreams", serving_region), config.JOBS_TABLE
+        )
+
+    def prepare(self) -> RebuildSummary:
+        """Take the stream's position, then rebuild moto's schedules and API keys from the tables."""
+        self._reader.start_at_latest()
+        syncs = local_syncs(
+            self._regions, self._serving, in_process_client, self._account, clock=rebuild_clock()
+        )
+        return rebuild(self._dynamodb, syncs, in_process_client, self._regions)
+
+    def workers(self) -> list[BackgroundWorker]:
+        feeder = StreamFeeder(
+            self._reader,
+            local_syncs(self._regions, self._serving, in_process_client, self._account),
+            sqs_dead_letters(in_process_client),
+        )
+        clock = ScheduleClock(
+            self._regions,
+            in_process_client,
+            ScheduleMarks(self._state_dir / MARKS_FILE),
+            job_times=lambda tenant, job_id: job_times(self._dynamodb, tenant, job_id),
+            unexecuted=lambda tenant, job_id, times: unexecuted(self._dynamodb, tenant, job_id, times),
+        )
+        queue = SqsFireQueue(in_process_client("sqs", self._serving), config.EXECUTION_QUEUE)
+
+        def send(message: FireMessage) -> None:
+            queue.send(message, 0)
+
+        return [feeder, clock, ExecutionRecovery(self._dynamodb, send)]
+
+
+def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
+    response = dynamodb.get_item(
+        TableName=config.JOBS_TABLE,
+        Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+        ProjectionExpression="created_at, updated_at",
+        ConsistentRead=True,
     )
-    feeder = StreamFeeder(
-        reader,
-        local_syncs(regions, serving_region, in_process_client, account),
-        sqs_dead_letters(in_process_client),
-    )
-    clock = ScheduleClock(regions, in_process_client, ScheduleMarks(state_dir / MARKS_FILE))
-    return [feeder, clock]
+    item = from_item(response.get("Item") or {})
+    if not item.get("created_at") or not item.get("updated_at"):
+        return None
+    return JobTimes(_time(item["created_at"]), _time(item["updated_at"]))
+
+
+def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:
+    """Those of the scheduled times for which the executions table has no record."""
+    by_id = {execution_id_for(job_id, t): t for t in times}
+    found: set[str] = set()
+    ids = list(by_id)
+    for start in range(0, len(ids), _BATCH_GET):
+        keys = [
+            to_item({"pk": execution_pk(tenant, job_id), "sk": execution_sk(execution_id)})
+            for execution_id in ids[start : start + _BATCH_GET]
+        ]
+        request: dict[str, Any] = {
+            config.EXECUTIONS_TABLE: {"Keys": keys, "ProjectionExpression": "sk", "ConsistentRead": True}
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(config.EXECUTIONS_TABLE, []):
+                found.add(str(from_item(item)["sk"]).removeprefix("EXEC#"))
+            request = response.get("UnprocessedKeys") or {}
+    return [t for execution_id, t in by_id.items() if execution_id not in found]
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

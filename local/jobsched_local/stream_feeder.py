@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.config import Config
@@ -32,33 +33,90 @@ ClientFor = Callable[[str, str], Any]
 
 
 class StreamReader:
-    """Every record of a table's stream, from its start (TRIM_HORIZON), shard by shard."""
+    """Every record of a table's stream, shard by shard: from its start (TRIM_HORIZON) by default.
+
+    `start_at_latest` instead skips what the stream holds so far: the runtime calls it before it
+    rebuilds the schedules from the table, so every change after that point is still read (a record
+    both rebuilt and read is applied twice, which schedule-sync takes as a replay) and none before it is.
+    """
 
     def __init__(self, dynamodb: Any, streams: Any, table: str) -> None:
         self._dynamodb = dynamodb
         self._streams = streams
         self._table = table
         self._iterators: dict[str, str | None] = {}
+        self._last_sequence: dict[str, str] = {}
+        self._stream_arn: str | None = None
+
+    def start_at_latest(self) -> None:
+        """Position every shard after its last record; shards that appear later are read from their start."""
+        stream_arn = self._current_stream_arn()
+        for shard in self._shards(stream_arn):
+            shard_id = shard["ShardId"]
+            if shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber"):
+                self._iterators[shard_id] = None  # closed: everything in it came before the rebuild
+            else:
+                self._iterators[shard_id] = self._iterator(stream_arn, shard_id, "LATEST")
 
     def read(self) -> list[dict[str, Any]]:
-        self._discover_shards()
+        stream_arn = self._discover_shards()
         records: list[dict[str, Any]] = []
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:
                 continue
-            response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
-            records += response.get("Records", [])
+            try:
+                response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            except (
+                self._streams.exceptions.ExpiredIteratorException,
+                self._streams.exceptions.TrimmedDataAccessException,
+            ):
+                # An iterator unused for 15 minutes expires: go on after the last record read.
+                self._iterators[shard_id] = self._resume_iterator(stream_arn, shard_id)
+                continue
+            shard_records = response.get("Records", [])
+            if shard_records:
+                self._last_sequence[shard_id] = str(shard_records[-1]["dynamodb"]["SequenceNumber"])
+            records += shard_records
             self._iterators[shard_id] = response.get("NextShardIterator")
         return records
 
-    def _discover_shards(self) -> None:
-        stream_arn = self._dynamodb.describe_table(TableName=self._table)["Table"]["LatestStreamArn"]
-        shards = self._streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
+    def _discover_shards(self) -> str:
+        stream_arn = self._current_stream_arn()
+        for shard in self._shards(stream_arn):
             if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
-                    StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+                self._iterators[shard["ShardId"]] = self._iterator(
+                    stream_arn, shard["ShardId"], "TRIM_HORIZON"
+                )
+        return stream_arn
+
+    def _current_stream_arn(self) -> str:
+        if self._stream_arn is None:
+            table = self._dynamodb.describe_table(TableName=self._table)["Table"]
+            self._stream_arn = str(table["LatestStreamArn"])
+        return self._stream_arn
+
+    def _shards(self, stream_arn: str) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"StreamArn": stream_arn}
+        while True:
+            description = self._streams.describe_stream(**request)["StreamDescription"]
+            shards += description["Shards"]
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return shards
+            request["ExclusiveStartShardId"] = last
+
+    def _iterator(self, stream_arn: str, shard_id: str, kind: str, **extra: str) -> str | None:
+        response = self._streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType=kind, **extra
+        )
+        return response.get("ShardIterator")
+
+    def _resume_iterator(self, stream_arn: str, shard_id: str) -> str | None:
+        last = self._last_sequence.get(shard_id)
+        if last is None:
+            return self._iterator(stream_arn, shard_id, "TRIM_HORIZON")
+        return self._iterator(stream_arn, shard_id, "AFTER_SEQUENCE_NUMBER", SequenceNumber=last)
 
 
 @dataclass
@@ -138,7 +196,11 @@ def sqs_dead_letters(client_for: ClientFor) -> Callable[[str, list[dict[str, Any
 
 
 def local_syncs(
-    regions: Sequence[str], serving_region: str, client_for: ClientFor, account: str
+    regions: Sequence[str],
+    serving_region: str,
+    client_for: ClientFor,
+    account: str,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[ScheduleSync]:
     """One schedule-sync per emulated region, built by the Lambda's own factory."""
     from jobsched.adapters.schedule_sync_setup import build_sync
@@ -153,6 +215,8 @@ def local_syncs(
             scheduler_role_arn=f"arn:aws:iam::{account}:role/{config.SERVICE}-scheduler-{region}",
         )
         syncs.append(
-            build_sync(settings, client_for("scheduler", region), client_for("dynamodb", serving_region))
+            build_sync(
+                settings, client_for("scheduler", region), client_for("dynamodb", serving_region), clock
+            )
         )
     return syncs

@@ -1,5 +1,5 @@
-"""Background workers of the local runtime: what runs beside the gateway (state snapshots now; the stream
-feeder, schedule clock and SQS poller later) and how the runtime starts and stops them.
+"""Background workers of the local runtime: what runs beside the gateway (the stream feeder, the schedule
+clock, the queue poller, execution recovery, the job census) and how the runtime starts and stops them.
 """
 
 from __future__ import annotations

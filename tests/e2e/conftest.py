@@ -131,6 +131,17 @@ class RuntimeProcess:
             self._process.kill()
             raise
 
+    def kill(self) -> None:
+        """kill -9: no signal handler runs, nothing is flushed or stopped cleanly."""
+        assert self._process is not None
+        self._process.kill()
+        self._process.wait(timeout=60)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 

@@ -100,7 +100,7 @@ def test_keys_items_and_demo_key_survive_a_restart(tmp_path: Path) -> None:
     _, value = first.create_key("e2e-restart", "standard")
     jobs_table(first).put_item(TableName=config.JOBS_TABLE, Item=MARKER_ITEM)
     assert first.stop() == 0
-    assert "state saved" in first.output()
+    assert "runtime stopped; its state is in" in first.output()
 
     second = RuntimeProcess(state_dir)
     try:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from jobsched import config
+from jobsched import config, tables
 
 TABLE_NAMES = (config.JOBS_TABLE, config.EXECUTIONS_TABLE)
 
@@ -53,6 +53,32 @@ def test_global_table_keys_index_billing_stream_and_ttl(
     ]
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["TimeToLiveSpecification"] == {"AttributeName": config.TTL_ATTRIBUTE, "Enabled": True}
+
+
+@pytest.mark.parametrize("definition", tables.TABLES, ids=lambda t: t.name)
+def test_the_local_provisioner_creates_what_the_data_stack_synthesizes(
+    data_stack_template: Template, definition: tables.TableDefinition
+) -> None:
+    """The provisioner's CreateTable request (DynamoDB Local) against the synthesized global table."""
+    synthesized = _global_table(data_stack_template, definition.name)
+    request = definition.create_table_request()
+
+    assert request["TableName"] == synthesized["TableName"]
+    assert request["BillingMode"] == synthesized["BillingMode"]
+    assert request["KeySchema"] == synthesized["KeySchema"]
+    assert sorted(request["AttributeDefinitions"], key=str) == sorted(
+        synthesized["AttributeDefinitions"], key=str
+    )
+    assert request["GlobalSecondaryIndexes"] == synthesized["GlobalSecondaryIndexes"]
+    assert (
+        request["StreamSpecification"]["StreamViewType"]
+        == synthesized["StreamSpecification"]["StreamViewType"]
+    )
+    assert synthesized["TimeToLiveSpecification"] == {
+        "AttributeName": definition.ttl_attribute,
+        "Enabled": True,
+    }
+    assert set(TABLE_NAMES) == {table.name for table in tables.TABLES}
 
 
 @pytest.mark.parametrize("table_name", TABLE_NAMES)

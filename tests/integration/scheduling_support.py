@@ -15,7 +15,7 @@ from jobsched.config import Role, Tier
 from jobsched.job_service import JobService
 from jobsched.jobs import JobSpec
 from jobsched.settings import Settings
-from jobsched_local.moto_backends import ACCOUNT_ID
+from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.scheduling_provision import provision_scheduling
 from jobsched_local.stream_feeder import STREAMS_CLIENT_CONFIG, StreamFeeder, StreamReader, local_syncs
 

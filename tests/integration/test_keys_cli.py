@@ -131,6 +131,10 @@ def test_regions_come_from_the_environment(
 
 
 def test_missing_table_is_an_aws_error_not_a_traceback(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # A region where the data stack is not deployed has no table (DynamoDB Local has one for all regions).
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+    if config.JOBS_TABLE in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName=config.JOBS_TABLE)
     code, _, err = run(["keys", "--table-region", "eu-west-1", "--regions", "eu-west-1", "list"], capsys)
     assert code == 1
     assert "ResourceNotFoundException" in err and "Traceback" not in err

@@ -9,7 +9,7 @@ import pytest
 
 from jobsched import config
 
-pytestmark = pytest.mark.usefixtures("aws")
+pytestmark = pytest.mark.usefixtures("moto_aws")
 ATTRIBUTES = [f"a{i}" for i in range(20)]
 
 

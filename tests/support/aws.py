@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobsched import config
+from jobsched import tables
 from jobsched_local.provision import ensure_table
 
 
 def create_tables(client: Any) -> None:
-    for name in (config.JOBS_TABLE, config.EXECUTIONS_TABLE):
-        ensure_table(client, name)
+    for table in tables.TABLES:
+        ensure_table(client, table)

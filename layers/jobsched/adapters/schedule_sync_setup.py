@@ -6,11 +6,13 @@ from typing import Any
 
 from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
-from jobsched.schedule_sync import ScheduleSync
+from jobsched.schedule_sync import Clock, ScheduleSync
 from jobsched.scheduling_settings import SchedulingSettings
 
 
-def build_sync(settings: SchedulingSettings, scheduler: Any, dynamodb: Any) -> ScheduleSync:
+def build_sync(
+    settings: SchedulingSettings, scheduler: Any, dynamodb: Any, clock: Clock | None = None
+) -> ScheduleSync:
     target = DeliveryTarget(
         queue_arn=settings.execution_queue_arn,
         role_arn=settings.scheduler_role_arn,
@@ -20,4 +22,5 @@ def build_sync(settings: SchedulingSettings, scheduler: Any, dynamodb: Any) -> S
         settings.region,
         EventBridgeScheduleGateway(scheduler, settings.schedule_group, target),
         DynamoJobScheduleStore(dynamodb, settings.jobs_table),
+        clock,
     )
