@@ -13,7 +13,7 @@ from jobsched import config
 from jobsched_local import gateway as gateway_module
 from jobsched_local.compression import accepts_gzip, compress_response
 from jobsched_local.gateway import Gateway
-from jobsched_local.moto_backends import KeyInPlan
+from jobsched_local.key_check import KeyInPlan
 from jobsched_local.proxy_event import ApiStage, HttpRequest, ProxyResponse
 from jobsched_local.throttle import PlanLimits, SourceLimiter
 
