@@ -11,7 +11,7 @@ from jobsched.schedule_sync import ChangeKind, JobChange, ScheduleSync
 
 _JOB_PREFIX = "JOB#"
 _TENANT_PREFIX = "TENANT#"
-_IMAGE_ATTRIBUTES = ("version", "last_execution")
+_IMAGE_ATTRIBUTES = ("version", "last_execution", FIRE_TOKEN_ATTRIBUTE)
 
 
 def job_change(record: Mapping[str, Any]) -> JobChange | None:

@@ -182,6 +182,10 @@ def test_the_regions_command_marks_and_restores_through_the_cli(
 
 
 def test_the_regions_command_reports_a_missing_table(capsys: pytest.CaptureFixture[str]) -> None:
+    # A region where the data stack is not deployed has no table (DynamoDB Local has one for all regions).
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+    if config.JOBS_TABLE in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName=config.JOBS_TABLE)
     assert main(["regions", "fail", "--region", REGION, "--table-region", "eu-west-1"]) == 1
     assert "AWS refused PutItem: ResourceNotFoundException" in capsys.readouterr().err
 

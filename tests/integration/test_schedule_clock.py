@@ -200,7 +200,7 @@ def test_disabled_schedules_do_not_fire_and_resuming_does_not_replay_the_pause()
         Target={
             "Arn": QUEUE_ARN,
             "RoleArn": "arn:aws:iam::123456789012:role/r",
-            "Input": scheduler_input_template("acme", "job_p", 3),
+            "Input": scheduler_input_template("acme", "job_p", 3, "tok"),
         },
     )
     # counts from the job's resume at 05:30 (its updated_at): the 05:00 fire of the pause never runs

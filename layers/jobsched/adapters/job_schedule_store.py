@@ -188,15 +188,18 @@ class DynamoJobScheduleStore:
     def _conditional_update(
         self, tenant: str, job_id: str, expression: str, values: dict[str, Any], condition: str
     ) -> bool:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(tenant, job_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk) AND " + condition,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        names = _names(expression + condition)
+        if names:  # DynamoDB refuses an empty ExpressionAttributeNames
+            request["ExpressionAttributeNames"] = names
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(tenant, job_id),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk) AND " + condition,
-                ExpressionAttributeNames=_names(expression + condition),
-                ExpressionAttributeValues=to_item(values),
-            )
+            self._client.update_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
