@@ -13,7 +13,16 @@ from typing import Any, Protocol
 
 from jobsched.auth import Principal
 from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
-from jobsched.jobs import HttpTarget, Job, JobSpec, JobStatus, JobView, new_job_id, status_for
+from jobsched.jobs import (
+    HttpTarget,
+    Job,
+    JobSpec,
+    JobStatus,
+    JobView,
+    new_job_id,
+    status_for,
+    stored_preview,
+)
 from jobsched.settings import Settings
 from jobsched.target_guard import Resolver, TargetRefused, check_target_url, resolve_host
 from jobsched.webhook import new_webhook_secret
@@ -76,7 +85,15 @@ class JobStore(Protocol):
     def get(self, tenant: str, job_id: str) -> Job: ...
 
     def replace(
-        self, tenant: str, job_id: str, spec: JobSpec, *, expected_version: int | None, at: datetime, by: str
+        self,
+        tenant: str,
+        job_id: str,
+        spec: JobSpec,
+        *,
+        expected_version: int | None,
+        at: datetime,
+        by: str,
+        next_runs: list[datetime] | None = None,
     ) -> Job: ...
 
     def delete(self, tenant: str, job_id: str, *, expected_version: int | None) -> None: ...
@@ -123,6 +140,7 @@ class JobService:
                 "created_by": principal.key_id,
                 "updated_by": principal.key_id,
                 "status": status_for(spec.enabled),
+                "next_runs": stored_preview(spec.schedule, spec.enabled, now, created_at=now),
             }
         )
         secret = new_webhook_secret()
@@ -167,6 +185,7 @@ class JobService:
             expected_version=parse_if_match(if_match),
             at=now,
             by=principal.key_id,
+            next_runs=stored_preview(spec.schedule, spec.enabled, now, created_at=None),
         )
         return JobView.of(job, now)
 
