@@ -21,9 +21,11 @@ from botocore.exceptions import (
 
 from jobsched import config
 from jobsched.errors import DomainError
+from jobsched_local.function_pool import WORKERS_ENV, default_pool_size
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 DEFAULT_PORT = 8080
+MAX_WORKERS = 64
 
 
 def region_name(value: str) -> str:
@@ -49,6 +51,12 @@ def port_number(value: str) -> int:
     return port
 
 
+def worker_count(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to {MAX_WORKERS}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description="Serverless multi-region job scheduler.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys,jobs,dlq}")
@@ -71,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=region_name,
         default=config.PRIMARY_REGION,
         help="serving region (default: %(default)s)",
+    )
+    local.add_argument(
+        "--workers",
+        type=worker_count,
+        default=None,
+        help="worker processes per API function and for the authorizer "
+        "(default: $JOBSCHED_LOCAL_WORKERS or one per CPU core, at least 2)",
     )
 
     keys = commands.add_parser("keys", help="manage tenants' API keys in every region")
@@ -145,6 +160,12 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(
             f"argument --region: {args.region} is not one of the configured regions {','.join(regions)}"
         )
+    workers = args.workers
+    if workers is None:
+        try:
+            workers = worker_count(os.environ.get(WORKERS_ENV) or str(default_pool_size()))
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"environment variable {WORKERS_ENV}: {exc}")
     # Imported here: moto and werkzeug load in ~1 s, which `jobsched keys` should not pay.
     from jobsched_local.runtime import RuntimeOptions, run
 
@@ -155,6 +176,7 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         region=args.region,
         regions=regions,
+        workers_per_function=workers,
     )
     return run(options)
 

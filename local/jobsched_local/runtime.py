@@ -20,10 +20,18 @@ from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
 from jobsched_local.demo_key import ensure_demo_key
 from jobsched_local.execution_poller import EXECUTOR_FUNCTION, ExecutionPoller
+from jobsched_local.function_pool import (
+    FunctionPool,
+    default_pool_size,
+    launch_pools,
+    stop_pools,
+    wait_until_ready,
+    worker_env,
+)
 from jobsched_local.gateway import Gateway, GatewayServer
 from jobsched_local.key_service import make_key_service, make_key_store
 from jobsched_local.lambda_context import make_context
-from jobsched_local.lambda_functions import apply_env, function_env, load_handlers
+from jobsched_local.lambda_functions import Handler, apply_env, function_env, load_handlers
 from jobsched_local.moto_backends import ACCOUNT_ID, find_key_in_plan
 from jobsched_local.provision import provision
 from jobsched_local.proxy_event import ApiStage
@@ -46,6 +54,8 @@ class RuntimeOptions:
     state_dir: Path = Path(".jobsched")
     region: str = config.PRIMARY_REGION
     regions: Sequence[str] = field(default_factory=lambda: config.REGIONS)
+    # Worker processes per API function and for the authorizer (see function_pool.py).
+    workers_per_function: int = field(default_factory=default_pool_size)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class LocalRuntime:
         self.workers = WorkerGroup()
         self._emulator = AwsEmulator(options.host, options.aws_port)
         self._server: GatewayServer | None = None
+        self._pools: dict[str, FunctionPool] = {}
         # Registered first, so it stops last and its final save sees what the other workers did.
         self._snapshots = state.StateSnapshotter(options.state_dir, options.regions)
         self.workers.register(self._snapshots)
@@ -89,12 +100,19 @@ class LocalRuntime:
     def _start(self, started: float) -> RuntimeInfo:
         opts = self.options
         self._emulator.start()
+        env = function_env(opts.region, opts.regions)
+        # The API functions and the authorizer run in worker processes, which reach AWS over HTTP; they
+        # cold-start while the runtime provisions and restores.
+        self._pools = launch_pools(
+            [*(route.function for route in ROUTES), AUTHORIZER_FUNCTION],
+            worker_env(env, self._emulator.endpoint_url),
+            opts.workers_per_function,
+        )
         api_ids = provision(opts.region, opts.regions)
         restored = restore_state(opts.state_dir, opts.regions)
         self._snapshots.mark_saved()
 
-        apply_env(function_env(opts.region, opts.regions))
-        handlers = load_handlers([*(route.function for route in ROUTES), AUTHORIZER_FUNCTION])
+        apply_env(env)
         for worker in scheduling_workers(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID):
             self.register_worker(worker)  # schedule-sync on the stream, and the schedule clock
         self._register_execution_poller()
@@ -105,6 +123,8 @@ class LocalRuntime:
             make_key_store(_client, opts.region),
         )
 
+        wait_until_ready(self._pools.values())
+        handlers: dict[str, Handler] = dict(self._pools)
         api = ApiStage(api_ids[opts.region], config.API_STAGE, opts.region, ACCOUNT_ID)
         authorizer_handler = handlers.pop(AUTHORIZER_FUNCTION, None)
         authorizer = CachingAuthorizer(authorizer_handler, opts.region) if authorizer_handler else None
@@ -150,6 +170,8 @@ class LocalRuntime:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        stop_pools(self._pools.values())
+        self._pools = {}
         self.workers.stop_all()
         self._emulator.stop()
 
