@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from jobsched import config
-from jobsched.adapters.clients import client
+from jobsched.adapters.clients import client, deferred_client
 from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.adapters.queue_depths import SqsQueueDepths
 from jobsched.api_models import responses
@@ -22,7 +22,7 @@ SETTINGS = load_settings()
 QUEUES = (config.EXECUTION_QUEUE, config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ)
 CONTROL = ScheduleControl(
     DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table),
-    SqsQueueDepths(client("sqs"), QUEUES),
+    SqsQueueDepths(deferred_client("sqs"), QUEUES),  # the status route only
     SETTINGS.region,
 )
 app = create_resolver()

@@ -21,3 +21,20 @@ def client(service: str, region: str | None = None) -> Any:
     # Lambda sets AWS_REGION; boto3 itself only reads AWS_DEFAULT_REGION.
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return boto3.client(service, region_name=region, config=_CONFIG)
+
+
+class DeferredClient:
+    """A client made on first use: for a service only some routes call (a pause never reads SQS), so a
+    cold start does not pay ~50 ms of service-model loading for it. Clients every request uses are made
+    at import instead, where Lambda's init phase runs them."""
+
+    def __init__(self, service: str, region: str | None = None) -> None:
+        self._service = service
+        self._region = region
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service, self._region), name)
+
+
+def deferred_client(service: str, region: str | None = None) -> Any:
+    return DeferredClient(service, region)
