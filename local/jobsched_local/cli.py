@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=worker_count,
         default=None,
-        help="worker processes per API function and for the authorizer "
-        "(default: $JOBSCHED_LOCAL_WORKERS or one per CPU core, at least 2)",
+        help="most worker processes per API function and for the authorizer; each starts with one and "
+        "adds workers as calls overlap (default: $JOBSCHED_LOCAL_WORKERS or 4 per CPU core)",
     )
 
     keys = commands.add_parser("keys", help="manage tenants' API keys in every region")

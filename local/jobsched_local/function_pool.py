@@ -50,8 +50,10 @@ class FunctionStartError(RuntimeError):
 
 
 def default_pool_size() -> int:
-    """Workers per function: one per core, at least two, so a slow call never holds up every other."""
-    return max(2, os.cpu_count() or 1)
+    """Most workers per function: four per core. A worker waits on DynamoDB for much of a call, so a
+    function needs more workers than there are cores to keep the cores busy (Lambda, too, runs as many
+    environments as rate x duration)."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def context_fields(context: Any) -> dict[str, Any]:
@@ -157,18 +159,27 @@ class WorkerLost(FunctionError):
 
 
 class FunctionPool:
-    """A function's workers, callable as its handler: `pool(event, context)`."""
+    """A function's workers, callable as its handler: `pool(event, context)`.
 
-    def __init__(self, spec: WorkerSpec, size: int, start_timeout: float = START_TIMEOUT_SECONDS) -> None:
-        if size < 1:
-            raise ValueError("a pool needs at least one worker")
+    `warm` workers start with the pool; like Lambda, it adds a worker (a cold start) whenever a call
+    finds none idle, up to `size`, and keeps it. The call itself takes the first worker to become idle,
+    new or freed, so a burst waits for a running call rather than for a cold start where it can.
+    """
+
+    def __init__(
+        self, spec: WorkerSpec, size: int, warm: int = 1, start_timeout: float = START_TIMEOUT_SECONDS
+    ) -> None:
+        if not 1 <= warm <= size:
+            raise ValueError("a pool needs 1 <= warm <= size workers")
         self.spec = spec
         self.size = size
+        self.warm = warm
         self._start_timeout = start_timeout
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._all: set[Worker] = set()
         self._lock = threading.Lock()
         self._stopping = False
+        self._starting = 0
         self._pending: list[Worker] = []
 
     @property
@@ -176,8 +187,8 @@ class FunctionPool:
         return self.spec.function
 
     def launch(self) -> None:
-        """Start every worker without waiting for its cold start (see wait_ready)."""
-        self._pending.extend(self._spawn() for _ in range(self.size))
+        """Start the warm workers without waiting for their cold start (see wait_ready)."""
+        self._pending.extend(self._spawn() for _ in range(self.warm))
 
     def wait_ready(self) -> None:
         pending, self._pending = self._pending, []
@@ -194,13 +205,11 @@ class FunctionPool:
             return [worker.pid for worker in self._all]
 
     def __call__(self, event: Any, context: Any) -> Any:
-        wait = context_fields(context)["timeout_seconds"]
-        try:
-            worker = self._idle.get(timeout=wait)
-        except queue.Empty:
-            raise FunctionError(f"no {self.function} worker became free within {wait:.0f} s") from None
-        # The time spent waiting for a worker counts against the invocation's own, as the deadline is fixed.
+        worker = self._acquire(context_fields(context)["timeout_seconds"])
+        # Like Lambda's own timeout, the function's time counts from when a worker starts the invocation.
         fields = context_fields(context)
+        if isinstance(context, LambdaContext):
+            fields["timeout_seconds"] = context.timeout_seconds
         try:
             result = worker.invoke(event, fields)
         except WorkerLost as lost:
@@ -212,6 +221,16 @@ class FunctionPool:
             raise
         self._idle.put(worker)
         return result
+
+    def _acquire(self, wait: float) -> Worker:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            self._grow()
+        try:
+            return self._idle.get(timeout=wait)
+        except queue.Empty:
+            raise FunctionError(f"no {self.function} worker became free within {wait:.0f} s") from None
 
     def stop(self) -> None:
         with self._lock:
@@ -228,16 +247,31 @@ class FunctionPool:
             self._all.add(worker)
         return worker
 
+    def _grow(self) -> None:
+        with self._lock:
+            if self._stopping or len(self._all) + self._starting >= self.size:
+                return
+            # Counted at once, before the process exists, so concurrent calls never overshoot the size.
+            self._starting += 1
+        threading.Thread(target=self._start_worker, name=f"{self.function}-grow", daemon=True).start()
+
     def _replace(self, lost: Worker) -> None:
         lost.kill()
         with self._lock:
             self._all.discard(lost)
-            if self._stopping:
-                return
-        threading.Thread(target=self._start_replacement, name=f"{self.function}-respawn", daemon=True).start()
+        self._grow()
 
-    def _start_replacement(self) -> None:
-        worker = self._spawn()
+    def _start_worker(self) -> None:
+        try:
+            worker = Worker(self.spec)
+        except OSError:
+            LOG.exception("%s: cannot start a worker", self.function)
+            with self._lock:
+                self._starting -= 1
+            return
+        with self._lock:
+            self._starting -= 1
+            self._all.add(worker)
         try:
             worker.wait_ready(self._start_timeout)
         except FunctionStartError:
@@ -245,14 +279,12 @@ class FunctionPool:
                 self._all.discard(worker)
                 stopping = self._stopping
             if not stopping:
-                LOG.exception("%s: a replacement worker did not start", self.function)
+                LOG.exception("%s: a new worker did not start", self.function)
             return
         with self._lock:
-            if self._stopping:
+            stale = self._stopping
+            if stale:
                 self._all.discard(worker)
-                stale = True
-            else:
-                stale = False
         if stale:
             worker.stop()
         else:

@@ -54,7 +54,7 @@ class RuntimeOptions:
     state_dir: Path = Path(".jobsched")
     region: str = config.PRIMARY_REGION
     regions: Sequence[str] = field(default_factory=lambda: config.REGIONS)
-    # Worker processes per API function and for the authorizer (see function_pool.py).
+    # Most worker processes per API function and for the authorizer (see function_pool.py).
     workers_per_function: int = field(default_factory=default_pool_size)
 
 

@@ -40,7 +40,7 @@ def spec(module: str = HANDLER_MODULE) -> WorkerSpec:
 
 @pytest.fixture
 def pool() -> Iterator[FunctionPool]:
-    started = FunctionPool(spec(), size=2)
+    started = FunctionPool(spec(), size=2, warm=2)
     started.start()
     yield started
     started.stop()
@@ -121,10 +121,13 @@ def test_a_call_that_overruns_its_time_is_timed_out_and_the_worker_replaced() ->
         pool.stop()
 
 
-def test_workers_of_one_function_run_invocations_at_the_same_time(tmp_path: Path) -> None:
+def test_a_pool_grows_on_demand_to_its_size_and_its_workers_run_calls_at_the_same_time(
+    tmp_path: Path,
+) -> None:
     size = 3
-    pool = FunctionPool(spec(), size=size)
+    pool = FunctionPool(spec(), size=size, warm=1)
     pool.start()
+    assert len(pool.pids()) == 1
     results: list[dict[str, Any]] = []
     try:
         threads = [
@@ -139,11 +142,36 @@ def test_workers_of_one_function_run_invocations_at_the_same_time(tmp_path: Path
             thread.start()
         for thread in threads:
             thread.join(60)
+        grown = pool.pids()
     finally:
         pool.stop()
     # Each invocation saw all three running at once (one-at-a-time would have let the first see only itself).
     assert [r["seen"] for r in results] == [size] * size
-    assert len({r["pid"] for r in results}) == size
+    assert len({r["pid"] for r in results}) == size == len(grown)
+
+
+def test_a_pool_never_grows_past_its_size(tmp_path: Path) -> None:
+    pool = FunctionPool(spec(), size=2, warm=1)
+    pool.start()
+    results: list[dict[str, Any]] = []
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(
+                    pool({"action": "meet", "dir": str(tmp_path), "expect": 2}, context())
+                )
+            )
+            for _ in range(5)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(results) == 5
+        assert len(pool.pids()) == 2
+        assert len({r["pid"] for r in results}) == 2
+    finally:
+        pool.stop()
 
 
 def test_a_module_that_does_not_import_fails_the_start() -> None:
