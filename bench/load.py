@@ -151,6 +151,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None, help="runtime worker processes per function")
     parser.add_argument("--profile", action="store_true", help="then profile each operation's handler")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
     rates = [float(part) for part in args.rates.split(",") if part.strip()]
     keys = args.keys or max(2, math.ceil(max(rates) / KEY_RATE))
 
