@@ -218,13 +218,14 @@ def operations(api: InProcessApi, raw: RawStore, job_ids: list[str]) -> list[Ope
     ]
 
 
+def time_one(action: Callable[[int], object], i: int) -> float:
+    started = time.perf_counter()
+    action(i)
+    return (time.perf_counter() - started) * 1000
+
+
 def timed(action: Callable[[int], object], iterations: int) -> list[float]:
-    samples = []
-    for i in range(iterations):
-        started = time.perf_counter()
-        action(i)
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+    return [time_one(action, i) for i in range(iterations)]
 
 
 @contextmanager
@@ -243,12 +244,16 @@ def in_process_api(jobs: int) -> Iterator[tuple[InProcessApi, RawStore, list[str
 def measure(iterations: int, jobs: int) -> None:
     with in_process_api(jobs) as (api, raw, job_ids):
         header = f"{'operation':<8} {'handler ms':>11} {'raw call ms':>12} {'ratio':>6}"
-        print(f"{header}   (medians of {iterations} calls)")
+        print(f"{header}   (medians of {iterations} calls each, handler and raw call alternating)")
         for name, handler_op, raw_op in operations(api, raw, job_ids):
             timed(handler_op, 5)  # warm: first-call imports and connections
             timed(raw_op, 5)
-            handler_ms = statistics.median(timed(handler_op, iterations))
-            raw_ms = statistics.median(timed(raw_op, iterations))
+            handler_samples: list[float] = []
+            raw_samples: list[float] = []
+            for i in range(iterations):  # alternating, so both see the same machine load
+                handler_samples.append(time_one(handler_op, i))
+                raw_samples.append(time_one(raw_op, i))
+            handler_ms, raw_ms = statistics.median(handler_samples), statistics.median(raw_samples)
             print(f"{name:<8} {handler_ms:11.2f} {raw_ms:12.2f} {handler_ms / raw_ms:6.1f}")
 
 

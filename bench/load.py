@@ -8,15 +8,18 @@ over premium keys (one premium key allows 28 requests/s sustained, burst 278), o
 
     .venv/bin/python bench/load.py [--rates 100,300] [--duration 30] [--workers N] [--profile]
 
-Prints, per rate: p50/p95/p99/max from the scheduled time, the achieved rate, errors by status, and the
-load generator's own lag (how late requests left their scheduled time: if that grows, the generator,
-not the runtime, is the bottleneck). With --profile it then profiles each operation's handler in-process
-(bench/handler_cost.py) to show where a request's CPU goes.
+Prints, per rate: p50/p95/p99/max from the scheduled time, the achieved rate, errors by status, the
+load generator's own lag (how late the scheduler handed requests to the senders: if that grows, the
+generator, not the runtime, is the bottleneck) and how long requests waited for a free sender (all
+senders in flight: the runtime is behind; the latency still counts from the scheduled time). With
+--profile it then profiles each operation's handler in-process (bench/handler_cost.py) to show where a
+request's CPU goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import math
 import random
 import sys
@@ -52,7 +55,8 @@ class Sample:
     op: str
     status: int
     latency_ms: float  # from the scheduled launch time to the last byte of the answer
-    lag_ms: float  # from the scheduled launch time to the moment a sender started it
+    lag_ms: float  # from the scheduled launch time to the moment the scheduler handed it to the senders
+    queued_ms: float  # from then until a sender was free to send it (all senders busy: the runtime is behind)
 
 
 def operation(port: int, tenant: Tenant, op: str, n: int, rng: random.Random) -> int:
@@ -95,16 +99,24 @@ def run_open_loop(
     samples: list[Sample] = []
     lock = threading.Lock()
 
-    def send(i: int, scheduled: float) -> None:
+    def send(i: int, scheduled: float, submitted: float) -> None:
         started = time.perf_counter()
         op, tenant = plan[i]
         try:
             status = operation(port, tenant, op, i, random.Random(i))
-        except OSError:
-            status = 0  # connection refused or reset: counted as an error, status 0
+        except (OSError, http.client.HTTPException):
+            status = 0  # connection refused, reset or cut short: counted as an error, status 0
         done = time.perf_counter()
         with lock:
-            samples.append(Sample(op, status, (done - scheduled) * 1000, (started - scheduled) * 1000))
+            samples.append(
+                Sample(
+                    op,
+                    status,
+                    (done - scheduled) * 1000,
+                    (submitted - scheduled) * 1000,
+                    (started - submitted) * 1000,
+                )
+            )
 
     with ThreadPoolExecutor(senders, thread_name_prefix="sender") as pool:
         t0 = time.perf_counter() + 0.1
@@ -113,7 +125,7 @@ def run_open_loop(
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            pool.submit(send, i, scheduled)
+            pool.submit(send, i, scheduled, time.perf_counter())
     # Completed requests over the time from the first launch to the last answer.
     wall = time.perf_counter() - t0
     return samples, len(samples) / wall
@@ -123,6 +135,7 @@ def report(rate: float, duration: float, samples: list[Sample], achieved: float)
     latencies = [s.latency_ms for s in samples]
     errors = Counter(s.status for s in samples if s.status >= 400 or s.status == 0)
     lag = percentiles([s.lag_ms for s in samples])
+    queued = percentiles([s.queued_ms for s in samples])
     print(
         f"rate {rate:5.0f}/s for {duration:.0f} s: n={len(samples)}  achieved {achieved:6.1f}/s  "
         f"{format_percentiles(percentiles(latencies))}  errors={dict(errors) or 'none'}"
@@ -132,8 +145,9 @@ def report(rate: float, duration: float, samples: list[Sample], achieved: float)
         if mine:
             print(f"  {op:<7} n={len(mine):<6} {format_percentiles(percentiles(mine))}")
     print(
-        f"  generator lag (scheduled -> sent): p50={lag['p50']:.1f} ms  p99={lag['p99']:.1f} ms  "
-        f"max={lag['max']:.1f} ms"
+        f"  generator lag (scheduled -> handed to a sender): p50={lag['p50']:.1f} ms  "
+        f"p99={lag['p99']:.1f} ms  max={lag['max']:.1f} ms;  waited for a free sender: "
+        f"p50={queued['p50']:.1f} ms  max={queued['max']:.1f} ms"
     )
     return not errors
 
