@@ -1,16 +1,16 @@
 """Functions run in worker processes, a few per function, each serving one invocation at a time.
 
 This is how Lambda runs a function: execution environments, each importing the handler once and then
-serving one invocation after another, as many in parallel as the load needs. Locally, a pool keeps a
-fixed number of such workers per function, so handlers run in parallel on every core instead of taking
-turns on the runtime's one interpreter lock.
+serving one invocation after another, as many in parallel as the load needs. Locally, a pool starts one
+such worker per function and adds more as calls overlap, up to a bound, so handlers run in parallel on
+every core instead of taking turns on the runtime's one interpreter lock.
 
 A worker starts with the function's environment, dummy credentials and AWS_ENDPOINT_URL pointing at the
 runtime's AWS endpoint (it is a separate process, outside the runtime's in-process emulator, so it
 reaches AWS over HTTP as a Lambda does). A pool is a `Handler`: the gateway calls it like a module's
 `handler(event, context)`. An invocation waits for an idle worker; a handler's exception comes back as
-`FunctionError` carrying Lambda's error message; a worker that dies or overruns the context's time is
-killed, its call fails with `FunctionError`, and a fresh worker takes its place.
+`FunctionError` carrying Lambda's error message; a worker that dies or overruns the function's timeout is
+killed, its call fails with `WorkerLost` (a `FunctionError`), and a fresh worker takes its place.
 """
 
 from __future__ import annotations
