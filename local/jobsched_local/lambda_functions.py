@@ -1,4 +1,5 @@
-"""The Lambda handlers the gateway invokes: the modules Lambda runs, imported once, after their env is set."""
+"""The functions' environment, and the handlers the runtime runs in its own process (the API functions run in
+worker processes, see function_pool.py): the modules Lambda runs, imported once, after their env is set."""
 
 from __future__ import annotations
 
