@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from jobsched.adapters.clients import client
+from jobsched.adapters.clients import client, deferred_client
 from jobsched.adapters.execution_store import DynamoExecutionStore
 from jobsched.adapters.fire_queue import SqsFireQueue
 from jobsched.adapters.job_store import DynamoJobStore
@@ -30,7 +30,7 @@ SETTINGS = load_settings()
 EXECUTIONS = ExecutionService(
     DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
     DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
-    SqsFireQueue(client("sqs"), EXECUTION_QUEUE),
+    SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # run-now and retry only
 )
 app = create_resolver()
 

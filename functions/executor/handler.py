@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from jobsched import config
-from jobsched.adapters.clients import client
+from jobsched.adapters.clients import client, deferred_client
 from jobsched.adapters.execution_store import DynamoExecutionStore
 from jobsched.adapters.fire_queue import SqsFireQueue
 from jobsched.adapters.job_reader import DynamoJobReader
@@ -53,7 +53,10 @@ def _final_failure(tenant: str, job_id: str) -> None:
 EXECUTOR = Executor(
     store=DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
     jobs=DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table),
-    queue=SqsFireQueue(client("sqs"), os.environ.get("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)),
+    # Only a failed attempt re-queues: a cold start that succeeds never makes this client.
+    queue=SqsFireQueue(
+        deferred_client("sqs"), os.environ.get("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)
+    ),
     invoker=TargetDispatcher(
         HttpInvoker(SETTINGS.target_policy()),
         AwsTargetInvoker(

@@ -14,7 +14,16 @@ from typing import Any, Protocol
 from jobsched.auth import Principal
 from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
 from jobsched.fire import new_fire_token
-from jobsched.jobs import HttpTarget, Job, JobSpec, JobStatus, JobView, new_job_id, status_for
+from jobsched.jobs import (
+    HttpTarget,
+    Job,
+    JobSpec,
+    JobStatus,
+    JobView,
+    new_job_id,
+    status_for,
+    stored_preview,
+)
 from jobsched.settings import Settings
 from jobsched.target_access import (
     TargetAccessReader,
@@ -94,8 +103,10 @@ class JobStore(Protocol):
         at: datetime,
         by: str,
         fire_token: str | None = None,
+        next_runs: list[datetime] | None = None,
     ) -> Job:
-        """Replace the spec; `fire_token` is stored only if the job has none yet."""
+        """Replace the spec; `fire_token` is stored only if the job has none yet; `next_runs` is the new
+        stored preview (None: dropped, so reads compute it)."""
         ...
 
     def delete(self, tenant: str, job_id: str, *, expected_version: int | None) -> None: ...
@@ -153,6 +164,7 @@ class JobService:
                 "updated_by": principal.key_id,
                 "status": status_for(spec.enabled),
                 "fire_token": new_fire_token(),
+                "next_runs": stored_preview(spec.schedule, spec.enabled, now, created_at=now),
             }
         )
         secret = new_webhook_secret()
@@ -198,6 +210,7 @@ class JobService:
             at=now,
             by=principal.key_id,
             fire_token=new_fire_token(),
+            next_runs=stored_preview(spec.schedule, spec.enabled, now, created_at=None),
         )
         return JobView.of(job, now)
 

@@ -146,6 +146,11 @@ class Schedule(Strict):
             return "schedule.expression", f"{self.expression} has no fire time after now{window}"
         return None
 
+    @property
+    def counts_from_creation(self) -> bool:
+        """A rate() without start_at counts from the job's creation, so its preview needs created_at."""
+        return self.start_at is None and parse_expression(self.expression).kind is ScheduleKind.RATE
+
     def preview(self, after: datetime, anchor: datetime, count: int = PREVIEW_COUNT) -> list[datetime]:
         return next_fire_times(
             parse_expression(self.expression),
@@ -399,24 +404,45 @@ class Job(JobSpec):
     last_execution: LastExecution | None = None
     # Read from the job item for the service's own fires; never serialized, so no response or log shows it.
     fire_token: str | None = Field(default=None, exclude=True, repr=False)
+    # The preview kept with the item: computed when the schedule is written, so reads only copy it.
+    # None: not stored (an item from before the preview was kept, or a replaced rate() job, see below).
+    next_runs: list[datetime] | None = None
 
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
 
+    def upcoming_runs(self, now: datetime) -> list[datetime]:
+        """The next fire times after ``now``: the stored preview while it is current, else computed.
+
+        A preview computed at t0 lists the runs after t0; while its first run is still ahead of ``now``,
+        no run fell between t0 and now, so it is exactly the preview at ``now``. Once a run has passed
+        (the job fired since it was written), it is computed again.
+        """
+        if not self.enabled:
+            return []
+        stored = self.next_runs
+        if stored is not None and (not stored or stored[0] > now):
+            return stored
+        return self.schedule.preview(after=now, anchor=self.created_at)
+
 
 class JobView(Job):
     """A job as the API returns it: with the next fire times computed at read time."""
+
+    # (From the caller's view: reads copy the preview stored with the job while it is current, see
+    # Job.upcoming_runs. This docstring is the schema's description in the committed contract.)
 
     next_run_at: datetime | None = None
     next_runs: list[datetime] = Field(default_factory=list)
 
     @classmethod
     def of(cls, job: Job, now: datetime) -> JobView:
-        runs = job.schedule.preview(after=now, anchor=job.created_at) if job.enabled else []
-        return cls.model_validate(
-            {**job.model_dump(), "next_run_at": runs[0] if runs else None, "next_runs": runs}
-        )
+        runs = job.upcoming_runs(now)
+        # Built without validating again: every field came from a validated Job (or was computed here).
+        fields = {name: getattr(job, name) for name in Job.model_fields}
+        fields.update(next_run_at=runs[0] if runs else None, next_runs=runs)
+        return cls.model_construct(**fields)
 
 
 def _as_utc(value: datetime, zone: ZoneInfo, name: str) -> datetime:
@@ -433,6 +459,25 @@ def new_job_id() -> str:
 
 def status_for(enabled: bool) -> JobStatus:
     return JobStatus.ACTIVE if enabled else JobStatus.PAUSED
+
+
+def stored_preview(
+    schedule: Schedule, enabled: bool, now: datetime, created_at: datetime | None
+) -> list[datetime] | None:
+    """The preview to keep with a job being written: [] while it is paused (nothing is due); None when
+    it cannot be computed without the job's creation time (a rate() without start_at being replaced)."""
+    if not enabled:
+        return []
+    if created_at is None:
+        if schedule.counts_from_creation:
+            return None
+        created_at = now  # not read by cron(), at() or a rate() with its own start_at
+    return schedule.preview(after=now, anchor=created_at)
+
+
+def runs_document(runs: list[datetime]) -> list[str]:
+    """Fire times as the API writes them (ISO 8601, UTC, Z), for an item written field by field."""
+    return [run.astimezone(UTC).isoformat().replace("+00:00", "Z") for run in runs]
 
 
 def job_document(job: Job) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class Expression:
     at_wall_time: datetime | None = None  # naive: a wall-clock time in the schedule's time zone
 
 
+# Cached: every stored job read validates its expression again, and a tenant's jobs share a few of them.
+@lru_cache(maxsize=1024)
 def parse_expression(text: str) -> Expression:
     text = text.strip()
     if match := _CRON.fullmatch(text):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.auth import Principal
 from jobsched.errors import Conflict, InvalidInput, NotFound
-from jobsched.jobs import Job, JobStatus, JobView, ScheduleState
+from jobsched.jobs import Job, JobStatus, JobView, ScheduleState, stored_preview
 
 Clock = Callable[[], datetime]
 NEXT_DUE_COUNT = 10
@@ -36,6 +36,7 @@ class ScheduleControlStore(Protocol):
         version: int,
         at: datetime,
         by: str,
+        next_runs: list[datetime] | None = None,
     ) -> Job | None: ...
 
     def tenant_jobs(self, tenant: str) -> Iterator[Job]: ...
@@ -123,6 +124,7 @@ class ScheduleControl:
                 version=job.version,
                 at=now,
                 by=principal.key_id,
+                next_runs=stored_preview(job.schedule, enabled, now, created_at=job.created_at),
             )
             if changed is not None:
                 return JobView.of(changed, now)
@@ -161,7 +163,7 @@ class ScheduleControl:
 def _next_due(job: Job, now: datetime) -> list[NextDue]:
     if not job.enabled or job.status is not JobStatus.ACTIVE:
         return []
-    runs = job.schedule.preview(after=now, anchor=job.created_at, count=1)
+    runs = job.upcoming_runs(now)[:1]
     return [NextDue(job_id=job.job_id, name=job.name, region=job.region, at=runs[0])] if runs else []
 
 

@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from botocore.exceptions import (
     ClientError,
@@ -22,9 +23,13 @@ from botocore.exceptions import (
 
 from jobsched import config
 from jobsched.errors import DomainError
+from jobsched_local.function_pool import WORKERS_ENV, default_pool_size
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 DEFAULT_PORT = 8080
+MAX_WORKERS = 64
+
+T = TypeVar("T")
 
 
 def region_name(value: str) -> str:
@@ -58,6 +63,12 @@ def host_port(value: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value.strip()
+
+
+def worker_count(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to {MAX_WORKERS}")
+    return int(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="let jobs call this loopback/private host:port (repeatable; also $JOBSCHED_ALLOW_TARGETS, "
         "comma-separated); other private addresses and the runtime's own ports stay refused",
+    )
+    local.add_argument(
+        "--workers",
+        type=worker_count,
+        default=None,
+        help="most worker processes per API function and for the authorizer; each starts with one and "
+        "adds workers as calls overlap (default: $JOBSCHED_LOCAL_WORKERS or 4 per CPU core)",
     )
 
     keys = commands.add_parser("keys", help="manage tenants' API keys in every region")
@@ -225,29 +243,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    port = args.port
-    if port is None:
-        try:
-            port = port_number(os.environ.get("PORT", str(DEFAULT_PORT)))
-        except argparse.ArgumentTypeError as exc:
-            parser.error(f"environment variable PORT: {exc}")
+    port = _option_or_env(parser, args.port, "PORT", str(DEFAULT_PORT), port_number)
     regions = _configured_regions(parser, None)
     if args.region not in regions:
         parser.error(
             f"argument --region: {args.region} is not one of the configured regions {','.join(regions)}"
         )
-    allow_targets = list(args.allow_targets or [])
-    for entry in os.environ.get("JOBSCHED_ALLOW_TARGETS", "").split(","):
-        if entry.strip():
-            try:
-                allow_targets.append(host_port(entry))
-            except argparse.ArgumentTypeError as exc:
-                parser.error(f"environment variable JOBSCHED_ALLOW_TARGETS: {exc}")
-    for entry in allow_targets:
-        if entry.rpartition(":")[2] in (str(port), str(args.aws_port)):
-            parser.error(
-                f"argument --allow-target: {entry} is one of the runtime's own ports, never a target"
-            )
+    allow_targets = _allowed_targets(parser, args.allow_targets, own_ports=(port, args.aws_port))
+    workers = _option_or_env(parser, args.workers, WORKERS_ENV, str(default_pool_size()), worker_count)
     # Imported here: moto and werkzeug load in ~1 s, which `jobsched keys` should not pay.
     from jobsched_local.runtime import RuntimeOptions, run
 
@@ -258,9 +261,45 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         region=args.region,
         regions=regions,
-        allow_targets=tuple(dict.fromkeys(allow_targets)),
+        allow_targets=allow_targets,
+        workers_per_function=workers,
     )
     return run(options)
+
+
+def _option_or_env(
+    parser: argparse.ArgumentParser,
+    value: T | None,
+    variable: str,
+    default: str,
+    parse: Callable[[str], T],
+) -> T:
+    """The option's value, else the environment variable's (or the default), parsed; a bad one is named."""
+    if value is not None:
+        return value
+    try:
+        return parse(os.environ.get(variable) or default)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"environment variable {variable}: {exc}")
+
+
+def _allowed_targets(
+    parser: argparse.ArgumentParser, from_options: list[str] | None, own_ports: tuple[int, ...]
+) -> tuple[str, ...]:
+    """--allow-target entries, then $JOBSCHED_ALLOW_TARGETS's; the runtime's own ports are refused."""
+    allow_targets = list(from_options or [])
+    for entry in os.environ.get("JOBSCHED_ALLOW_TARGETS", "").split(","):
+        if entry.strip():
+            try:
+                allow_targets.append(host_port(entry))
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"environment variable JOBSCHED_ALLOW_TARGETS: {exc}")
+    for entry in allow_targets:
+        if entry.rpartition(":")[2] in {str(port) for port in own_ports}:
+            parser.error(
+                f"argument --allow-target: {entry} is one of the runtime's own ports, never a target"
+            )
+    return tuple(dict.fromkeys(allow_targets))
 
 
 def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""The Lambda handlers the gateway invokes: the modules Lambda runs, imported once, after their env is set."""
+"""The functions' environment, and the handlers the runtime runs in its own process (the API functions run in
+worker processes, see function_pool.py): the modules Lambda runs, imported once, after their env is set."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -65,6 +67,16 @@ def load_handlers(functions: Iterable[str]) -> dict[str, Handler]:
             raise
         handlers[name] = one_at_a_time(module.handler)
     return handlers
+
+
+def handler_module_exists(name: str) -> bool:
+    """Whether functions/<name>/handler.py exists (found without importing it)."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    try:
+        return importlib.util.find_spec(f"functions.{name}.handler") is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def one_at_a_time(handler: Handler) -> Handler:

@@ -22,12 +22,20 @@ from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
 from jobsched_local.demo_key import ensure_demo_key
 from jobsched_local.dynamodb_local import DynamoDBLocalError
 from jobsched_local.execution_poller import EXECUTOR_FUNCTION, ExecutionPoller
+from jobsched_local.function_pool import (
+    FunctionPool,
+    default_pool_size,
+    launch_pools,
+    stop_pools,
+    wait_until_ready,
+    worker_env,
+)
 from jobsched_local.gateway import Gateway, GatewayServer
 from jobsched_local.key_check import table_key_check
 from jobsched_local.key_service import make_key_service, make_key_store
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.lambda_context import make_context
-from jobsched_local.lambda_functions import apply_env, function_env, load_handlers
+from jobsched_local.lambda_functions import Handler, apply_env, function_env, load_handlers
 from jobsched_local.provision import provision
 from jobsched_local.proxy_event import ApiStage
 from jobsched_local.rebuild import RebuildSummary
@@ -50,6 +58,8 @@ class RuntimeOptions:
     state_dir: Path = Path(".jobsched")
     region: str = config.PRIMARY_REGION
     regions: Sequence[str] = field(default_factory=lambda: config.REGIONS)
+    # Most worker processes per API function and for the authorizer (see function_pool.py).
+    workers_per_function: int = field(default_factory=default_pool_size)
     # host:port pairs jobs may call although they are loopback/private (--allow-target)
     allow_targets: Sequence[str] = ()
 
@@ -82,6 +92,7 @@ class LocalRuntime:
         self.workers = WorkerGroup()
         self._emulator = AwsEmulator(options.host, options.aws_port, options.state_dir)
         self._server: GatewayServer | None = None
+        self._pools: dict[str, FunctionPool] = {}
 
     def register_worker(self, worker: BackgroundWorker) -> None:
         """Add a background worker: it starts with the runtime and stops (in reverse order) before AWS."""
@@ -100,13 +111,21 @@ class LocalRuntime:
     def _start(self, started: float) -> RuntimeInfo:
         opts = self.options
         self._emulator.start()
+        # The runtime's own ports and the emulator's internal ones are never a job's target.
+        reserved = (*opts.own_ports, *self._emulator.internal_ports)
+        env = function_env(opts.region, opts.regions, opts.allow_targets, reserved)
+        # The API functions and the authorizer run in worker processes, which reach AWS over HTTP; they
+        # cold-start while the runtime provisions and restores.
+        self._pools = launch_pools(
+            [*(route.function for route in ROUTES), AUTHORIZER_FUNCTION],
+            worker_env(env, self._emulator.endpoint_url),
+            opts.workers_per_function,
+        )
         api_ids = provision(opts.region, opts.regions)
         scheduling = SchedulingRuntime(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID)
         rebuilt = scheduling.prepare()  # moto's schedules and API keys, from the tables
 
-        reserved = (*opts.own_ports, *self._emulator.internal_ports)
-        apply_env(function_env(opts.region, opts.regions, opts.allow_targets, reserved))
-        handlers = load_handlers([*(route.function for route in ROUTES), AUTHORIZER_FUNCTION])
+        apply_env(env)
         for worker in scheduling.workers():
             self.register_worker(worker)  # schedule-sync on the stream, the schedule clock, recovery
         self._register_execution_poller()
@@ -117,6 +136,8 @@ class LocalRuntime:
             make_key_store(_client, opts.region),
         )
 
+        wait_until_ready(self._pools.values())
+        handlers: dict[str, Handler] = dict(self._pools)
         api = ApiStage(api_ids[opts.region], config.API_STAGE, opts.region, ACCOUNT_ID)
         authorizer_handler = handlers.pop(AUTHORIZER_FUNCTION, None)
         authorizer = CachingAuthorizer(authorizer_handler, opts.region) if authorizer_handler else None
@@ -159,6 +180,8 @@ class LocalRuntime:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        stop_pools(self._pools.values())
+        self._pools = {}
         self.workers.stop_all()
         self._emulator.stop()
 

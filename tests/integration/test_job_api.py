@@ -429,3 +429,42 @@ def test_a_malformed_aws_target_is_a_422_naming_the_field(
     status, _, body = call("POST", "/api/v1/jobs", body=spec(target=target))
     assert status == 422, body
     assert [detail["field"] for detail in body["error"]["details"]] == [field]
+
+
+def _stored_item(tenant: str, job_id: str) -> dict[str, Any]:
+    from jobsched.adapters.dynamodb import from_item, to_item
+
+    response = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=JOBS_TABLE, Key=to_item({"pk": f"TENANT#{tenant}", "sk": f"JOB#{job_id}"})
+    )
+    return from_item(response["Item"])
+
+
+def test_the_preview_is_stored_with_the_job_and_reads_return_it(call: Call) -> None:
+    job = create(call)
+    assert _stored_item("acme", job["job_id"])["next_runs"] == job["next_runs"]
+    _, _, page = call("GET", "/api/v1/jobs", tenant="acme")
+    _, _, read = call("GET", f"/api/v1/jobs/{job['job_id']}", tenant="acme")
+    assert page["items"][0]["next_runs"] == read["next_runs"] == job["next_runs"]
+
+
+def test_replace_stores_the_new_preview(call: Call) -> None:
+    job = create(call)
+    new = spec(schedule={"expression": "cron(30 6 * * ? *)", "timezone": "UTC"})
+    status, _, replaced = call("PUT", f"/api/v1/jobs/{job['job_id']}", tenant="acme", body=new)
+    assert status == 200
+    assert (
+        all(run.endswith("T06:30:00Z") for run in replaced["next_runs"]) and len(replaced["next_runs"]) == 5
+    )
+    assert _stored_item("acme", job["job_id"])["next_runs"] == replaced["next_runs"]
+
+
+def test_replacing_with_a_rate_counted_from_creation_drops_the_stored_preview_and_reads_compute_it(
+    call: Call,
+) -> None:
+    job = create(call)
+    new = spec(schedule={"expression": "rate(7 minutes)"})
+    _, _, replaced = call("PUT", f"/api/v1/jobs/{job['job_id']}", tenant="acme", body=new)
+    assert "next_runs" not in _stored_item("acme", job["job_id"])
+    _, _, read = call("GET", f"/api/v1/jobs/{job['job_id']}", tenant="acme")
+    assert len(read["next_runs"]) == 5 and read["next_runs"] == replaced["next_runs"]

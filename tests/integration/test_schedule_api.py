@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from jobsched.config import JOBS_TABLE
 from jobsched_local.scheduling_provision import provision_scheduling
 from tests.integration.scheduling_support import Harness, client_for, job_service, principal, spec
 from tests.support.apigw import headers_of, rest_event
@@ -99,3 +100,18 @@ def test_status_counts_this_tenants_jobs_per_region_shows_lag_and_next_fires(cal
     assert [due["job_id"] for due in body["next_due"]] == [job_id]
     # Nothing service-wide: queue depths would show other tenants' activity.
     assert set(body) == {"tenant", "region", "generated_at", "regions", "sync", "next_due"}
+
+
+def test_pause_stores_an_empty_preview_and_resume_a_fresh_one(call: Call, job_id: str) -> None:
+    from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
+
+    def stored_runs() -> Any:
+        job = DynamoJobScheduleStore(client_for("dynamodb", "us-east-1"), JOBS_TABLE).current("acme", job_id)
+        assert job is not None
+        return job.next_runs
+
+    call("DELETE", f"/api/v1/schedule/{job_id}")
+    assert stored_runs() == []
+    _, _, resumed = call("POST", f"/api/v1/schedule/{job_id}")
+    assert len(resumed["next_runs"]) == 5
+    assert [run.isoformat().replace("+00:00", "Z") for run in stored_runs()] == resumed["next_runs"]

@@ -39,6 +39,9 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["local", "--allow-target", "127.0.0.1:http"], "--allow-target"),
         (["local", "--port", "8081", "--allow-target", "127.0.0.1:8081"], "own ports"),
         (["local", "--aws-port", "4567", "--allow-target", "localhost:4567"], "own ports"),
+        (["local", "--workers", "0"], "--workers"),
+        (["local", "--workers", "many"], "--workers"),
+        (["local", "--workers", "65"], "--workers"),
         (["frobnicate"], "frobnicate"),
     ],
 )
@@ -123,3 +126,36 @@ def test_the_runtime_refuses_to_allow_its_own_ports() -> None:
 
     with pytest.raises(ValueError, match="own ports"):
         LocalRuntime(RuntimeOptions(port=8085, allow_targets=("127.0.0.1:8085",)))
+
+
+@pytest.mark.parametrize("value", ["0", "lots", "-3"])
+def test_bad_workers_env_is_named(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOBSCHED_LOCAL_WORKERS", value)
+    assert "JOBSCHED_LOCAL_WORKERS" in refused(["local"], capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["local", "--workers", "3"], "7", 3),  # the option wins over the variable
+        (["local"], "7", 7),
+        (["local"], None, None),  # four per core
+    ],
+)
+def test_workers_come_from_the_option_then_the_env(
+    argv: list[str], env: str | None, expected: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from jobsched_local import runtime
+
+    seen: list[runtime.RuntimeOptions] = []
+    monkeypatch.setattr(runtime, "run", lambda options: seen.append(options) or 0)
+    if env is None:
+        monkeypatch.delenv("JOBSCHED_LOCAL_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("JOBSCHED_LOCAL_WORKERS", env)
+    assert main(argv) == 0
+    assert seen[0].workers_per_function == (expected or 4 * (os.cpu_count() or 1))

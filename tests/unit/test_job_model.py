@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from jobsched.jobs import Job, JobSpec, JobStatus, JobView, Schedule
+from jobsched.jobs import Job, JobSpec, JobStatus, JobView, Schedule, runs_document, stored_preview
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -144,3 +144,43 @@ def test_paused_job_has_no_next_runs() -> None:
 def test_stored_at_job_in_the_past_still_loads() -> None:
     job = _stored(schedule={"expression": "at(2020-01-01T00:00:00)"}, status=JobStatus.COMPLETED)
     assert JobView.of(job, NOW).next_runs == []
+
+
+def test_a_current_stored_preview_is_copied_not_computed() -> None:
+    # A preview no schedule would produce: if the read computed it, these times could not come back.
+    kept = [datetime(2026, 12, 24, 9, tzinfo=UTC), datetime(2026, 12, 25, 9, tzinfo=UTC)]
+    view = JobView.of(_stored(next_runs=kept), NOW)
+    assert view.next_runs == kept and view.next_run_at == kept[0]
+
+
+def test_a_stored_preview_whose_first_run_has_passed_is_computed_again() -> None:
+    passed = [datetime(2026, 11, 26, 9, tzinfo=UTC), datetime(2026, 12, 24, 9, tzinfo=UTC)]
+    view = JobView.of(_stored(next_runs=passed), NOW)
+    assert view.next_runs == JobView.of(_stored(), NOW).next_runs
+    assert view.next_run_at == datetime(2026, 11, 30, 9, tzinfo=UTC)
+
+
+def test_an_empty_stored_preview_stays_empty_and_a_paused_job_shows_none() -> None:
+    assert JobView.of(_stored(next_runs=[]), NOW).next_runs == []
+    kept = [datetime(2026, 12, 24, 9, tzinfo=UTC)]
+    assert JobView.of(_stored(enabled=False, status=JobStatus.PAUSED, next_runs=kept), NOW).next_runs == []
+
+
+def test_stored_preview_is_what_a_read_at_write_time_shows() -> None:
+    job = _stored()
+    assert (
+        stored_preview(job.schedule, True, NOW, created_at=job.created_at) == JobView.of(job, NOW).next_runs
+    )
+    assert stored_preview(job.schedule, False, NOW, created_at=job.created_at) == []
+
+
+def test_a_rate_without_start_needs_the_creation_time_for_its_stored_preview() -> None:
+    rate = Schedule.model_validate({"expression": "rate(7 minutes)"})
+    assert stored_preview(rate, True, NOW, created_at=None) is None
+    assert stored_preview(rate, True, NOW, created_at=NOW)[:2] == [
+        datetime(2026, 11, 27, 12, 7, tzinfo=UTC),
+        datetime(2026, 11, 27, 12, 14, tzinfo=UTC),
+    ]
+    started = Schedule.model_validate({"expression": "rate(7 minutes)", "start_at": "2026-11-27T12:01:00Z"})
+    assert stored_preview(started, True, NOW, created_at=None)[0] == datetime(2026, 11, 27, 12, 1, tzinfo=UTC)
+    assert runs_document([datetime(2026, 11, 27, 12, 1, tzinfo=UTC)]) == ["2026-11-27T12:01:00Z"]

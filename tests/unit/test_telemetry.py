@@ -123,3 +123,19 @@ def test_health_emits_the_api_request_metrics(capsys: pytest.CaptureFixture[str]
     duration = _only(named(emitted, telemetry.API_REQUEST_DURATION))
     assert duration.dimensions == expected_dimensions
     assert duration.unit == "Milliseconds"
+
+
+@pytest.mark.parametrize(
+    ("env", "made"),
+    [
+        ({"POWERTOOLS_TRACE_DISABLED": "true", "LAMBDA_TASK_ROOT": "/var/task"}, False),
+        ({"POWERTOOLS_TRACE_DISABLED": "false"}, False),  # outside Lambda: nothing to trace into
+    ],
+)
+def test_no_tracer_is_made_where_tracing_is_off(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], made: bool
+) -> None:
+    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert (telemetry._make_tracer() is not None) is made

@@ -33,3 +33,20 @@ def assumed_client(service: str, region: str, credentials: dict[str, Any]) -> An
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
+
+
+class DeferredClient:
+    """A client made on first use: for a service only some routes call (a pause never reads SQS), so a
+    cold start does not pay ~50 ms of service-model loading for it. Clients every request uses are made
+    at import instead, where Lambda's init phase runs them."""
+
+    def __init__(self, service: str, region: str | None = None) -> None:
+        self._service = service
+        self._region = region
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service, self._region), name)
+
+
+def deferred_client(service: str, region: str | None = None) -> Any:
+    return DeferredClient(service, region)

@@ -13,7 +13,7 @@ from typing import Any
 from jobsched.adapters.dynamodb import from_item, to_item
 from jobsched.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_from_item, job_sk, tenant_pk
 from jobsched.errors import NotFound
-from jobsched.jobs import Job, JobStatus, ScheduleState
+from jobsched.jobs import Job, JobStatus, ScheduleState, runs_document
 
 _JOB_PREFIX = "JOB#"
 
@@ -77,8 +77,10 @@ class DynamoJobScheduleStore:
         version: int,
         at: datetime,
         by: str,
+        next_runs: list[datetime] | None = None,
     ) -> Job | None:
-        """Pause or resume at the version read; None when the job changed meanwhile (read again)."""
+        """Pause or resume at the version read; None when the job changed meanwhile (read again).
+        ``next_runs`` is the new stored preview (None: drop it, so reads compute it)."""
         values: dict[str, Any] = {
             ":enabled": enabled,
             ":status": (JobStatus.ACTIVE if enabled else JobStatus.PAUSED).value,
@@ -92,10 +94,18 @@ class DynamoJobScheduleStore:
             "SET enabled = :enabled, #status = :status, updated_at = :at, updated_by = :by, "
             "#version = #version + :one, schedule_state = :pending"
         )
+        removes = []
         if note is not None:
             sets += ", pause_note = :note"
             values[":note"] = note
-        expression = sets + ("" if note is not None else " REMOVE pause_note")
+        else:
+            removes.append("pause_note")
+        if next_runs is not None:
+            sets += ", next_runs = :next_runs"
+            values[":next_runs"] = runs_document(next_runs)
+        else:
+            removes.append("next_runs")
+        expression = sets + (" REMOVE " + ", ".join(removes) if removes else "")
         return self._update_returning(tenant, job_id, expression, values)
 
     def move(self, tenant: str, job_id: str, *, from_region: str, to_region: str, at: datetime) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 from jobsched.adapters.dynamodb import from_item, to_item
 from jobsched.errors import Conflict, LimitExceeded, NotFound, PreconditionFailed
 from jobsched.job_service import IdempotencyClaim, IdempotentReplay, JobFilters, idempotency_conflict
-from jobsched.jobs import Job, JobSpec, ScheduleState, status_for
+from jobsched.jobs import Job, JobSpec, ScheduleState, runs_document, status_for
 
 COUNTER_SK = "COUNT#jobs"
 # Every tenant's job counter is also filed under this gsi1 key, so the tenants can be listed without a Scan.
@@ -142,7 +142,10 @@ class DynamoJobStore:
         at: datetime,
         by: str,
         fire_token: str | None = None,
+        next_runs: list[datetime] | None = None,
     ) -> Job:
+        """Replace the caller's fields; ``next_runs`` is the new stored preview (None: drop it, so reads
+        compute it)."""
         fields = spec.model_dump(mode="json")
         names = {f"#{name}": name for name in _MUTABLE_FIELDS}
         values: dict[str, Any] = {f":{name}": fields[name] for name in _MUTABLE_FIELDS}
@@ -163,6 +166,12 @@ class DynamoJobStore:
             # A job made before fire tokens existed gets one with its next change; a token is never replaced.
             sets.append(f"{FIRE_TOKEN_ATTRIBUTE} = if_not_exists({FIRE_TOKEN_ATTRIBUTE}, :fire_token)")
             values[":fire_token"] = fire_token
+        removes = ["schedule_error"]
+        if next_runs is None:
+            removes.append("next_runs")
+        else:
+            sets.append("next_runs = :next_runs")
+            values[":next_runs"] = runs_document(next_runs)
         condition = "attribute_exists(pk)"
         if expected_version is not None:
             condition += " AND #version = :expected"
@@ -171,7 +180,7 @@ class DynamoJobStore:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE schedule_error",
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
