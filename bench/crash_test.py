@@ -98,8 +98,9 @@ class Receiver:
 
 
 class Runtime:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, receiver_port: int) -> None:
         self.state_dir = state_dir
+        self.receiver_port = receiver_port
         self.port = free_port()
         self.aws_port = free_port()
         self.log = state_dir.parent / "runtime.log"
@@ -115,6 +116,9 @@ class Runtime:
             str(self.port),
             "--aws-port",
             str(self.aws_port),
+            # The receiver is on loopback, which jobs may call only where the runtime allows it.
+            "--allow-target",
+            f"127.0.0.1:{self.receiver_port}",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         with self.log.open("ab") as log:
@@ -282,7 +286,7 @@ def main() -> int:
     receiver = Receiver()
     receiver.thread.start()
     workdir = Path(tempfile.mkdtemp(prefix="jobsched-crash-"))
-    runtime = Runtime(workdir / "state")
+    runtime = Runtime(workdir / "state", receiver.port)
     try:
         first_start = runtime.start()
         key = runtime.demo_key()

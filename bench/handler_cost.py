@@ -72,7 +72,7 @@ class InProcessApi:
 
     @property
     def api(self) -> Any:
-        from jobsched_local.moto_backends import ACCOUNT_ID
+        from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
         from jobsched_local.proxy_event import ApiStage
 
         return ApiStage("benchapi", "prod", REGION, ACCOUNT_ID)
