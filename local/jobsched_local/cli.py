@@ -304,11 +304,12 @@ def _allowed_targets(
 
 def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from jobsched_local import key_commands
-    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+    from jobsched_local.aws_session import client_factory, make_session
     from jobsched_local.key_service import make_key_service
 
     regions = _configured_regions(parser, args.regions)
-    try:
+
+    def command() -> int:
         service = make_key_service(client_factory(make_session()), args.table_region, regions)
         if args.keys_command == "create":
             key_commands.create_key(service, args.tenant, args.tier, args.role, regions, sys.stdout)
@@ -316,53 +317,34 @@ def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             key_commands.list_keys(service, args.tenant, sys.stdout)
         else:
             key_commands.revoke_key(service, args.key_id, regions, sys.stdout)
-    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
-        endpoint = endpoint_url() or exc.kwargs.get("endpoint_url", "AWS")
-        return fail(
-            f"cannot reach the AWS endpoint {endpoint} ({exc}). "
-            "If that is the local runtime, start it with `jobsched local` (or `make run`)."
-        )
-    except (NoCredentialsError, PartialCredentialsError):
-        return fail(
-            "no AWS credentials found: configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
-            "AWS_SECRET_ACCESS_KEY), or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 to use the local runtime."
-        )
-    except DomainError as exc:
-        return fail(exc.message)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
-    return 0
+        return 0
+
+    return run_aws_command(command)
 
 
 def run_dlq_redrive(args: argparse.Namespace) -> int:
-    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+    from jobsched_local.aws_session import client_factory, make_session
     from jobsched_local.dlq_redrive import format_summary, redrive
 
     if args.max is not None and args.max < 1:
         return fail("--max must be at least 1")
-    try:
+
+    def command() -> int:
         sqs = client_factory(make_session())("sqs", args.region)
         summary = redrive(sqs, max_messages=args.max, progress_to=sys.stderr)
-    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
-        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
-    except (NoCredentialsError, PartialCredentialsError):
-        return fail(
-            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
-        )
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
-    print(format_summary(summary, args.region))
-    return 0 if summary.failed == 0 else 1
+        print(format_summary(summary, args.region))
+        return 0 if summary.failed == 0 else 1
+
+    return run_aws_command(command)
 
 
 def run_jobs_move(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+    from jobsched_local.aws_session import client_factory, make_session
     from jobsched_local.job_commands import move_home_region
 
     regions = _configured_regions(parser, None)
-    try:
+
+    def command() -> int:
         dynamodb = client_factory(make_session())("dynamodb", args.table_region)
         summary = move_home_region(
             dynamodb,
@@ -373,18 +355,9 @@ def run_jobs_move(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             out=sys.stdout,
             progress_to=sys.stderr,
         )
-    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
-        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
-    except (NoCredentialsError, PartialCredentialsError):
-        return fail(
-            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
-        )
-    except DomainError as exc:
-        return fail(exc.message)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
-    return 0 if not summary.failed else 1
+        return 0 if not summary.failed else 1
+
+    return run_aws_command(command)
 
 
 def _issue_fire_tokens(args: argparse.Namespace) -> int:
@@ -422,10 +395,15 @@ def run_aws_command(command: Callable[[], int]) -> int:
     try:
         return command()
     except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
-        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
+        endpoint = endpoint_url() or exc.kwargs.get("endpoint_url", "AWS")
+        return fail(
+            f"cannot reach the AWS endpoint {endpoint} ({exc}). "
+            "If that is the local runtime, start it with `jobsched local` (or `make run`)."
+        )
     except (NoCredentialsError, PartialCredentialsError):
         return fail(
-            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
+            "no AWS credentials found: configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY), or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 to use the local runtime."
         )
     except DomainError as exc:
         return fail(exc.message)
@@ -437,14 +415,15 @@ def run_aws_command(command: Callable[[], int]) -> int:
 def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from jobsched.adapters.health_checks import DynamoDrillMarkers
     from jobsched_local import region_commands
-    from jobsched_local.aws_session import client_factory, endpoint_url, make_session
+    from jobsched_local.aws_session import client_factory, make_session
 
     if len(getattr(args, "note", "")) > region_commands.MAX_NOTE_LENGTH:
         return fail(f"--note is longer than {region_commands.MAX_NOTE_LENGTH} characters")
     regions = _configured_regions(parser, None)
     if args.regions_command != "status" and args.region not in regions:
         return fail(f"--region {args.region} is not one of the configured regions {','.join(regions)}")
-    try:
+
+    def command() -> int:
         dynamodb = client_factory(make_session())("dynamodb", args.table_region)
         markers = DynamoDrillMarkers(dynamodb, config.JOBS_TABLE)
         if args.regions_command == "fail":
@@ -453,16 +432,9 @@ def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             region_commands.restore(markers, args.region, sys.stdout)
         else:
             region_commands.status(markers, regions, sys.stdout)
-    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
-        return fail(f"cannot reach the AWS endpoint {endpoint_url() or 'AWS'} ({exc})")
-    except (NoCredentialsError, PartialCredentialsError):
-        return fail(
-            "no AWS credentials found (or set AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the local runtime)"
-        )
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        return fail(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}")
-    return 0
+        return 0
+
+    return run_aws_command(command)
 
 
 def _configured_regions(parser: argparse.ArgumentParser, given: tuple[str, ...] | None) -> tuple[str, ...]:
