@@ -101,10 +101,17 @@ def make_key(runtime: Runtime, tenant: str, tier: str = "premium", role: str = "
     return made.stdout.strip().splitlines()[-1]
 
 
-def request(port: int, method: str, path: str, key: str | None = None, body: Any = None) -> tuple[int, Any]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    key: str | None = None,
+    body: Any = None,
+    extra_headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     """One request on its own connection (the gateway stand-in speaks HTTP/1.0); (status, parsed body)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"x-api-key": key} if key else {}
+    headers = {**({"x-api-key": key} if key else {}), **(extra_headers or {})}
     payload = None
     if body is not None:
         payload = json.dumps(body).encode()

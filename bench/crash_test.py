@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,34 +36,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench_support import free_port, request
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 KEY = re.compile(r"jsk_[A-Za-z0-9_-]+")
 STARTUP_LIMIT = 180.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def request(
-    port: int, method: str, path: str, key: str, body: Any = None, headers: Any = None
-) -> tuple[int, Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    sent = {"x-api-key": key, **(headers or {})}
-    payload = None
-    if body is not None:
-        payload = json.dumps(body).encode()
-        sent["Content-Type"] = "application/json"
-    try:
-        connection.request(method, path, body=payload, headers=sent)
-        response = connection.getresponse()
-        data = response.read()
-        return response.status, json.loads(data) if data else None
-    finally:
-        connection.close()
 
 
 class Receiver:

@@ -225,17 +225,7 @@ class EventBridgeTarget(Strict):
     @field_validator("detail")
     @classmethod
     def _json_object(cls, value: str) -> str:
-        import json
-
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            raise ValueError("detail must be a JSON object") from None
-        if not isinstance(parsed, dict):
-            raise ValueError("detail must be a JSON object")
-        if len(value.encode("utf-8")) > MAX_TARGET_BODY_BYTES:
-            raise ValueError(f"detail must be at most {MAX_TARGET_BODY_BYTES} bytes")
-        return value
+        return _json_object_text(value, "detail")
 
 
 class SqsTarget(Strict):
