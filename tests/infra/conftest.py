@@ -116,3 +116,21 @@ def data_stack_template(synthesized: SynthesizedApp) -> Template:
 @pytest.fixture(scope="session")
 def regional_templates(synthesized: SynthesizedApp) -> dict[str, Template]:
     return {region: synthesized.template(regional_stack_name(region)) for region in config.REGIONS}
+
+
+# Per-region views of the default synth, for the tests of one regional stack at a time.
+@pytest.fixture(params=config.REGIONS)
+def region(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+def template(regional_templates: dict[str, Template], region: str) -> Template:
+    return regional_templates[region]
+
+
+@pytest.fixture
+def resources(template: Template) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = template.to_json()["Resources"]
+    return found

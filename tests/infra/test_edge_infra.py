@@ -14,23 +14,6 @@ from jobsched import config
 from jobsched.http_api import MAX_REQUEST_BYTES, per_ip_limit_body
 
 
-@pytest.fixture(params=config.REGIONS)
-def region(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
-
-
-@pytest.fixture
-def template(regional_templates: dict[str, Template], region: str) -> Template:
-    return regional_templates[region]
-
-
-@pytest.fixture
-def resources(template: Template) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = template.to_json()["Resources"]
-    return found
-
-
 def _only(resources: dict[str, dict[str, Any]], kind: str) -> tuple[str, dict[str, Any]]:
     found = [(key, value) for key, value in resources.items() if value["Type"] == kind]
     assert len(found) == 1, f"expected one {kind}, found {[key for key, _ in found]}"

@@ -20,12 +20,6 @@ GLOBAL_RESOURCE_TYPES = (
 )
 
 
-@pytest.fixture(params=config.REGIONS)
-def region(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
-
-
 @pytest.fixture
 def resources(synthesized_with_domain: SynthesizedApp, region: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = synthesized_with_domain.template_json(regional_stack_name(region))[

@@ -30,18 +30,6 @@ WARNING = {
 }
 
 
-@pytest.fixture(params=config.REGIONS)
-def region(request: pytest.FixtureRequest) -> str:
-    region: str = request.param
-    return region
-
-
-@pytest.fixture
-def resources(regional_templates: dict[str, Template], region: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = regional_templates[region].to_json()["Resources"]
-    return found
-
-
 def _of_type(resources: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {key: value for key, value in resources.items() if value["Type"] == kind}
 

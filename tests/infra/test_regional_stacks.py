@@ -37,23 +37,6 @@ DEEP_HEALTH_ROUTE = ("GET", "/health/deep")
 FUNCTION_NAMES = ("Health", "Authorizer", "JobApi")
 
 
-@pytest.fixture(params=config.REGIONS)
-def region(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
-
-
-@pytest.fixture
-def template(regional_templates: dict[str, Template], region: str) -> Template:
-    return regional_templates[region]
-
-
-@pytest.fixture
-def resources(template: Template) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = template.to_json()["Resources"]
-    return found
-
-
 def _only(found: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     assert len(found) == 1, f"expected exactly one match, found {list(found)}"
     return next(iter(found.items()))
