@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobsched.adapters.clients import client
-from jobsched.adapters.key_store import DynamoKeyStore
-from jobsched.auth import allow_policy, authenticate
+from jobsched.api.auth import allow_policy, authenticate
+from jobsched.aws.clients import client
 from jobsched.config import API_KEY_HEADER
 from jobsched.errors import Unauthorized
+from jobsched.keys.adapters.key_store import DynamoKeyStore
 from jobsched.settings import load_settings
 from jobsched.telemetry import (
     AuthorizerDecision,

@@ -10,14 +10,14 @@ import os
 from typing import Any
 
 from jobsched import config
-from jobsched.deep_health import DeepHealth, Dependencies, DependencyFailed
+from jobsched.health.deep import DeepHealth, Dependencies, DependencyFailed
 from jobsched.settings import SettingsError, load_settings
 from jobsched.telemetry import instrument_api
 
 
 def load_dependencies() -> Dependencies:
     # Imported here: the checks' clients are only built once the settings are known to be good.
-    from jobsched.adapters.health_checks import DynamoDrillMarkers, SqsQueueProbe, health_client
+    from jobsched.health.adapters.checks import DynamoDrillMarkers, SqsQueueProbe, health_client
 
     try:
         settings = load_settings()

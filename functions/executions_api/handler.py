@@ -7,22 +7,22 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from jobsched.adapters.clients import client, deferred_client
-from jobsched.adapters.execution_store import DynamoExecutionStore
-from jobsched.adapters.fire_queue import SqsFireQueue
-from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.api_models import NoFields, responses
-from jobsched.config import EXECUTION_QUEUE
-from jobsched.execution_api_models import ExecutionList, ExecutionQueued, RetryRequest
-from jobsched.execution_service import ExecutionService, Queued
-from jobsched.executions import Execution, ExecutionStatus
-from jobsched.http_api import (
+from jobsched.api.execution_models import ExecutionList, ExecutionQueued, RetryRequest
+from jobsched.api.http_api import (
     JSON_CONTENT_TYPE,
     create_resolver,
     principal_of,
     request_guard,
     with_empty_json_body,
 )
+from jobsched.api.models import NoFields, responses
+from jobsched.aws.clients import client, deferred_client
+from jobsched.config import EXECUTION_QUEUE
+from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.execution.models import Execution, ExecutionStatus
+from jobsched.execution.service import ExecutionService, Queued
+from jobsched.jobs.adapters.job_store import DynamoJobStore
 from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 

@@ -24,15 +24,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from jobsched import config
-from jobsched.adapters.clients import client, deferred_client
-from jobsched.adapters.execution_store import DynamoExecutionStore
-from jobsched.adapters.fire_queue import SqsFireQueue
-from jobsched.adapters.job_reader import DynamoJobReader
-from jobsched.adapters.target_access_store import DynamoTargetAccessStore
-from jobsched.adapters.targets import AwsTargetInvoker, HttpInvoker, TargetDispatcher
-from jobsched.executor import Executor, Rejection, RejectReason, Result
-from jobsched.fire import FireMessage
+from jobsched.aws.clients import client, deferred_client
+from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.execution.adapters.job_reader import DynamoJobReader
+from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
+from jobsched.execution.fire import FireMessage
 from jobsched.settings import load_settings
+from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
+from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
 from jobsched.telemetry import instrument_handler, record_execution, record_fire_rejected
 
 SETTINGS = load_settings()

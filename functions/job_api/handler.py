@@ -7,21 +7,21 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
-from jobsched.adapters.clients import client
-from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.adapters.target_access_store import DynamoTargetAccessStore
-from jobsched.api_models import JobList, NoFields, parse_tag_filter, responses
-from jobsched.execution_api_models import WebhookSecret
-from jobsched.http_api import (
+from jobsched.api.execution_models import WebhookSecret
+from jobsched.api.http_api import (
     JSON_CONTENT_TYPE,
     create_resolver,
     principal_of,
     request_guard,
     with_empty_json_body,
 )
-from jobsched.job_service import JobFilters, JobService
-from jobsched.jobs import JobSpec, JobStatus, JobView
+from jobsched.api.models import JobList, NoFields, parse_tag_filter, responses
+from jobsched.aws.clients import client
+from jobsched.jobs.adapters.job_store import DynamoJobStore
+from jobsched.jobs.models import JobSpec, JobStatus, JobView
+from jobsched.jobs.service import JobFilters, JobService
 from jobsched.settings import load_settings
+from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.telemetry import instrument_api, record_job_created
 
 SETTINGS = load_settings()

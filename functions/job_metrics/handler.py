@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobsched.adapters.clients import client
-from jobsched.adapters.job_census import count_active_jobs
+from jobsched.aws.clients import client
+from jobsched.jobs.adapters.job_census import count_active_jobs
 from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_handler, record_active_jobs
 

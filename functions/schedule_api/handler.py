@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from jobsched.adapters.clients import client
-from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
-from jobsched.api_models import NoFields, responses
-from jobsched.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
-from jobsched.jobs import JobView
-from jobsched.schedule_control import PauseRequest, ScheduleControl, ScheduleStatus
+from jobsched.api.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
+from jobsched.api.models import NoFields, responses
+from jobsched.aws.clients import client
+from jobsched.jobs.models import JobView
+from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.scheduling.control import PauseRequest, ScheduleControl, ScheduleStatus
 from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 

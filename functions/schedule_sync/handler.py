@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobsched.adapters.clients import client
-from jobsched.adapters.schedule_sync_setup import build_sync
-from jobsched.scheduling_settings import load_scheduling_settings
-from jobsched.stream_records import handle_stream_event
+from jobsched.aws.clients import client
+from jobsched.scheduling.adapters.stream_records import handle_stream_event
+from jobsched.scheduling.adapters.sync_setup import build_sync
+from jobsched.scheduling.settings import load_scheduling_settings
 from jobsched.telemetry import instrument_handler
 
 SETTINGS = load_scheduling_settings()

@@ -10,7 +10,7 @@ import json
 import urllib.request
 from typing import Any
 
-from jobsched.adapters.clients import client
+from jobsched.aws.clients import client
 
 
 def handler(event: dict[str, Any], context: Any) -> None:

@@ -86,7 +86,7 @@ class FunctionFactory(Construct):
         super().__init__(scope, construct_id)
         self.layers = LambdaLayers(self, "Layers")
         self.environment = function_environment(regions)
-        # The account whose `jobsched*` resources no job may target (jobsched.target_access).
+        # The account whose `jobsched*` resources no job may target (jobsched.targets.access).
         self.environment["SERVICE_ACCOUNT_ID"] = Stack.of(self).account
         self.functions: list[ServiceFunction] = []
         self._rollback_alarms: list[cloudwatch.IAlarm] = []

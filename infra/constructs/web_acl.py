@@ -4,7 +4,7 @@ Rules, in evaluation order:
 0. AWS's Amazon IP reputation list: addresses AWS threat intelligence knows for bots and attacks.
 1. The spec's per-client-IP limit, 100 requests/s, as WAF counts it: 6,000 requests per 60 s window. Over it,
    a JSON 429 with Retry-After (the same answer the local gateway gives).
-2. The API's request-body limit (jobsched.http_api.MAX_REQUEST_BYTES) on the declared Content-Length. WAF
+2. The API's request-body limit (jobsched.api.http_api.MAX_REQUEST_BYTES) on the declared Content-Length. WAF
    only ever sees the first 16 KB of a body, so the size has to come from the header; a body without one
    still meets the function's own check.
 3. AWS's Common rule set (OWASP top risks), with its 8 KB body-size rule counted instead of blocking: the
@@ -27,8 +27,8 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from jobsched import config
+from jobsched.api.http_api import MAX_REQUEST_BYTES, error_document, per_ip_limit_body
 from jobsched.errors import PayloadTooLarge
-from jobsched.http_api import MAX_REQUEST_BYTES, error_document, per_ip_limit_body
 
 WAF_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 PER_IP_LIMIT_BODY_KEY = "per-ip-limit"
@@ -74,7 +74,7 @@ def integer_greater_than_pattern(limit: int) -> str:
 
 
 def body_too_large_body() -> str:
-    """The same envelope and code as the function's own 413 (jobsched.http_api), naming the header."""
+    """The same envelope and code as the function's own 413 (jobsched.api.http_api), naming the header."""
     limit = f"must be at most {MAX_REQUEST_BYTES} bytes"
     document = error_document(
         PayloadTooLarge.code,

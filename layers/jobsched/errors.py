@@ -1,4 +1,4 @@
-"""Domain errors. Logic raises these; one module (jobsched.http_api) maps them to status codes."""
+"""Domain errors. Logic raises these; one module (jobsched.api.http_api) maps them to status codes."""
 
 from __future__ import annotations
 

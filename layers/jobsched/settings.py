@@ -10,7 +10,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jobsched import __version__, config
-from jobsched.target_guard import TargetPolicy, parse_host_port
+from jobsched.targets.guard import TargetPolicy, parse_host_port
 
 
 class SettingsError(RuntimeError):

@@ -56,7 +56,7 @@ def port_number(value: str) -> int:
 
 
 def host_port(value: str) -> str:
-    from jobsched.target_guard import parse_host_port
+    from jobsched.targets.guard import parse_host_port
 
     try:
         parse_host_port(value)
@@ -413,7 +413,7 @@ def run_aws_command(command: Callable[[], int]) -> int:
 
 
 def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from jobsched.adapters.health_checks import DynamoDrillMarkers
+    from jobsched.health.adapters.checks import DynamoDrillMarkers
     from jobsched_local import region_commands
     from jobsched_local.aws_session import client_factory, make_session
 

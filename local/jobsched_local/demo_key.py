@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from jobsched.config import Role, Tier
-from jobsched.keys import KeyService, KeyStatus, KeyStore, hash_key
+from jobsched.keys.models import KeyService, KeyStatus, KeyStore, hash_key
 
 DEMO_TENANT = "demo"
 DEMO_KEY_FILE = "demo-key"

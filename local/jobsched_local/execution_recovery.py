@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobsched import config
-from jobsched.adapters.dynamodb import from_item, to_item
-from jobsched.executions import ExecutionStatus
-from jobsched.fire import FireMessage, Trigger
+from jobsched.aws.dynamodb import from_item, to_item
+from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.models import ExecutionStatus
 from jobsched_local.workers import PeriodicWorker
 
 LOG = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
+from jobsched.api.http_api import per_ip_limit_body
 from jobsched.config import (
     API_KEY_HEADER,
     PER_IP_LIMIT_PER_WINDOW,
@@ -34,7 +35,6 @@ from jobsched.config import (
     STAGE_BURST,
     STAGE_RATE_PER_SECOND,
 )
-from jobsched.http_api import per_ip_limit_body
 from jobsched_local.api_docs import with_api_docs
 from jobsched_local.authorizer_gate import CachingAuthorizer, Decision
 from jobsched_local.compression import compress_response

@@ -14,9 +14,9 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from jobsched import config
-from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
-from jobsched.fire import new_fire_token
-from jobsched.schedule_control import MoveSummary, jobs_to_move, move_jobs
+from jobsched.execution.fire import new_fire_token
+from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.scheduling.control import MoveSummary, jobs_to_move, move_jobs
 
 
 def move_home_region(

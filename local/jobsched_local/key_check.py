@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobsched import config
-from jobsched.keys import KeyStatus, KeyStore, hash_key
+from jobsched.keys.models import KeyStatus, KeyStore, hash_key
 from jobsched_local.throttle import PlanLimits
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from jobsched.keys import ApiKeyRecord, KeyService
+from jobsched.keys.models import ApiKeyRecord, KeyService
 
 LIST_COLUMNS = ("KEY ID", "TENANT", "ROLE", "TIER", "STATUS", "CREATED")
 

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobsched import config
-from jobsched.adapters.key_registry import ApiGatewayKeyRegistry
-from jobsched.adapters.key_store import DynamoKeyStore
-from jobsched.keys import KeyService
+from jobsched.keys.adapters.key_registry import ApiGatewayKeyRegistry
+from jobsched.keys.adapters.key_store import DynamoKeyStore
+from jobsched.keys.models import KeyService
 
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
 

@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobsched import config
-from jobsched.adapters.dynamodb import from_item, to_item
-from jobsched.adapters.key_registry import ApiGatewayKeyRegistry
-from jobsched.adapters.key_store import DynamoKeyStore
-from jobsched.keys import KeyStatus
-from jobsched.schedule_sync import ChangeKind, JobChange, ScheduleSync, schedule_name
+from jobsched.aws.dynamodb import from_item, to_item
+from jobsched.keys.adapters.key_registry import ApiGatewayKeyRegistry
+from jobsched.keys.adapters.key_store import DynamoKeyStore
+from jobsched.keys.models import KeyStatus
+from jobsched.scheduling.sync import ChangeKind, JobChange, ScheduleSync, schedule_name
 
 LOG = logging.getLogger(__name__)
 CATCH_UP_WINDOW = timedelta(hours=1)

@@ -1,6 +1,6 @@
 """`jobsched regions fail|restore|status`: mark a region unhealthy for a failover drill, and back.
 
-The mark is an item in the jobs table (jobsched.adapters.health_checks), which the global table replicates
+The mark is an item in the jobs table (jobsched.health.adapters.checks), which the global table replicates
 to every region; that region's GET /health/deep then answers 503 naming the drill, its Route 53 health check
 fails and its latency record leaves DNS, exactly as if the region were lost. Works against AWS and against
 the local runtime alike.
@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
-from jobsched.adapters.health_checks import DynamoDrillMarkers
-from jobsched.deep_health import DrillMarker
+from jobsched.health.adapters.checks import DynamoDrillMarkers
+from jobsched.health.deep import DrillMarker
 
 Clock = Callable[[], datetime]
 # The note is for operators (`regions status`); deep health, a public endpoint, never shows it.

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from jobsched import config
-from jobsched.target_guard import parse_host_port
+from jobsched.targets.guard import parse_host_port
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
 from jobsched_local.demo_key import ensure_demo_key

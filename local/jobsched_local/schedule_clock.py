@@ -1,11 +1,11 @@
 """The schedule clock: fires the emulated EventBridge Scheduler schedules, which moto stores but never fires.
 
-Every tick it reads each region's schedule group, works out which fires fell due with jobsched.schedule
-(cron, rate and at() in the schedule's time zone, DST, start/end dates), and sends each due fire to the
-schedule's target queue as EventBridge Scheduler would: the target's Input with its <aws.scheduler.*>
-placeholders filled. A flexible window delays the send by a fixed offset inside the window (AWS picks
-a random one); the scheduled time in the message stays the nominal one. An at() schedule with
-ActionAfterCompletion=DELETE is deleted after its fire, and so is any such schedule past its end date.
+Every tick it reads each region's schedule group, works out which fires fell due with
+jobsched.scheduling.expressions (cron, rate and at() in the schedule's time zone, DST, start/end dates), and
+sends each due fire to the schedule's target queue as EventBridge Scheduler would: the target's Input with
+its <aws.scheduler.*> placeholders filled. A flexible window delays the send by a fixed offset inside the
+window (AWS picks a random one); the scheduled time in the message stays the nominal one. An at() schedule
+with ActionAfterCompletion=DELETE is deleted after its fire, and so is any such schedule past its end date.
 
 Restarts: the clock keeps, per schedule, the last nominal time it fired and a fingerprint of the
 definition, in <state-dir>/schedule-clock.json (replaced atomically: temp file, fsync, rename, fsync of
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched import config
-from jobsched.schedule import ExpressionError, fire_times, parse_expression, parse_timezone
+from jobsched.scheduling.expressions import ExpressionError, fire_times, parse_expression, parse_timezone
 from jobsched_local.workers import PeriodicWorker
 
 LOG = logging.getLogger(__name__)

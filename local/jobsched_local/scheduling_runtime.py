@@ -17,11 +17,11 @@ from typing import Any
 import boto3
 
 from jobsched import config
-from jobsched.adapters.dynamodb import from_item, to_item
-from jobsched.adapters.execution_store import execution_pk, execution_sk
-from jobsched.adapters.fire_queue import SqsFireQueue
-from jobsched.adapters.job_store import job_sk, tenant_pk
-from jobsched.fire import FireMessage, execution_id_for
+from jobsched.aws.dynamodb import from_item, to_item
+from jobsched.execution.adapters.execution_store import execution_pk, execution_sk
+from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.execution.fire import FireMessage, execution_id_for
+from jobsched.jobs.adapters.job_store import job_sk, tenant_pk
 from jobsched_local.execution_recovery import ExecutionRecovery
 from jobsched_local.rebuild import RebuildSummary, rebuild, rebuild_clock
 from jobsched_local.schedule_clock import MARKS_FILE, JobTimes, ScheduleClock, ScheduleMarks

@@ -19,8 +19,8 @@ from typing import Any
 from botocore.config import Config
 
 from jobsched import config
-from jobsched.schedule_sync import ScheduleSync
-from jobsched.stream_records import handle_stream_event
+from jobsched.scheduling.adapters.stream_records import handle_stream_event
+from jobsched.scheduling.sync import ScheduleSync
 from jobsched_local.workers import PeriodicWorker
 
 LOG = logging.getLogger(__name__)
@@ -203,8 +203,8 @@ def local_syncs(
     clock: Callable[[], datetime] | None = None,
 ) -> list[ScheduleSync]:
     """One schedule-sync per emulated region, built by the Lambda's own factory."""
-    from jobsched.adapters.schedule_sync_setup import build_sync
-    from jobsched.scheduling_settings import SchedulingSettings, queue_arn
+    from jobsched.scheduling.adapters.sync_setup import build_sync
+    from jobsched.scheduling.settings import SchedulingSettings, queue_arn
 
     syncs = []
     for region in regions:

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from jobsched import config
-from jobsched.adapters.target_access_store import DynamoTargetAccessStore
 from jobsched.errors import InvalidInput
-from jobsched.keys import validate_tenant
-from jobsched.target_access import TargetNotAllowed, is_service_resource, parse_arn, role_account
+from jobsched.keys.models import validate_tenant
+from jobsched.targets.access import TargetNotAllowed, is_service_resource, parse_arn, role_account
+from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 
 
 def _store(dynamodb: Any) -> DynamoTargetAccessStore:

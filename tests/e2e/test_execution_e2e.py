@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from jobsched.webhook import verify
+from jobsched.targets.webhook import verify
 from tests.e2e.conftest import KEY_PATTERN, RuntimeProcess, call
 
 pytestmark = pytest.mark.e2e

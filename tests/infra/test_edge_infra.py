@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 
 from infra.constructs.web_acl import body_too_large_body, integer_greater_than_pattern
 from jobsched import config
-from jobsched.http_api import MAX_REQUEST_BYTES, per_ip_limit_body
+from jobsched.api.http_api import MAX_REQUEST_BYTES, per_ip_limit_body
 
 
 def _only(resources: dict[str, dict[str, Any]], kind: str) -> tuple[str, dict[str, Any]]:

@@ -56,7 +56,7 @@ def test_domain_layer_is_the_jobsched_package_without_caches(synthesized: Any) -
     package_dir = _asset_dir(synthesized, "DomainLayer") / "python" / "jobsched"
 
     assert (package_dir / "config.py").read_text() == (paths.DOMAIN_PACKAGE_DIR / "config.py").read_text()
-    assert (package_dir / "adapters" / "__init__.py").is_file()
+    assert (package_dir / "jobs" / "adapters" / "job_store.py").is_file()
     assert not list(package_dir.rglob("__pycache__"))
 
 

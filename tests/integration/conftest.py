@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from jobsched import tables
-from jobsched.adapters import clients
+from jobsched.aws import clients
 from jobsched_local import moto_dynamodb
 from jobsched_local.aws_emulator import (
     DYNAMODB_ENDPOINT_VARIABLES,

@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 
 from jobsched import config
-from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.auth import Principal
+from jobsched.api.auth import Principal
 from jobsched.config import Role, Tier
-from jobsched.job_service import JobService
-from jobsched.jobs import JobSpec
+from jobsched.jobs.adapters.job_store import DynamoJobStore
+from jobsched.jobs.models import JobSpec
+from jobsched.jobs.service import JobService
 from jobsched.settings import Settings
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.scheduling_provision import provision_scheduling
@@ -71,8 +71,8 @@ def schedules(region: str) -> list[dict[str, Any]]:
 
 
 def stored(tenant: str, job_id: str) -> dict[str, Any]:
-    from jobsched.adapters.dynamodb import from_item
-    from jobsched.adapters.job_store import job_sk, tenant_pk
+    from jobsched.aws.dynamodb import from_item
+    from jobsched.jobs.adapters.job_store import job_sk, tenant_pk
 
     item = client_for("dynamodb", SERVING).get_item(
         TableName=config.JOBS_TABLE,

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from jobsched.keys import KeyService
+from jobsched.keys.models import KeyService
 from jobsched_local.key_service import make_key_service
 from jobsched_local.provision import ensure_api
 

@@ -12,12 +12,10 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched.adapters.clients import assumed_client, client
-from jobsched.adapters.target_access_store import DynamoTargetAccessStore
-from jobsched.adapters.targets import AwsTargetInvoker
-from jobsched.executor import Delivery
-from jobsched.fire import Trigger
-from jobsched.jobs import (
+from jobsched.aws.clients import assumed_client, client
+from jobsched.execution.executor import Delivery
+from jobsched.execution.fire import Trigger
+from jobsched.jobs.models import (
     AwsTarget,
     EventBridgeTarget,
     Job,
@@ -26,6 +24,8 @@ from jobsched.jobs import (
     SqsTarget,
     StepFunctionsTarget,
 )
+from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
+from jobsched.targets.adapters.invokers import AwsTargetInvoker
 
 pytestmark = pytest.mark.usefixtures("aws")
 SERVICE_ACCOUNT = "123456789012"  # moto's default account: the service's own here

@@ -17,10 +17,10 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched.adapters.execution_store import DynamoExecutionStore
-from jobsched.executions import ExecutionStatus, Outcome
-from jobsched.executor import Claim
-from jobsched.fire import FireMessage
+from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.executor import Claim
+from jobsched.execution.fire import FireMessage
+from jobsched.execution.models import ExecutionStatus, Outcome
 from jobsched_local.routes import ANY, ROUTES, Route
 from tests.integration.scheduling_support import client_for, provision_scheduling
 from tests.support.apigw import rest_event

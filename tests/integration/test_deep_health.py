@@ -13,8 +13,8 @@ import pytest
 
 from functions.deep_health import handler as deep_health
 from jobsched import config
-from jobsched.adapters.health_checks import HEALTH_CLIENT_CONFIG, DynamoDrillMarkers, SqsQueueProbe
-from jobsched.deep_health import DeepHealth, DependencyFailed, DrillMarker
+from jobsched.health.adapters.checks import HEALTH_CLIENT_CONFIG, DynamoDrillMarkers, SqsQueueProbe
+from jobsched.health.deep import DeepHealth, DependencyFailed, DrillMarker
 from jobsched.settings import SettingsError
 from jobsched_local.cli import main
 from jobsched_local.region_commands import mark_unhealthy, restore, status

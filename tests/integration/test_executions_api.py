@@ -11,12 +11,12 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched.adapters.execution_store import DynamoExecutionStore
-from jobsched.adapters.job_reader import DynamoJobReader
-from jobsched.executions import ExecutionStatus, Outcome
-from jobsched.executor import Claim
-from jobsched.fire import FireMessage
-from jobsched.webhook import secret_key
+from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.adapters.job_reader import DynamoJobReader
+from jobsched.execution.executor import Claim
+from jobsched.execution.fire import FireMessage
+from jobsched.execution.models import ExecutionStatus, Outcome
+from jobsched.targets.webhook import secret_key
 from tests.support.apigw import rest_event
 
 pytestmark = pytest.mark.usefixtures("aws")

@@ -10,16 +10,16 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched.adapters.execution_store import DynamoExecutionStore
-from jobsched.adapters.job_reader import DynamoJobReader
-from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.auth import Principal
+from jobsched.api.auth import Principal
 from jobsched.config import Role, Tier
-from jobsched.executions import Outcome
-from jobsched.executor import Delivery, Executor, Rejection, RejectReason, Result
-from jobsched.fire import FireMessage, Trigger
-from jobsched.job_service import JobService
-from jobsched.jobs import Job, JobSpec
+from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.adapters.job_reader import DynamoJobReader
+from jobsched.execution.executor import Delivery, Executor, Rejection, RejectReason, Result
+from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.models import Outcome
+from jobsched.jobs.adapters.job_store import DynamoJobStore
+from jobsched.jobs.models import Job, JobSpec
+from jobsched.jobs.service import JobService
 from jobsched.settings import Settings
 from jobsched.telemetry import FIRES_REJECTED_TOTAL
 from tests.support.emf import captured_logs, emitted_metrics, log_records, named

@@ -11,12 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
-from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.auth import Principal
+from jobsched.api.auth import Principal
 from jobsched.config import JOBS_TABLE, Role, Tier
 from jobsched.errors import LimitExceeded
-from jobsched.job_service import JobService
-from jobsched.jobs import JobSpec
+from jobsched.jobs.adapters.job_store import DynamoJobStore
+from jobsched.jobs.models import JobSpec
+from jobsched.jobs.service import JobService
 from jobsched.settings import Settings
 from tests.support.apigw import headers_of, rest_event
 
@@ -319,7 +319,7 @@ OWN_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobsched-execu
 
 
 def _access() -> Any:
-    from jobsched.adapters.target_access_store import DynamoTargetAccessStore
+    from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 
     return DynamoTargetAccessStore(boto3.client("dynamodb"), JOBS_TABLE)
 
@@ -432,7 +432,7 @@ def test_a_malformed_aws_target_is_a_422_naming_the_field(
 
 
 def _stored_item(tenant: str, job_id: str) -> dict[str, Any]:
-    from jobsched.adapters.dynamodb import from_item, to_item
+    from jobsched.aws.dynamodb import from_item, to_item
 
     response = boto3.client("dynamodb", region_name="us-east-1").get_item(
         TableName=JOBS_TABLE, Key=to_item({"pk": f"TENANT#{tenant}", "sk": f"JOB#{job_id}"})

@@ -9,12 +9,12 @@ import boto3
 import pytest
 
 from jobsched import config, telemetry
-from jobsched.adapters.job_census import count_active_jobs, tenants
-from jobsched.adapters.job_store import DynamoJobStore
-from jobsched.auth import Principal
+from jobsched.api.auth import Principal
 from jobsched.config import Role, Tier
-from jobsched.job_service import JobService
-from jobsched.jobs import JobSpec
+from jobsched.jobs.adapters.job_census import count_active_jobs, tenants
+from jobsched.jobs.adapters.job_store import DynamoJobStore
+from jobsched.jobs.models import JobSpec
+from jobsched.jobs.service import JobService
 from jobsched.settings import Settings
 from tests.support.emf import emitted_metrics, named
 

@@ -10,7 +10,7 @@ import pytest
 
 from jobsched import config
 from jobsched.errors import InvalidInput, NotFound
-from jobsched.keys import KeyService, KeyStatus, hash_key
+from jobsched.keys.models import KeyService, KeyStatus, hash_key
 from jobsched_local.key_service import make_key_service
 from jobsched_local.provision import ensure_api
 

@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched.adapters.key_store import DynamoKeyStore
-from jobsched.keys import KeyStatus, hash_key
+from jobsched.keys.adapters.key_store import DynamoKeyStore
+from jobsched.keys.models import KeyStatus, hash_key
 from jobsched_local.cli import main
 from jobsched_local.provision import ensure_api
 

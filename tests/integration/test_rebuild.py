@@ -9,12 +9,12 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched.adapters.dynamodb import to_item
-from jobsched.adapters.execution_store import execution_pk, execution_sk
-from jobsched.adapters.key_registry import ApiGatewayKeyRegistry
-from jobsched.adapters.key_store import DynamoKeyStore
-from jobsched.fire import FireMessage
-from jobsched.keys import KeyService
+from jobsched.aws.dynamodb import to_item
+from jobsched.execution.adapters.execution_store import execution_pk, execution_sk
+from jobsched.execution.fire import FireMessage
+from jobsched.keys.adapters.key_registry import ApiGatewayKeyRegistry
+from jobsched.keys.adapters.key_store import DynamoKeyStore
+from jobsched.keys.models import KeyService
 from jobsched_local.execution_recovery import recover
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID
 from jobsched_local.provision import ensure_api

@@ -103,7 +103,7 @@ def test_status_counts_this_tenants_jobs_per_region_shows_lag_and_next_fires(cal
 
 
 def test_pause_stores_an_empty_preview_and_resume_a_fresh_one(call: Call, job_id: str) -> None:
-    from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
+    from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 
     def stored_runs() -> Any:
         job = DynamoJobScheduleStore(client_for("dynamodb", "us-east-1"), JOBS_TABLE).current("acme", job_id)

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from jobsched import config
-from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
-from jobsched.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
-from jobsched.fire import FireMessage
-from jobsched.schedule_control import move_jobs
-from jobsched.schedule_sync import ChangeKind, JobChange, Outcome, ScheduleSync, schedule_name
+from jobsched.execution.fire import FireMessage
+from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.scheduling.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
+from jobsched.scheduling.control import move_jobs
+from jobsched.scheduling.sync import ChangeKind, JobChange, Outcome, ScheduleSync, schedule_name
 from tests.integration.scheduling_support import (
     REGIONS,
     SERVING,
@@ -103,7 +103,7 @@ def test_an_update_start_end_and_an_at_job(harness: Harness) -> None:
 
 
 def test_pause_disables_resume_enables_and_delete_removes(harness: Harness) -> None:
-    from jobsched.schedule_control import ScheduleControl
+    from jobsched.scheduling.control import ScheduleControl
 
     job = job_service().create(principal(), spec()).job
     control = ScheduleControl(
@@ -151,7 +151,7 @@ def test_replayed_and_out_of_order_records_never_resurrect(harness: Harness) -> 
     service.replace(principal(), job["job_id"], spec(expression="rate(1 hour)"), None)
     early = _records(harness)  # INSERT v1, MODIFY v1->v2, not yet applied
     sync = harness.syncs[0]
-    from jobsched.stream_records import job_change
+    from jobsched.scheduling.adapters.stream_records import job_change
 
     changes = [c for c in (job_change(r) for r in early) if c is not None]
     assert [sync.apply(c) for c in reversed(changes)] == [Outcome.CREATED, Outcome.SKIPPED]
@@ -166,8 +166,8 @@ def test_replayed_and_out_of_order_records_never_resurrect(harness: Harness) -> 
 
 
 def test_an_at_job_completes_after_its_one_run(harness: Harness) -> None:
-    from jobsched.adapters.dynamodb import to_item
-    from jobsched.adapters.job_store import job_sk, tenant_pk
+    from jobsched.aws.dynamodb import to_item
+    from jobsched.jobs.adapters.job_store import job_sk, tenant_pk
 
     when = future(3600)
     job = job_service().create(principal(), spec(expression=f"at({when})", timezone="UTC")).job

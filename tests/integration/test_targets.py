@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from jobsched.adapters.targets import HttpInvoker
-from jobsched.executor import Delivery
-from jobsched.fire import Trigger
-from jobsched.jobs import HttpTarget, Job
-from jobsched.target_guard import TargetPolicy
-from jobsched.webhook import new_webhook_secret, verify
+from jobsched.execution.executor import Delivery
+from jobsched.execution.fire import Trigger
+from jobsched.jobs.models import HttpTarget, Job
+from jobsched.targets.adapters.invokers import HttpInvoker
+from jobsched.targets.guard import TargetPolicy
+from jobsched.targets.webhook import new_webhook_secret, verify
 
 SECRET = new_webhook_secret()
 DELIVERY = Delivery(

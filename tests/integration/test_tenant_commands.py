@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched.adapters.target_access_store import AccessUnreadable, DynamoTargetAccessStore
 from jobsched.errors import InvalidInput
+from jobsched.targets.adapters.access_store import AccessUnreadable, DynamoTargetAccessStore
 from jobsched_local import tenant_commands
 from jobsched_local.cli import main
 

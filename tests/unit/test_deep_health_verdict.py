@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from jobsched.deep_health import DeepHealth, Dependencies, DependencyFailed, DrillMarker
+from jobsched.health.deep import DeepHealth, Dependencies, DependencyFailed, DrillMarker
 
 
 class Clock:

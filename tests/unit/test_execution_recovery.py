@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobsched.fire import Trigger
+from jobsched.execution.fire import Trigger
 from jobsched_local.execution_recovery import RETRY_GRACE, message_to_resend
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)

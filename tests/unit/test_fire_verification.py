@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from jobsched.executions import Execution, ExecutionStatus, Outcome, SkipReason
-from jobsched.executor import Claim, Delivery, Executor, LoadedJob, Rejection, RejectReason, Result
-from jobsched.fire import FireMessage, Trigger, new_fire_token, scheduler_input_template
-from jobsched.jobs import Job, LastExecution
+from jobsched.execution.executor import Claim, Delivery, Executor, LoadedJob, Rejection, RejectReason, Result
+from jobsched.execution.fire import FireMessage, Trigger, new_fire_token, scheduler_input_template
+from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
+from jobsched.jobs.models import Job, LastExecution
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 TOKEN_A = new_fire_token()

@@ -8,6 +8,13 @@ from typing import Any
 
 import pytest
 
+from jobsched.api.http_api import (
+    MAX_REQUEST_BYTES,
+    check_raw_request,
+    proxy_error,
+    status_of,
+    without_content_on_204,
+)
 from jobsched.errors import (
     BadRequest,
     Conflict,
@@ -17,13 +24,6 @@ from jobsched.errors import (
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
-)
-from jobsched.http_api import (
-    MAX_REQUEST_BYTES,
-    check_raw_request,
-    proxy_error,
-    status_of,
-    without_content_on_204,
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from jobsched.jobs import Job, JobSpec, JobStatus, JobView, Schedule, runs_document, stored_preview
+from jobsched.jobs.models import Job, JobSpec, JobStatus, JobView, Schedule, runs_document, stored_preview
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobsched.errors import BadRequest, InvalidInput, PreconditionFailed
-from jobsched.job_service import _valid_idempotency_key, decode_page_token, encode_page_token, parse_if_match
+from jobsched.jobs.service import _valid_idempotency_key, decode_page_token, encode_page_token, parse_if_match
 
 
 @pytest.mark.parametrize(

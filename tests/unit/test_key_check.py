@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from jobsched import config
 from jobsched.config import Role, Tier
-from jobsched.keys import ApiKeyRecord, KeyStatus, hash_key
+from jobsched.keys.models import ApiKeyRecord, KeyStatus, hash_key
 from jobsched_local.key_check import table_key_check, tier_limits
 from jobsched_local.throttle import PlanLimits
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobsched.schedule import (
+from jobsched.scheduling.expressions import (
     ExpressionError,
     ScheduleKind,
     next_fire_times,

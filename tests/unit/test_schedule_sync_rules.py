@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from jobsched.jobs import Job, JobStatus, ScheduleState
-from jobsched.schedule_control import move_jobs
-from jobsched.schedule_sync import (
+from jobsched.jobs.models import Job, JobStatus, ScheduleState
+from jobsched.scheduling.adapters.stream_records import handle_stream_event, job_change
+from jobsched.scheduling.control import move_jobs
+from jobsched.scheduling.sync import (
     ChangeKind,
     ExistingSchedule,
     JobChange,
@@ -22,7 +23,6 @@ from jobsched.schedule_sync import (
     schedule_name,
     version_in_description,
 )
-from jobsched.stream_records import handle_stream_event, job_change
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

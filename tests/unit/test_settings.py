@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobsched.scheduling_settings import SchedulingSettings
+from jobsched.scheduling.settings import SchedulingSettings
 from jobsched.settings import Settings, SettingsError
-from jobsched.target_guard import TargetPolicy
+from jobsched.targets.guard import TargetPolicy
 
 
 def test_function_settings_from_the_environment() -> None:

@@ -1,4 +1,4 @@
-"""Which AWS resources a tenant's job may target (jobsched.target_access), on fakes."""
+"""Which AWS resources a tenant's job may target (jobsched.targets.access), on fakes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from jobsched.jobs import EventBridgeTarget, LambdaTarget, SnsTarget, SqsTarget, StepFunctionsTarget
-from jobsched.target_access import (
+from jobsched.jobs.models import EventBridgeTarget, LambdaTarget, SnsTarget, SqsTarget, StepFunctionsTarget
+from jobsched.targets.access import (
     TargetNotAllowed,
     TenantAccess,
     authorize,

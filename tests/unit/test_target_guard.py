@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from jobsched.target_guard import (
+from jobsched.targets.guard import (
     TargetPolicy,
     TargetRefused,
     allowed_addresses,

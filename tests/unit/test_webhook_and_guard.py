@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from jobsched.executions import MAX_QUEUE_DELAY_SECONDS, backoff_delay, queue_delay
-from jobsched.jobs import RetryPolicy
-from jobsched.webhook import new_webhook_secret, secret_key, sign, signature_headers, verify
+from jobsched.execution.models import MAX_QUEUE_DELAY_SECONDS, backoff_delay, queue_delay
+from jobsched.jobs.models import RetryPolicy
+from jobsched.targets.webhook import new_webhook_secret, secret_key, sign, signature_headers, verify
 
 # The test vector published with the Standard Webhooks specification and its reference libraries.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

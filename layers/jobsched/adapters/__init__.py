@@ -1,1 +1,0 @@
-"""Adapters: the AWS-backed implementations of the domain's ports."""

@@ -1,0 +1,81 @@
+"""Who is calling: the authorizer's decision and the principal handlers read from its context.
+
+Handlers take tenant and role only from the authorizer context that API Gateway passes along,
+never from anything the caller sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jobsched.config import Role, Tier
+from jobsched.errors import Forbidden, Unauthorized
+from jobsched.keys.models import KeyStatus, KeyStore, hash_key
+
+WRITE_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    role: Role
+    tier: Tier
+    key_id: str
+
+    def as_context(self) -> dict[str, str]:
+        return {
+            "tenant": self.tenant,
+            "role": self.role.value,
+            "tier": self.tier.value,
+            "key_id": self.key_id,
+        }
+
+    def require_write(self) -> None:
+        if self.role not in WRITE_ROLES:
+            raise Forbidden(f"role '{self.role.value}' may only read; writing needs operator or admin")
+
+    def require_role(self, *roles: Role) -> None:
+        if self.role not in roles:
+            names = ", ".join(r.value for r in roles)
+            raise Forbidden(f"role '{self.role.value}' may not do this; it needs one of: {names}")
+
+
+def authenticate(key_value: str | None, store: KeyStore) -> Principal:
+    if not key_value:
+        raise Unauthorized("missing API key")
+    record = store.get_by_hash(hash_key(key_value))
+    if record is None or record.status is not KeyStatus.ACTIVE:
+        raise Unauthorized("unknown or revoked API key")
+    return Principal(tenant=record.tenant, role=record.role, tier=record.tier, key_id=record.key_id)
+
+
+def principal_from_context(context: Mapping[str, Any] | None) -> Principal:
+    """Read the principal the authorizer attached to the request; anything missing means no access."""
+    if not context:
+        raise Unauthorized("request carries no authorizer context")
+    try:
+        return Principal(
+            tenant=str(context["tenant"]),
+            role=Role(context["role"]),
+            tier=Tier(context["tier"]),
+            key_id=str(context["key_id"]),
+        )
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized("authorizer context is incomplete") from exc
+
+
+def allow_policy(principal: Principal, method_arn: str) -> dict[str, Any]:
+    """An IAM policy for the whole stage, so API Gateway's cached answer serves every route of the key."""
+    arn_parts = method_arn.split(":", 5)
+    api_id, stage = arn_parts[5].split("/")[:2]
+    resource = ":".join([*arn_parts[:5], f"{api_id}/{stage}/*/*"])
+    return {
+        "principalId": principal.key_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}],
+        },
+        "context": principal.as_context(),
+    }

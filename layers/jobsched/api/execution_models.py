@@ -1,0 +1,35 @@
+"""Shapes of the Execution API's answers (and the job API's secret answers)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobsched.execution.fire import Trigger
+from jobsched.execution.models import Execution
+
+
+class ExecutionList(BaseModel):
+    items: list[Execution]
+    next_token: str | None = Field(description="pass as next_token for the next page; null on the last page")
+
+
+class RetryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    execution_id: str | None = Field(
+        default=None, max_length=64, description="the failed execution to retry; default: the latest failed"
+    )
+
+
+class ExecutionQueued(BaseModel):
+    job_id: str
+    execution_id: str
+    trigger: Trigger
+    retry_of: str | None = None
+
+
+class WebhookSecret(BaseModel):
+    job_id: str
+    webhook_secret: str = Field(
+        description="whsec_<base64>; shown only in this answer", examples=["whsec_..."]
+    )

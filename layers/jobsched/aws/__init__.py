@@ -1,0 +1,1 @@
+"""boto3 clients and DynamoDB helpers shared by every adapter."""

@@ -1,0 +1,1 @@
+"""Execution: the fire message, the executor, execution history, retry and run-now."""

@@ -1,0 +1,1 @@
+"""The execution domain's AWS adapters."""

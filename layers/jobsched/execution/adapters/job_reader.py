@@ -1,0 +1,48 @@
+"""The executor's view of the jobs table: a job with its webhook secret, and the last_execution summary.
+
+The summary is written with its own update that leaves `version` alone, so it never makes a scheduled fire
+look stale and never conflicts with a caller's If-Match.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+from jobsched.aws.dynamodb import from_item, to_item
+from jobsched.execution.executor import LoadedJob
+from jobsched.jobs.adapters.job_store import job_from_item, job_sk, tenant_pk
+from jobsched.jobs.models import LastExecution
+
+WEBHOOK_SECRET_ATTRIBUTE = "webhook_secret"  # noqa: S105 (an attribute name)
+
+
+class DynamoJobReader:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def load(self, tenant: str, job_id: str) -> LoadedJob | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            return None
+        item = from_item(response["Item"])
+        secret = item.get(WEBHOOK_SECRET_ATTRIBUTE)
+        return LoadedJob(job=job_from_item(item), webhook_secret=secret if isinstance(secret, str) else None)
+
+    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None:
+        document = summary.model_dump(mode="json")
+        with suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+                UpdateExpression="SET last_execution = :summary",
+                # An older execution finishing late must not hide a newer one.
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_execution) "
+                "OR last_execution.scheduled_at <= :at)",
+                ExpressionAttributeValues=to_item({":summary": document, ":at": document["scheduled_at"]}),
+            )

@@ -1,0 +1,298 @@
+"""The executor's logic: claim an execution, re-check the job, call the target, record, retry or give up.
+
+Deliveries are at least once (Scheduler and SQS), so everything here is keyed on the execution id, which
+is the same for every delivery of one fire and for every attempt of one execution. Only messages the service
+made are acted on: a message must carry its job's fire token, checked before anything is claimed, deferred or
+called (docs/security.md, "Fire messages and AWS targets"). The next attempt is put
+on the queue *before* the failed one is recorded, so a function dying between the two loses nothing: the
+claim of the next attempt wins over the late record of the previous one.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.models import (
+    Execution,
+    ExecutionStatus,
+    Outcome,
+    SkipReason,
+    backoff_delay,
+    queue_delay,
+)
+from jobsched.jobs.models import Job, JobStatus, LastExecution, OverlapPolicy
+
+Clock = Callable[[], datetime]
+
+
+class Result(StrEnum):
+    """What processing one message came to (for logs and tests; every one of them deletes the message)."""
+
+    REJECTED = "rejected"
+    DEFERRED = "deferred"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    SUCCEEDED = "succeeded"
+    RETRY_SCHEDULED = "retry_scheduled"
+    FAILED = "failed"
+
+
+class RejectReason(StrEnum):
+    """Why a message was not a fire the service made (it is dropped: nothing called, nothing recorded)."""
+
+    UNPARSEABLE = "unparseable"
+    UNKNOWN_JOB = "unknown_job"
+    NO_TOKEN = "no_token"  # noqa: S105 (a reason, not a secret)
+    TOKEN_MISMATCH = "token_mismatch"  # noqa: S105
+    FUTURE_VERSION = "future_version"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A dropped message, as the claims it made (the token is never part of it)."""
+
+    reason: RejectReason
+    tenant: str | None = None
+    job_id: str | None = None
+    trigger: str | None = None
+
+
+def rejection_of(message: FireMessage, loaded: LoadedJob | None) -> Rejection | None:
+    """Why `message` is not a fire of its job that the service made, or None if it is one."""
+    reason: RejectReason | None = None
+    if loaded is None:
+        reason = RejectReason.UNKNOWN_JOB
+    elif loaded.job.fire_token is None or message.fire_token is None:
+        reason = RejectReason.NO_TOKEN
+    elif not hmac.compare_digest(message.fire_token.encode(), loaded.job.fire_token.encode()):
+        reason = RejectReason.TOKEN_MISMATCH
+    elif message.job_version > loaded.job.version:
+        reason = RejectReason.FUTURE_VERSION
+    if reason is None:
+        return None
+    return Rejection(reason, message.tenant, message.job_id, message.trigger.value)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Attempt `attempt` of an execution; `lease_until` bounds how long the claimer may hold it."""
+
+    tenant: str
+    message: FireMessage
+    execution_id: str
+    attempt: int
+    max_attempts: int
+    now: datetime
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class LoadedJob:
+    job: Job
+    webhook_secret: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One call of a job's target: what the HTTP target puts in its headers."""
+
+    tenant: str
+    execution_id: str
+    scheduled_at: datetime
+    attempt: int
+    trigger: Trigger
+
+
+class ExecutionStore(Protocol):
+    def claim(self, claim: Claim) -> bool:
+        """Record the attempt as running unless it is already claimed or finished; True if this call won."""
+        ...
+
+    def finish(
+        self,
+        tenant: str,
+        job_id: str,
+        execution_id: str,
+        attempt: int,
+        *,
+        status: ExecutionStatus,
+        finished_at: datetime,
+        outcome: Outcome | None,
+        skip_reason: SkipReason | None,
+    ) -> Execution | None:
+        """Record the final state of the execution if `attempt` is still its latest; None otherwise."""
+        ...
+
+    def await_retry(
+        self,
+        tenant: str,
+        job_id: str,
+        execution_id: str,
+        attempt: int,
+        outcome: Outcome,
+        next_attempt_at: datetime,
+        active_until: datetime,
+    ) -> None: ...
+
+    def earlier_run_active(
+        self, tenant: str, job_id: str, execution_id: str, scheduled_at: datetime, now: datetime
+    ) -> bool:
+        """True if another execution of the job, scheduled before this one, is still running."""
+        ...
+
+
+class JobReader(Protocol):
+    def load(self, tenant: str, job_id: str) -> LoadedJob | None: ...
+
+    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None: ...
+
+
+class FireQueue(Protocol):
+    def send(self, message: FireMessage, delay_seconds: int) -> None: ...
+
+
+class TargetInvoker(Protocol):
+    def invoke(self, job: Job, secret: str | None, delivery: Delivery) -> Outcome: ...
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        store: ExecutionStore,
+        jobs: JobReader,
+        queue: FireQueue,
+        invoker: TargetInvoker,
+        lease: timedelta,
+        on_final_failure: Callable[[str, str], None] = lambda tenant, job_id: None,
+        on_finished: Callable[[ExecutionStatus, float], None] = lambda status, duration_ms: None,
+        on_rejected: Callable[[Rejection], None] = lambda rejection: None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._store = store
+        self._jobs = jobs
+        self._queue = queue
+        self._invoker = invoker
+        self._lease = lease
+        self._on_final_failure = on_final_failure
+        self._on_finished = on_finished
+        self._on_rejected = on_rejected
+        self._now = clock or (lambda: datetime.now(UTC))
+
+    def process(self, message: FireMessage) -> Result:
+        # Verified before anything else: a forged message must not pre-claim another tenant's execution ids,
+        # nor be re-queued (deferred) with the executor's own credentials.
+        loaded = self._jobs.load(message.tenant, message.job_id)
+        rejection = rejection_of(message, loaded)
+        if rejection is not None or loaded is None:
+            self.reject(rejection or Rejection(RejectReason.UNKNOWN_JOB))
+            return Result.REJECTED
+        now = self._now()
+        if message.not_before is not None and message.not_before > now:
+            self._queue.send(message, queue_delay(message.not_before, now))
+            return Result.DEFERRED
+        claim = Claim(
+            tenant=message.tenant,
+            message=message,
+            execution_id=message.effective_execution_id,
+            attempt=message.attempt,
+            max_attempts=loaded.job.retry_policy.max_attempts,
+            now=now,
+            lease_until=now + self._lease,
+        )
+        if not self._store.claim(claim):
+            return Result.DUPLICATE
+        reason = self._skip_reason(message, loaded, now)
+        if reason is not None:
+            self._finish(claim, loaded, status=ExecutionStatus.SKIPPED, skip_reason=reason)
+            return Result.SKIPPED
+        return self._run(claim, loaded)
+
+    def reject(self, rejection: Rejection) -> None:
+        """Report a dropped message (also one the handler could not even parse)."""
+        self._on_rejected(rejection)
+
+    def _skip_reason(self, message: FireMessage, loaded: LoadedJob, now: datetime) -> SkipReason | None:
+        job = loaded.job
+        if message.trigger is Trigger.SCHEDULE and (job.status is JobStatus.PAUSED or not job.enabled):
+            return SkipReason.JOB_PAUSED
+        if job.version > message.job_version:
+            return SkipReason.JOB_CHANGED
+        if job.overlap_policy is OverlapPolicy.FORBID and self._store.earlier_run_active(
+            message.tenant, job.job_id, message.effective_execution_id, message.scheduled_time, now
+        ):
+            return SkipReason.OVERLAP
+        return None
+
+    def _run(self, claim: Claim, loaded: LoadedJob) -> Result:
+        message = claim.message
+        delivery = Delivery(
+            tenant=claim.tenant,
+            execution_id=claim.execution_id,
+            scheduled_at=message.scheduled_time,
+            attempt=claim.attempt,
+            trigger=message.trigger,
+        )
+        outcome = self._invoker.invoke(loaded.job, loaded.webhook_secret, delivery)
+        if outcome.succeeded:
+            self._finish(claim, loaded, status=ExecutionStatus.SUCCEEDED, outcome=outcome)
+            return Result.SUCCEEDED
+        if claim.attempt < claim.max_attempts:
+            self._schedule_retry(claim, loaded.job, outcome)
+            return Result.RETRY_SCHEDULED
+        self._finish(claim, loaded, status=ExecutionStatus.FAILED, outcome=outcome)
+        self._on_final_failure(claim.tenant, loaded.job.job_id)
+        return Result.FAILED
+
+    def _schedule_retry(self, claim: Claim, job: Job, outcome: Outcome) -> None:
+        now = self._now()
+        next_at = now + timedelta(seconds=backoff_delay(job.retry_policy, claim.attempt))
+        delay = queue_delay(next_at, now)
+        follow_up = claim.message.model_copy(
+            update={
+                "execution_id": claim.execution_id,
+                "attempt": claim.attempt + 1,
+                "not_before": next_at if delay < (next_at - now).total_seconds() else None,
+            }
+        )
+        self._queue.send(follow_up, delay)
+        self._store.await_retry(
+            claim.tenant,
+            job.job_id,
+            claim.execution_id,
+            claim.attempt,
+            outcome,
+            next_attempt_at=next_at,
+            active_until=next_at + self._lease,
+        )
+
+    def _finish(
+        self,
+        claim: Claim,
+        loaded: LoadedJob | None,
+        *,
+        status: ExecutionStatus,
+        outcome: Outcome | None = None,
+        skip_reason: SkipReason | None = None,
+    ) -> None:
+        execution = self._store.finish(
+            claim.tenant,
+            claim.message.job_id,
+            claim.execution_id,
+            claim.attempt,
+            status=status,
+            finished_at=self._now(),
+            outcome=outcome,
+            skip_reason=skip_reason,
+        )
+        if execution is None:
+            return
+        self._on_finished(status, float(outcome.duration_ms) if outcome else 0.0)
+        if loaded is not None:
+            self._jobs.record_last_execution(claim.tenant, loaded.job.job_id, execution.summary())

@@ -1,0 +1,118 @@
+"""Execution history, retry and run-now for a tenant's jobs. No HTTP and no AWS in here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from jobsched.api.auth import Principal
+from jobsched.errors import Conflict
+from jobsched.execution.executor import FireQueue
+from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
+from jobsched.jobs.models import Job
+
+Clock = Callable[[], datetime]
+
+
+class JobLookup(Protocol):
+    def get(self, tenant: str, job_id: str) -> Job:
+        """The tenant's job, or NotFound (also for another tenant's job)."""
+        ...
+
+
+class ExecutionHistory(Protocol):
+    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution: ...
+
+    def list(
+        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
+    ) -> tuple[list[Execution], str | None]: ...
+
+    def latest_failed(self, tenant: str, job_id: str) -> Execution | None: ...
+
+
+@dataclass(frozen=True)
+class ExecutionPage:
+    items: list[Execution]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class Queued:
+    job_id: str
+    execution_id: str
+    trigger: Trigger
+    retry_of: str | None = None
+
+
+class ExecutionService:
+    def __init__(
+        self, jobs: JobLookup, history: ExecutionHistory, queue: FireQueue, clock: Clock | None = None
+    ) -> None:
+        self._jobs = jobs
+        self._history = history
+        self._queue = queue
+        self._now = clock or (lambda: datetime.now(UTC))
+
+    def list(
+        self,
+        principal: Principal,
+        job_id: str,
+        *,
+        limit: int,
+        next_token: str | None,
+        status: ExecutionStatus | None,
+    ) -> ExecutionPage:
+        self._jobs.get(principal.tenant, job_id)
+        items, token = self._history.list(
+            principal.tenant, job_id, limit=limit, next_token=next_token, status=status
+        )
+        return ExecutionPage(items=items, next_token=token)
+
+    def get(self, principal: Principal, job_id: str, execution_id: str) -> Execution:
+        self._jobs.get(principal.tenant, job_id)
+        return self._history.get(principal.tenant, job_id, execution_id)
+
+    def run_now(self, principal: Principal, job_id: str) -> Queued:
+        principal.require_write()
+        job = self._jobs.get(principal.tenant, job_id)
+        return self._enqueue(principal.tenant, job, Trigger.MANUAL, retry_of=None)
+
+    def retry(self, principal: Principal, job_id: str, execution_id: str | None) -> Queued:
+        """Run a failed execution again, as a new execution (trigger `retry`) of the job as it is now."""
+        principal.require_write()
+        job = self._jobs.get(principal.tenant, job_id)
+        if execution_id is None:
+            source = self._history.latest_failed(principal.tenant, job_id)
+            if source is None:
+                raise Conflict(f"job {job_id} has no failed execution to retry")
+        else:
+            source = self._history.get(principal.tenant, job_id, execution_id)
+            if source.status is not ExecutionStatus.FAILED:
+                raise Conflict(
+                    f"execution {execution_id} is {source.status.value}; only a failed one is retried"
+                )
+        return self._enqueue(principal.tenant, job, Trigger.RETRY, retry_of=source.execution_id)
+
+    def _enqueue(self, tenant: str, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
+        if job.fire_token is None:
+            # The executor would reject the fire; say so now instead of accepting a run that never happens.
+            raise Conflict(
+                f"job {job.job_id} was made before fire tokens: save it again (PUT) so it can be run"
+            )
+        now = self._now()
+        execution_id = manual_execution_id(now)
+        message = FireMessage(
+            tenant=tenant,
+            job_id=job.job_id,
+            job_version=job.version,
+            scheduled_time=now,
+            trigger=trigger,
+            execution_id=execution_id,
+            retry_of=retry_of,
+            fire_token=job.fire_token,
+        )
+        self._queue.send(message, 0)
+        return Queued(job_id=job.job_id, execution_id=execution_id, trigger=trigger, retry_of=retry_of)

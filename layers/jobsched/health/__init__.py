@@ -1,0 +1,1 @@
+"""Deep health: can this region serve a request right now."""

@@ -1,0 +1,1 @@
+"""Deep health's AWS checks."""

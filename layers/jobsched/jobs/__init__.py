@@ -1,0 +1,1 @@
+"""Jobs: what a caller defines and the service keeps, the job logic, and the jobs table."""

@@ -1,0 +1,298 @@
+"""Jobs in the jobs table, one DynamoDB call per operation.
+
+Every item of a tenant sits under pk = TENANT#<tenant>, so a request can only ever address its own
+tenant's items (the tenant comes from the authorizer, never from the request):
+- job:          sk = JOB#<job_id>              (job_id is a ULID: sort order = creation order)
+- job counter:  sk = COUNT#jobs                (job_count, kept by the same transaction as create/delete;
+                                               gsi1pk = JOBCOUNTERS, gsi1sk = <tenant>)
+- idempotency:  sk = IDEMPOTENCY#<key>         (body hash, first response, expires_at TTL after 24 h)
+
+A job item also holds two secrets no response carries: webhook_secret and fire_token (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from jobsched.aws.dynamodb import from_item, to_item
+from jobsched.errors import Conflict, LimitExceeded, NotFound, PreconditionFailed
+from jobsched.jobs.models import Job, JobSpec, ScheduleState, runs_document, status_for
+from jobsched.jobs.service import IdempotencyClaim, IdempotentReplay, JobFilters, idempotency_conflict
+
+COUNTER_SK = "COUNT#jobs"
+# Every tenant's job counter is also filed under this gsi1 key, so the tenants can be listed without a Scan.
+COUNTERS_INDEX_PK = "JOBCOUNTERS"
+_MUTABLE_FIELDS = tuple(JobSpec.model_fields)
+FIRE_TOKEN_ATTRIBUTE = "fire_token"  # noqa: S105 (an attribute name)
+
+
+def tenant_pk(tenant: str) -> str:
+    return f"TENANT#{tenant}"
+
+
+def job_sk(job_id: str) -> str:
+    return f"JOB#{job_id}"
+
+
+def job_item(tenant: str, job: Job) -> dict[str, Any]:
+    return {
+        "pk": tenant_pk(tenant),
+        "sk": job_sk(job.job_id),
+        "entity": "job",
+        "tenant": tenant,
+        **job.model_dump(mode="json"),
+        # Excluded from every dump of the model, so written here explicitly.
+        **({FIRE_TOKEN_ATTRIBUTE: job.fire_token} if job.fire_token else {}),
+    }
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    return Job.model_validate(item)
+
+
+class DynamoJobStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create(
+        self,
+        tenant: str,
+        job: Job,
+        response: dict[str, Any],
+        max_jobs: int,
+        claim: IdempotencyClaim | None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        # The secret sits on the job item (encrypted at rest like every item); Job does not read it back.
+        item = job_item(tenant, job) | ({"webhook_secret": webhook_secret} if webhook_secret else {})
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item({"pk": tenant_pk(tenant), "sk": COUNTER_SK}),
+                    "UpdateExpression": "SET job_count = if_not_exists(job_count, :zero) + :one, "
+                    "gsi1pk = :counters, gsi1sk = :tenant",
+                    "ConditionExpression": "attribute_not_exists(job_count) OR job_count < :max",
+                    "ExpressionAttributeValues": to_item(
+                        {
+                            ":zero": 0,
+                            ":one": 1,
+                            ":max": max_jobs,
+                            ":counters": COUNTERS_INDEX_PK,
+                            ":tenant": tenant,
+                        }
+                    ),
+                }
+            },
+        ]
+        if claim is not None:
+            actions.append(self._claim_action(tenant, job, response, claim))
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if claim is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                self._replay(tenant, claim)
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise LimitExceeded(
+                    f"this tenant already has {max_jobs} jobs, the most it may have; delete jobs first"
+                ) from None
+            if "TransactionConflict" in reasons:
+                raise Conflict("a concurrent request changed the same items; retry the request") from None
+            raise
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        response = self._client.get_item(
+            TableName=self._table, Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)})
+        )
+        if "Item" not in response:
+            raise _not_found(job_id)
+        return job_from_item(from_item(response["Item"]))
+
+    def rotate_webhook_secret(self, tenant: str, job_id: str, secret: str, at: datetime) -> None:
+        # No version bump: the job's definition did not change, and a stale schedule must not look stale.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+                UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":secret": secret, ":at": at.isoformat()}),
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise _not_found(job_id) from None
+
+    def replace(
+        self,
+        tenant: str,
+        job_id: str,
+        spec: JobSpec,
+        *,
+        expected_version: int | None,
+        at: datetime,
+        by: str,
+        fire_token: str | None = None,
+        next_runs: list[datetime] | None = None,
+    ) -> Job:
+        """Replace the caller's fields; ``next_runs`` is the new stored preview (None: drop it, so reads
+        compute it)."""
+        fields = spec.model_dump(mode="json")
+        names = {f"#{name}": name for name in _MUTABLE_FIELDS}
+        values: dict[str, Any] = {f":{name}": fields[name] for name in _MUTABLE_FIELDS}
+        sets = [f"#{name} = :{name}" for name in _MUTABLE_FIELDS]
+        sets += [
+            "#status = :status",
+            "#version = #version + :one",
+            "updated_at = :at",
+            "updated_by = :by",
+            "schedule_state = :pending",
+        ]
+        names.update({"#status": "status", "#version": "version"})
+        values.update(
+            {":status": status_for(spec.enabled).value, ":one": 1, ":at": at.isoformat(), ":by": by}
+        )
+        values[":pending"] = ScheduleState.PENDING.value
+        if fire_token is not None:
+            # A job made before fire tokens existed gets one with its next change; a token is never replaced.
+            sets.append(f"{FIRE_TOKEN_ATTRIBUTE} = if_not_exists({FIRE_TOKEN_ATTRIBUTE}, :fire_token)")
+            values[":fire_token"] = fire_token
+        removes = ["schedule_error"]
+        if next_runs is None:
+            removes.append("next_runs")
+        else:
+            sets.append("next_runs = :next_runs")
+            values[":next_runs"] = runs_document(next_runs)
+        condition = "attribute_exists(pk)"
+        if expected_version is not None:
+            condition += " AND #version = :expected"
+            values[":expected"] = expected_version
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            raise _not_found(job_id) if "Item" not in exc.response else _stale(job_id) from None
+        return job_from_item(from_item(response["Attributes"]))
+
+    def delete(self, tenant: str, job_id: str, *, expected_version: int | None) -> None:
+        delete: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+            "ConditionExpression": "attribute_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if expected_version is not None:
+            delete["ConditionExpression"] += " AND #version = :expected"
+            delete["ExpressionAttributeNames"] = {"#version": "version"}
+            delete["ExpressionAttributeValues"] = to_item({":expected": expected_version})
+        count = {
+            "TableName": self._table,
+            "Key": to_item({"pk": tenant_pk(tenant), "sk": COUNTER_SK}),
+            "UpdateExpression": "SET job_count = job_count - :one",
+            "ConditionExpression": "job_count > :zero",
+            "ExpressionAttributeValues": to_item({":one": 1, ":zero": 0}),
+        }
+        try:
+            self._client.transact_write_items(TransactItems=[{"Delete": delete}, {"Update": count}])
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            first = reasons[0] if reasons else {}
+            if first.get("Code") == "ConditionalCheckFailed":
+                raise (_stale(job_id) if first.get("Item") else _not_found(job_id)) from None
+            raise
+
+    def list(
+        self, tenant: str, limit: int, start_after: str | None, filters: JobFilters
+    ) -> tuple[list[Job], str | None]:
+        values: dict[str, Any] = {":pk": tenant_pk(tenant), ":prefix": "JOB#"}
+        names: dict[str, str] = {}
+        clauses: list[str] = []
+        if filters.status is not None:
+            names["#status"] = "status"
+            values[":status"] = filters.status.value
+            clauses.append("#status = :status")
+        if filters.enabled is not None:
+            values[":enabled"] = filters.enabled
+            clauses.append("enabled = :enabled")
+        if filters.tag is not None:
+            names["#tag"] = filters.tag[0]
+            values[":tag"] = filters.tag[1]
+            clauses.append("tags.#tag = :tag")
+        if filters.name_prefix:
+            names["#name"] = "name"
+            values[":name_prefix"] = filters.name_prefix
+            clauses.append("begins_with(#name, :name_prefix)")
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_item(values),
+            "Limit": limit,
+        }
+        if names:
+            query["ExpressionAttributeNames"] = names
+        if clauses:
+            query["FilterExpression"] = " AND ".join(clauses)
+        if start_after is not None:
+            query["ExclusiveStartKey"] = to_item({"pk": tenant_pk(tenant), "sk": job_sk(start_after)})
+        response = self._client.query(**query)
+        jobs = [job_from_item(from_item(item)) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return jobs, (from_item(last)["sk"].removeprefix("JOB#") if last else None)
+
+    def _claim_action(
+        self, tenant: str, job: Job, response: dict[str, Any], claim: IdempotencyClaim
+    ) -> dict[str, Any]:
+        item = {
+            "pk": tenant_pk(tenant),
+            "sk": f"IDEMPOTENCY#{claim.key}",
+            "entity": "idempotency",
+            "body_hash": claim.body_hash,
+            "job_id": job.job_id,
+            "response": json.dumps(response, separators=(",", ":")),
+            "expires_at": int(claim.expires_at.timestamp()),
+        }
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(item),
+                # TTL deletes lazily (up to days late): an expired record counts as absent.
+                "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                "ExpressionAttributeValues": to_item({":now": int(job.created_at.timestamp())}),
+            }
+        }
+
+    def _replay(self, tenant: str, claim: IdempotencyClaim) -> None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"pk": tenant_pk(tenant), "sk": f"IDEMPOTENCY#{claim.key}"}),
+            ConsistentRead=True,
+        )
+        record = from_item(response.get("Item", {}))
+        if record.get("body_hash") == claim.body_hash:
+            raise IdempotentReplay(json.loads(record["response"]))
+        raise idempotency_conflict()
+
+
+def _not_found(job_id: str) -> NotFound:
+    return NotFound(f"job {job_id} not found")
+
+
+def _stale(job_id: str) -> PreconditionFailed:
+    return PreconditionFailed(f"job {job_id} has changed since that version (If-Match); read it again")

@@ -1,0 +1,312 @@
+"""Job logic: create, read, list, replace and delete a tenant's jobs. No HTTP and no AWS in here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from jobsched.api.auth import Principal
+from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
+from jobsched.execution.fire import new_fire_token
+from jobsched.jobs.models import (
+    HttpTarget,
+    Job,
+    JobSpec,
+    JobStatus,
+    JobView,
+    new_job_id,
+    status_for,
+    stored_preview,
+)
+from jobsched.settings import Settings
+from jobsched.targets.access import (
+    TargetAccessReader,
+    TargetNotAllowed,
+    TenantAccess,
+    authorize,
+    target_field,
+)
+from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, resolve_host
+from jobsched.targets.webhook import new_webhook_secret
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_VERSION_DIGITS = 18
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    key: str
+    body_hash: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    status: JobStatus | None = None
+    enabled: bool | None = None
+    tag: tuple[str, str] | None = None
+    name_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    items: list[JobView]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class Created:
+    job: dict[str, Any]
+    replayed: bool = False
+    # Shown once, in the 201 of the create itself (a replay does not repeat it; rotate to get a new one).
+    webhook_secret: str | None = None
+
+
+class IdempotentReplay(Exception):
+    """The idempotency key was used before with the same body: here is what that request returned."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("idempotent replay")
+        self.response = response
+
+
+class JobStore(Protocol):
+    def create(
+        self,
+        tenant: str,
+        job: Job,
+        response: dict[str, Any],
+        max_jobs: int,
+        claim: IdempotencyClaim | None,
+        webhook_secret: str | None = None,
+    ) -> None: ...
+
+    def rotate_webhook_secret(self, tenant: str, job_id: str, secret: str, at: datetime) -> None: ...
+
+    def get(self, tenant: str, job_id: str) -> Job: ...
+
+    def replace(
+        self,
+        tenant: str,
+        job_id: str,
+        spec: JobSpec,
+        *,
+        expected_version: int | None,
+        at: datetime,
+        by: str,
+        fire_token: str | None = None,
+        next_runs: list[datetime] | None = None,
+    ) -> Job:
+        """Replace the spec; `fire_token` is stored only if the job has none yet; `next_runs` is the new
+        stored preview (None: dropped, so reads compute it)."""
+        ...
+
+    def delete(self, tenant: str, job_id: str, *, expected_version: int | None) -> None: ...
+
+    def list(
+        self, tenant: str, limit: int, start_after: str | None, filters: JobFilters
+    ) -> tuple[list[Job], str | None]: ...
+
+
+class NoTargetAccess:
+    """No tenant has a target role or an allow-list: every AWS target is refused."""
+
+    def access(self, tenant: str, arn: str) -> TenantAccess:
+        return TenantAccess(role_arn=None, allow_listed=False)
+
+
+class JobService:
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        clock: Clock | None = None,
+        resolver: Resolver = resolve_host,
+        access: TargetAccessReader | None = None,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._resolver = resolver
+        self._policy = settings.target_policy()
+        self._access = access or NoTargetAccess()
+
+    def create(self, principal: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Created:
+        principal.require_write()
+        now = self._now()
+        region = self._home_region(spec)
+        self._check_fires(spec, now)
+        self._check_target(principal.tenant, spec)
+        claim = None
+        if idempotency_key is not None:
+            claim = IdempotencyClaim(
+                key=_valid_idempotency_key(idempotency_key),
+                body_hash=_hash_spec(spec),
+                expires_at=now + IDEMPOTENCY_TTL,
+            )
+        job = Job.model_validate(
+            {
+                **spec.model_dump(),
+                "job_id": new_job_id(),
+                "region": region,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": principal.key_id,
+                "updated_by": principal.key_id,
+                "status": status_for(spec.enabled),
+                "fire_token": new_fire_token(),
+                "next_runs": stored_preview(spec.schedule, spec.enabled, now, created_at=now),
+            }
+        )
+        secret = new_webhook_secret()
+        # The secret is part of the create's answer, so an idempotent replay (a client that lost the first
+        # answer) gets it too; the idempotency record keeps it for its 24 hours, like the job item does.
+        response = {**JobView.of(job, now).model_dump(mode="json"), "webhook_secret": secret}
+        try:
+            self._store.create(
+                principal.tenant,
+                job,
+                response,
+                self._settings.max_jobs_per_tenant,
+                claim,
+                webhook_secret=secret,
+            )
+        except IdempotentReplay as replay:
+            return Created(
+                job=replay.response, replayed=True, webhook_secret=replay.response.get("webhook_secret")
+            )
+        return Created(job=response, webhook_secret=secret)
+
+    def rotate_webhook_secret(self, principal: Principal, job_id: str) -> str:
+        """A new signing secret for the job's webhooks, in force from the next call; shown only here."""
+        principal.require_write()
+        secret = new_webhook_secret()
+        self._store.rotate_webhook_secret(principal.tenant, job_id, secret, self._now())
+        return secret
+
+    def get(self, principal: Principal, job_id: str) -> JobView:
+        return JobView.of(self._store.get(principal.tenant, job_id), self._now())
+
+    def replace(self, principal: Principal, job_id: str, spec: JobSpec, if_match: str | None) -> JobView:
+        principal.require_write()
+        now = self._now()
+        spec = spec.model_copy(update={"region": self._home_region(spec)})
+        self._check_fires(spec, now)
+        self._check_target(principal.tenant, spec)
+        job = self._store.replace(
+            principal.tenant,
+            job_id,
+            spec,
+            expected_version=parse_if_match(if_match),
+            at=now,
+            by=principal.key_id,
+            fire_token=new_fire_token(),
+            next_runs=stored_preview(spec.schedule, spec.enabled, now, created_at=None),
+        )
+        return JobView.of(job, now)
+
+    def delete(self, principal: Principal, job_id: str, if_match: str | None = None) -> None:
+        principal.require_write()
+        self._store.delete(principal.tenant, job_id, expected_version=parse_if_match(if_match))
+
+    def list(
+        self, principal: Principal, *, limit: int, next_token: str | None, filters: JobFilters
+    ) -> JobPage:
+        start_after = decode_page_token(next_token) if next_token else None
+        jobs, last = self._store.list(principal.tenant, limit, start_after, filters)
+        now = self._now()
+        return JobPage(
+            items=[JobView.of(job, now) for job in jobs],
+            next_token=encode_page_token(last) if last else None,
+        )
+
+    def _home_region(self, spec: JobSpec) -> str:
+        region = spec.region or self._settings.region
+        if region not in self._settings.regions:
+            raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
+        return region
+
+    def _check_target(self, tenant: str, spec: JobSpec) -> None:
+        if not isinstance(spec.target, HttpTarget):
+            try:
+                authorize(
+                    tenant,
+                    spec.target,
+                    service_account=self._settings.service_account_id,
+                    access=self._access,
+                )
+            except TargetNotAllowed as exc:
+                raise InvalidInput.field(target_field(spec.target), str(exc)) from None
+            return
+        problems = spec.target.problems()
+        if problems:
+            message = "; ".join(f"{field}: {why}" for field, why in problems)
+            raise InvalidInput(message, [{"field": field, "message": why} for field, why in problems])
+        try:
+            check_target_url(spec.target.url, self._policy, resolver=self._resolver)
+        except TargetRefused as exc:
+            raise InvalidInput.field("target.url", str(exc)) from None
+
+    @staticmethod
+    def _check_fires(spec: JobSpec, now: datetime) -> None:
+        problem = spec.schedule.first_fire_problem(now)
+        if problem is not None:
+            raise InvalidInput.field(*problem)
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an If-Match header names; None for no header or '*' (any current version)."""
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    tag = tag.strip('"')
+    # ASCII digits only (str.isdigit takes '²'), and no more than a version can have: DynamoDB numbers
+    # stop at 38 digits, and no job is changed 10^18 times.
+    if not (tag.isascii() and tag.isdigit()) or len(tag) > MAX_VERSION_DIGITS:
+        raise PreconditionFailed("If-Match does not name a version of this job")
+    return int(tag)
+
+
+def encode_page_token(last_job_id: str) -> str:
+    raw = json.dumps({"after": last_job_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> str:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        after = data["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+        raise BadRequest.field("next_token", "is not a token this API returned") from None
+    if not isinstance(after, str) or not after.startswith("job_"):
+        raise BadRequest.field("next_token", "is not a token this API returned")
+    return after
+
+
+def _valid_idempotency_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput.field(
+            "Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
+        )
+    return key
+
+
+def _hash_spec(spec: JobSpec) -> str:
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_conflict() -> Conflict:
+    return Conflict("Idempotency-Key was already used with a different request body")

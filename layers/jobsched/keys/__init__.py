@@ -1,0 +1,1 @@
+"""API keys: what a key is, how it is stored, issued and revoked."""

@@ -1,0 +1,1 @@
+"""API key records and the usage-plan registry."""

@@ -1,0 +1,1 @@
+"""Scheduling: schedule expressions, pause/resume and status, schedule-sync."""

@@ -1,0 +1,1 @@
+"""The scheduling domain's AWS adapters and edge parsing (stream records, Scheduler)."""

@@ -1,0 +1,73 @@
+"""DynamoDB stream records of the jobs table, as schedule-sync's JobChange; and its batch response."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jobsched.aws.dynamodb import from_item
+from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE
+from jobsched.scheduling.sync import ChangeKind, JobChange, ScheduleSync
+
+_JOB_PREFIX = "JOB#"
+_TENANT_PREFIX = "TENANT#"
+_IMAGE_ATTRIBUTES = ("version", "last_execution", FIRE_TOKEN_ATTRIBUTE)
+
+
+def job_change(record: Mapping[str, Any]) -> JobChange | None:
+    """The change a record describes, or None when it is not about a job (keys, counters, idempotency)."""
+    data = record.get("dynamodb") or {}
+    keys = from_item(data.get("Keys") or {})
+    pk, sk = str(keys.get("pk", "")), str(keys.get("sk", ""))
+    if not (pk.startswith(_TENANT_PREFIX) and sk.startswith(_JOB_PREFIX)):
+        return None
+    old = _image(data.get("OldImage"))
+    new = _image(data.get("NewImage"))
+    return JobChange(
+        record_id=str(data.get("SequenceNumber") or record.get("eventID") or ""),
+        kind=ChangeKind(str(record.get("eventName"))),
+        tenant=pk.removeprefix(_TENANT_PREFIX),
+        job_id=sk.removeprefix(_JOB_PREFIX),
+        old_version=_int_or_none(old.get("version")),
+        new_version=_int_or_none(new.get("version")),
+        ran=new.get("last_execution") is not None and new.get("last_execution") != old.get("last_execution"),
+        rekeyed=bool(old) and new.get(FIRE_TOKEN_ATTRIBUTE) != old.get(FIRE_TOKEN_ATTRIBUTE),
+    )
+
+
+def handle_stream_event(sync: ScheduleSync, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply a batch; report the first failed record, from which Lambda retries (ReportBatchItemFailures)."""
+    changes = []
+    for record in event.get("Records") or []:
+        change = job_change(record)
+        if change is not None:
+            changes.append(change)
+    result = sync.process_batch(changes)
+    failures = [{"itemIdentifier": result.failed_record_id}] if result.failed_record_id else []
+    return {"batchItemFailures": failures}
+
+
+def _image(image: Any) -> dict[str, Any]:
+    """The attributes schedule-sync reads from an item image, typed values made plain.
+
+    Only these are read, so an attribute the sync does not need can never fail a record. DynamoDB Local
+    writes an empty map into stream images as {} instead of {"M": {}}; it is read as the empty map.
+    """
+    if not isinstance(image, Mapping):
+        return {}
+    wanted = {name: _repair(image[name]) for name in _IMAGE_ATTRIBUTES if name in image}
+    return from_item(wanted)
+
+
+def _repair(value: Any) -> Any:
+    if value == {}:
+        return {"M": {}}
+    if isinstance(value, Mapping) and set(value) == {"M"} and isinstance(value["M"], Mapping):
+        return {"M": {k: _repair(v) for k, v in value["M"].items()}}
+    if isinstance(value, Mapping) and set(value) == {"L"} and isinstance(value["L"], list):
+        return {"L": [_repair(v) for v in value["L"]]}
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None

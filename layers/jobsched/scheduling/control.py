@@ -1,0 +1,214 @@
+"""Pause, resume and the scheduling status of a tenant; moving jobs' home region. No HTTP, no AWS here.
+
+Pause and resume only change the job item (one conditional write); schedule-sync then disables or
+re-enables the schedule from the table's stream, like any other change of the job.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobsched.api.auth import Principal
+from jobsched.errors import Conflict, InvalidInput, NotFound
+from jobsched.jobs.models import Job, JobStatus, JobView, ScheduleState, stored_preview
+
+Clock = Callable[[], datetime]
+NEXT_DUE_COUNT = 10
+_WRITE_ATTEMPTS = 3
+
+
+class ScheduleControlStore(Protocol):
+    def current(self, tenant: str, job_id: str) -> Job | None: ...
+
+    def set_enabled(
+        self,
+        tenant: str,
+        job_id: str,
+        *,
+        enabled: bool,
+        note: str | None,
+        version: int,
+        at: datetime,
+        by: str,
+        next_runs: list[datetime] | None = None,
+    ) -> Job | None: ...
+
+    def tenant_jobs(self, tenant: str) -> Iterator[Job]: ...
+
+
+class RegionJobs(BaseModel):
+    jobs: int = 0
+    by_status: dict[str, int] = Field(default_factory=dict)
+    by_schedule_state: dict[str, int] = Field(default_factory=dict)
+
+
+class SyncLag(BaseModel):
+    pending: int = Field(description="jobs whose latest change schedule-sync has not applied yet")
+    oldest_pending_seconds: float = Field(description="age of the oldest change still pending; 0 when none")
+
+
+class NextDue(BaseModel):
+    job_id: str
+    name: str
+    region: str
+    at: datetime
+
+
+class ScheduleStatus(BaseModel):
+    """The caller's own tenant only: service-wide figures (queue depths, other tenants' load) are for
+    the service's operators, on the dashboards, never in a tenant's answer."""
+
+    tenant: str
+    region: str = Field(description="the region that answered")
+    generated_at: datetime
+    regions: dict[str, RegionJobs]
+    sync: SyncLag
+    next_due: list[NextDue]
+
+
+class PauseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=1024, description="why; kept on the job until resumed")
+
+
+@dataclass
+class MoveSummary:
+    moved: int = 0
+    already_moved: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+class ScheduleControl:
+    def __init__(self, store: ScheduleControlStore, region: str, clock: Clock | None = None) -> None:
+        self._store = store
+        self._region = region
+        self._now = clock or (lambda: datetime.now(UTC))
+
+    def pause(self, principal: Principal, job_id: str, note: str | None = None) -> JobView:
+        principal.require_write()
+        return self._set_enabled(principal, job_id, enabled=False, note=note)
+
+    def resume(self, principal: Principal, job_id: str) -> JobView:
+        principal.require_write()
+        return self._set_enabled(principal, job_id, enabled=True, note=None)
+
+    def _set_enabled(self, principal: Principal, job_id: str, *, enabled: bool, note: str | None) -> JobView:
+        for _ in range(_WRITE_ATTEMPTS):
+            job = self._store.current(principal.tenant, job_id)
+            if job is None:
+                raise NotFound(f"job {job_id} not found")
+            now = self._now()
+            if job.status is JobStatus.COMPLETED:
+                raise Conflict(
+                    f"job {job_id} has completed (its one run is done); it cannot be paused or resumed"
+                )
+            if job.enabled == enabled and (enabled or note is None or note == job.pause_note):
+                return JobView.of(job, now)  # already so: idempotent, no write, same version
+            if enabled:
+                problem = job.schedule.first_fire_problem(now)
+                if problem is not None:
+                    field, why = problem
+                    raise InvalidInput.field(field, f"{why}; resuming would never fire")
+            changed = self._store.set_enabled(
+                principal.tenant,
+                job_id,
+                enabled=enabled,
+                note=note,
+                version=job.version,
+                at=now,
+                by=principal.key_id,
+                next_runs=stored_preview(job.schedule, enabled, now, created_at=job.created_at),
+            )
+            if changed is not None:
+                return JobView.of(changed, now)
+        raise Conflict(f"job {job_id} is being changed by other requests; retry")
+
+    def status(self, principal: Principal) -> ScheduleStatus:
+        now = self._now()
+        regions: dict[str, RegionJobs] = {}
+        statuses: dict[str, Counter[str]] = {}
+        states: dict[str, Counter[str]] = {}
+        pending_since: list[datetime] = []
+        upcoming: list[NextDue] = []
+        for job in self._store.tenant_jobs(principal.tenant):
+            statuses.setdefault(job.region, Counter())[job.status.value] += 1
+            states.setdefault(job.region, Counter())[job.schedule_state.value] += 1
+            if job.schedule_state is ScheduleState.PENDING:
+                pending_since.append(job.updated_at)
+            upcoming += _next_due(job, now)
+        for region in sorted(statuses):
+            regions[region] = RegionJobs(
+                jobs=sum(statuses[region].values()),
+                by_status=dict(sorted(statuses[region].items())),
+                by_schedule_state=dict(sorted(states[region].items())),
+            )
+        oldest = (now - min(pending_since)).total_seconds() if pending_since else 0.0
+        return ScheduleStatus(
+            tenant=principal.tenant,
+            region=self._region,
+            generated_at=now,
+            regions=regions,
+            sync=SyncLag(pending=len(pending_since), oldest_pending_seconds=max(oldest, 0.0)),
+            next_due=sorted(upcoming, key=lambda due: due.at)[:NEXT_DUE_COUNT],
+        )
+
+
+def _next_due(job: Job, now: datetime) -> list[NextDue]:
+    if not job.enabled or job.status is not JobStatus.ACTIVE:
+        return []
+    runs = job.upcoming_runs(now)[:1]
+    return [NextDue(job_id=job.job_id, name=job.name, region=job.region, at=runs[0])] if runs else []
+
+
+class RegionMoveStore(Protocol):
+    def jobs_in_region(self, region: str, tenant: str | None = None) -> Iterator[tuple[str, str]]: ...
+
+    def move(self, tenant: str, job_id: str, *, from_region: str, to_region: str, at: datetime) -> bool: ...
+
+
+def jobs_to_move(
+    store: RegionMoveStore, from_region: str, tenant: str | None = None
+) -> list[tuple[str, str]]:
+    return list(store.jobs_in_region(from_region, tenant))
+
+
+def move_jobs(
+    store: RegionMoveStore,
+    jobs: Iterable[tuple[str, str]],
+    *,
+    from_region: str,
+    to_region: str,
+    regions: Iterable[str],
+    clock: Clock | None = None,
+) -> MoveSummary:
+    """Re-home each job (one conditional write each); a job not in `from_region` any more is left alone.
+
+    Safe to run twice: the second run finds nothing left to move. schedule-sync deletes each schedule in
+    the old region and creates it in the new one from the stream, in each region independently.
+    """
+    known = set(regions)
+    for region in (from_region, to_region):
+        if region not in known:
+            raise InvalidInput(f"{region} is not one of the configured regions {', '.join(sorted(known))}")
+    if from_region == to_region:
+        raise InvalidInput("--from and --to name the same region")
+    now = clock or (lambda: datetime.now(UTC))
+    summary = MoveSummary()
+    for tenant, job_id in jobs:
+        try:
+            moved = store.move(tenant, job_id, from_region=from_region, to_region=to_region, at=now())
+        except Exception as exc:  # one job's failure must not stop an evacuation; it is reported
+            summary.failed.append(f"{tenant}/{job_id}: {exc}")
+            continue
+        if moved:
+            summary.moved += 1
+        else:
+            summary.already_moved += 1
+    return summary

@@ -1,0 +1,1 @@
+"""Targets: what a job may call (SSRF guard, AWS access), webhook signing."""

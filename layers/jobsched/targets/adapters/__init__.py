@@ -1,0 +1,1 @@
+"""The target invokers and the tenants' access grants store."""
