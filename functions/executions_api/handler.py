@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from jobsched.adapters.archive_store import archive_store
 from jobsched.adapters.clients import client, deferred_client
-from jobsched.adapters.execution_store import DynamoExecutionStore
+from jobsched.adapters.execution_store import (
+    DynamoExecutionStore,
+    decode_execution_token,
+    encode_execution_token,
+)
 from jobsched.adapters.fire_queue import SqsFireQueue
 from jobsched.adapters.job_store import DynamoJobStore
 from jobsched.api_models import NoFields, responses
 from jobsched.config import EXECUTION_QUEUE
 from jobsched.execution_api_models import ExecutionList, ExecutionQueued, RetryRequest
+from jobsched.execution_archive import ArchivedHistory, ExecutionArchive
 from jobsched.execution_service import ExecutionService, Queued
 from jobsched.executions import Execution, ExecutionStatus
 from jobsched.http_api import (
@@ -27,11 +34,29 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
-EXECUTIONS = ExecutionService(
-    DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
-    DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
-    SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # run-now and retry only
-)
+client("dynamodb")  # made during init: every request reads the job
+
+
+@cache
+def history_in(region: str) -> ArchivedHistory:
+    """A job's history is in its home region: that region's executions table, then its archive."""
+    return ArchivedHistory(
+        DynamoExecutionStore(deferred_client("dynamodb", region), SETTINGS.executions_table),
+        ExecutionArchive(
+            archive_store(SETTINGS, region, deferred_client("s3", region), deferred_client("sts"))
+        ),
+        encode_token=encode_execution_token,
+        decode_token=decode_execution_token,
+    )
+
+
+@cache
+def queue_in(region: str) -> SqsFireQueue:
+    """Run-now and retry go to the home region's queue, so the execution is recorded where it lives."""
+    return SqsFireQueue(deferred_client("sqs", region), EXECUTION_QUEUE)
+
+
+EXECUTIONS = ExecutionService(DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table), history_in, queue_in)
 app = create_resolver()
 
 EXECUTIONS_PATH = "/api/v1/executions/<job_id>"
