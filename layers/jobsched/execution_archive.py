@@ -17,10 +17,10 @@ import gzip
 import json
 import re
 from collections import defaultdict
-from itertools import groupby
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any, Protocol
 
 from jobsched.errors import NotFound

@@ -154,7 +154,7 @@ def test_stage_prod_throttles_traces_and_writes_json_access_logs(template: Templ
             "ThrottlingBurstLimit": config.STAGE_BURST,
             "LoggingLevel": "ERROR",
             "DataTraceEnabled": False,
-            "MetricsEnabled": True,
+            "MetricsEnabled": False,
         }
     ]
     access_logs = properties["AccessLogSetting"]
