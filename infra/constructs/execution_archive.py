@@ -177,9 +177,11 @@ class ExecutionArchive(Construct):
                 )
 
     def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        prefix = f"{config.SERVICE}-{Stack.of(self).region}-warning-"
         failed = cloudwatch.Alarm(
             self,
             "ArchiverFailed",
+            alarm_name=prefix + "ArchiverFailed",
             alarm_description="[WARNING] A daily archive run failed: history about to leave the table may "
             "not "
             "be archived. See docs/operations.md (archive) to rerun it before the TTL removes it.",
@@ -194,6 +196,7 @@ class ExecutionArchive(Construct):
         errors = cloudwatch.Alarm(
             self,
             "ArchiverErrors",
+            alarm_name=prefix + "ArchiverErrors",
             alarm_description="[WARNING] The archiver raised an error (it is retried twice, then its event "
             "goes "
             "to the archiver DLQ).",
@@ -205,6 +208,7 @@ class ExecutionArchive(Construct):
         )
         for alarm in (failed, errors):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+            alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
         return [failed, errors]
 
 

@@ -990,6 +990,7 @@ def text_report(result: Estimate, prices: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+TOP_LINES = 12
 CATEGORIES = (
     ("API Gateway", ("API Gateway",)),
     ("WAF", ("WAF",)),
@@ -1064,6 +1065,23 @@ def markdown_report(result: Estimate, profile: Mapping[str, Any], prices: Mappin
         if name in by_cat:
             out.append(f"| {name} | {_money(by_cat[name][1])} | {_money(by_cat[name][12])} |")
     out.append(f"| **Total** | **{_money(result.total(1))}** | **{_money(result.total(12))}** |")
+    largest: dict[tuple[str, str], float] = defaultdict(float)
+    for line in result.months[12]:
+        largest[(line.resource if not line.item.startswith("CloudWatch alarm") else "alarms", line.item)] += (
+            line.dollars
+        )
+    top = sorted(largest.items(), key=lambda entry: -entry[1])[:TOP_LINES]
+    out += [
+        "",
+        f"## The {TOP_LINES} largest lines (month 12, all regions)",
+        "",
+        "| Resource | Item | $ | Share |",
+        "|---|---|---:|---:|",
+        *(
+            f"| {resource} | {item} | {_money(dollars)} | {dollars / result.total(12):.0%} |"
+            for (resource, item), dollars in top
+        ),
+    ]
     out += [
         "",
         "## Every line",
