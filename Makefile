@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run java test fuzz lint typecheck pytest synth diff deploy bench openapi clean
+.PHONY: setup run java test fuzz lint typecheck pytest synth diff deploy bench openapi cost clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ deploy: setup
 
 openapi: setup
 	$(BIN)/python -m jobsched_local.openapi
+
+# Prices the synthesized templates at infra/cost/load_profile.json; prints every line, writes docs/cost.md.
+cost: setup
+	$(BIN)/python -m infra.cost.cost_model --markdown docs/cost.md
 
 bench: setup
 	$(BIN)/python bench/run_all.py

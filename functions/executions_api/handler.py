@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -18,8 +19,14 @@ from jobsched.api.http_api import (
 from jobsched.api.models import NoFields, responses
 from jobsched.aws.clients import client, deferred_client
 from jobsched.config import EXECUTION_QUEUE
-from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.adapters.archive_store import archive_store
+from jobsched.execution.adapters.execution_store import (
+    DynamoExecutionStore,
+    decode_execution_token,
+    encode_execution_token,
+)
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.execution.archive import ArchivedHistory, ExecutionArchive
 from jobsched.execution.models import Execution, ExecutionStatus
 from jobsched.execution.service import ExecutionService, Queued
 from jobsched.jobs.adapters.job_store import DynamoJobStore
@@ -27,11 +34,29 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
-EXECUTIONS = ExecutionService(
-    DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
-    DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
-    SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # run-now and retry only
-)
+client("dynamodb")  # made during init: every request reads the job
+
+
+@cache
+def history_in(region: str) -> ArchivedHistory:
+    """A job's history is in its home region: that region's executions table, then its archive."""
+    return ArchivedHistory(
+        DynamoExecutionStore(deferred_client("dynamodb", region), SETTINGS.executions_table),
+        ExecutionArchive(
+            archive_store(SETTINGS, region, deferred_client("s3", region), deferred_client("sts"))
+        ),
+        encode_token=encode_execution_token,
+        decode_token=decode_execution_token,
+    )
+
+
+@cache
+def queue_in(region: str) -> SqsFireQueue:
+    """Run-now and retry go to the home region's queue, so the execution is recorded where it lives."""
+    return SqsFireQueue(deferred_client("sqs", region), EXECUTION_QUEUE)
+
+
+EXECUTIONS = ExecutionService(DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table), history_in, queue_in)
 app = create_resolver()
 
 EXECUTIONS_PATH = "/api/v1/executions/<job_id>"

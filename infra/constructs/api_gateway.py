@@ -70,7 +70,9 @@ class ApiGateway(Construct):
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
                 tracing_enabled=True,
-                metrics_enabled=True,
+                # Stage-level metrics (free) only: per-method ones are custom metrics ($0.30 each, ~80 a
+                # region); the per-route api_requests_total / api_request_duration EMF metrics cover them.
+                metrics_enabled=False,
                 # Execution logs for failures only; full request logging would put payloads in logs.
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,

@@ -74,6 +74,7 @@ class Execution(Construct):
         queue: sqs.IQueue,
         jobs_table: dynamodb.ITableV2,
         executions_table: dynamodb.ITableV2,
+        regions: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         targets = self.node.try_get_context(TARGETS_CONTEXT_KEY) or {}
@@ -111,7 +112,33 @@ class Execution(Construct):
         grant_partitions(self.api_function, jobs_table, ("GetItem",), TENANT_PARTITIONS)
         grant_partitions(self.api_function, executions_table, ("GetItem", "Query"), TENANT_PARTITIONS)
         queue.grant_send_messages(self.api_function)
+        self._grant_home_regions(regions)
         self._add_routes(api_v1, request_validator, functions)
+
+    def _grant_home_regions(self, regions: tuple[str, ...]) -> None:
+        """A job's history and fires live in its home region: the API reads that region's executions table
+        and queues run-now there, whichever region serves the request (same names in every region)."""
+        stack = Stack.of(self)
+        others = [region for region in regions if region != stack.region]
+        if not others:
+            return
+        tables = [
+            stack.format_arn(
+                service="dynamodb", region=r, resource="table", resource_name=config.EXECUTIONS_TABLE
+            )
+            for r in others
+        ]
+        queues = [stack.format_arn(service="sqs", region=r, resource=config.EXECUTION_QUEUE) for r in others]
+        self.api_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:Query"],
+                resources=tables,
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(TENANT_PARTITIONS)}},
+            )
+        )
+        self.api_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=queues)
+        )
 
     def _grant_targets(self, role: iam.IRole | None, targets: dict[str, list[str]]) -> None:
         assert role is not None

@@ -1,4 +1,4 @@
-"""The two DynamoDB global tables (jobs, executions), created once, in the primary region."""
+"""The jobs global table, created once in the primary region; and how every service table is built."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def _attribute(attribute: KeyAttribute) -> dynamodb.Attribute:
 
 
 class GlobalTables(Construct):
-    """Creates both tables with a replica in every other configured region.
+    """Creates the global tables (jobsched.tables: replication "global") with a replica in every other
+    configured region; the regional ones are made by each regional stack (regional_tables.py).
 
     The names are fixed (not generated) because every regional stack imports the tables by name;
     an object reference across regions would silently point IAM grants at the primary region.
@@ -29,35 +30,49 @@ class GlobalTables(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, replica_regions: tuple[str, ...]) -> None:
         super().__init__(scope, construct_id)
-        self.jobs_table = self._global_table("JobsTable", tables.JOBS, replica_regions)
-        self.executions_table = self._global_table("ExecutionsTable", tables.EXECUTIONS, replica_regions)
+        assert tables.JOBS.replication == "global"
+        self.jobs_table = build_table(self, "JobsTable", tables.JOBS, replica_regions)
 
-    def _global_table(
-        self, construct_id: str, table: TableDefinition, replica_regions: tuple[str, ...]
-    ) -> dynamodb.TableV2:
-        """The table as jobsched.tables declares it (keys, indexes, stream, TTL), made global."""
-        return dynamodb.TableV2(
-            self,
-            construct_id,
-            table_name=table.name,
-            partition_key=_attribute(table.partition_key),
-            sort_key=_attribute(table.sort_key),
-            billing=dynamodb.Billing.on_demand(),
-            global_secondary_indexes=[
-                dynamodb.GlobalSecondaryIndexPropsV2(
-                    index_name=index.name,
-                    partition_key=_attribute(index.partition_key),
-                    sort_key=_attribute(index.sort_key),
-                    projection_type=dynamodb.ProjectionType.ALL,
-                )
-                for index in table.indexes
-            ],
-            dynamo_stream=dynamodb.StreamViewType(table.stream_view),
-            time_to_live_attribute=table.ttl_attribute,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
-            replicas=[dynamodb.ReplicaTableProps(region=region) for region in replica_regions],
-        )
+
+def build_table(
+    scope: Construct, construct_id: str, table: TableDefinition, replica_regions: tuple[str, ...]
+) -> dynamodb.TableV2:
+    """The table as jobsched.tables declares it (keys, indexes, stream, TTL), with these replicas.
+
+    Point-in-time recovery only where nothing else can rebuild the data: on a global table's primary
+    replica (the other replicas are copies of it: a restore there is re-replicated), and on a regional
+    table (the last 30 days of a region's history exist nowhere else; the archive has older days).
+    """
+    return dynamodb.TableV2(
+        scope,
+        construct_id,
+        table_name=table.name,
+        partition_key=_attribute(table.partition_key),
+        sort_key=_attribute(table.sort_key),
+        billing=dynamodb.Billing.on_demand(),
+        global_secondary_indexes=[
+            dynamodb.GlobalSecondaryIndexPropsV2(
+                index_name=index.name,
+                partition_key=_attribute(index.partition_key),
+                sort_key=_attribute(index.sort_key),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+            for index in table.indexes
+        ],
+        dynamo_stream=dynamodb.StreamViewType(table.stream_view),
+        time_to_live_attribute=table.ttl_attribute,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        deletion_protection=True,
+        removal_policy=RemovalPolicy.RETAIN,
+        replicas=[
+            dynamodb.ReplicaTableProps(
+                region=region,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=False
+                ),
+            )
+            for region in replica_regions
+        ],
+    )

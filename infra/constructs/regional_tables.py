@@ -1,15 +1,17 @@
-"""The global tables as seen from one region: imported by name, so ARNs carry that region."""
+"""The tables as seen from one region: the jobs global table imported by name (so ARNs carry that region),
+and this region's own executions table."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from jobsched import config
+from infra.constructs.global_tables import build_table
+from jobsched import config, tables
 
 
 class RegionalTables(Construct):
-    """References to the local replicas of the global tables.
+    """The local replica of the jobs table, and the executions table of this region.
 
     from_table_attributes with the table name builds the ARN from the importing stack's region, and
     global_indexes makes grants cover the index ARNs too (from_table_name would leave them out).
@@ -21,6 +23,9 @@ class RegionalTables(Construct):
         self.jobs_table = dynamodb.TableV2.from_table_attributes(
             self, "JobsTable", table_name=config.JOBS_TABLE, global_indexes=[config.GSI1]
         )
-        self.executions_table = dynamodb.TableV2.from_table_attributes(
-            self, "ExecutionsTable", table_name=config.EXECUTIONS_TABLE, global_indexes=[config.GSI1]
+        assert tables.EXECUTIONS.replication == "regional"
+        self.executions_table = build_table(self, "ExecutionsTable", tables.EXECUTIONS, ())
+        # The same table by its literal name, for what builds names from it (alarms, dashboards).
+        self.executions_table_by_name = dynamodb.TableV2.from_table_attributes(
+            self, "ExecutionsTableByName", table_name=config.EXECUTIONS_TABLE, global_indexes=[config.GSI1]
         )

@@ -13,6 +13,7 @@ from infra.constructs.api_gateway import ApiGateway
 from infra.constructs.dashboards import Dashboards
 from infra.constructs.deep_health import DeepHealthRoute
 from infra.constructs.execution import Execution
+from infra.constructs.execution_archive import ExecutionArchive
 from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.global_endpoint import RegionalEndpoint
@@ -82,7 +83,7 @@ class RegionalStack(Stack):
             functions=functions,
             jobs_table=tables.jobs_table,
         )
-        Execution(
+        execution = Execution(
             self,
             "Execution",
             functions=functions,
@@ -91,11 +92,21 @@ class RegionalStack(Stack):
             queue=self.execution_queue.queue,
             jobs_table=tables.jobs_table,
             executions_table=tables.executions_table,
+            regions=infra_config.regions,
         )
 
         # Operations last: the dashboards list every function the factory created above.
         topics = AlarmTopics(self, "AlarmTopics", notifications=infra_config.operations.notifications)
-        tables_in_region = [tables.jobs_table, tables.executions_table]
+        self.archive = ExecutionArchive(
+            self,
+            "ExecutionArchive",
+            functions=functions,
+            executions_table=tables.executions_table,
+            regions=infra_config.regions,
+            readers=[execution.api_function],
+            alarm_topic=topics.warning,
+        )
+        tables_in_region = [tables.jobs_table, tables.executions_table_by_name]
         alarms = OperationsAlarms(
             self,
             "Alarms",

@@ -18,6 +18,8 @@ GSI1 = "gsi1"
 TTL_ATTRIBUTE = "expires_at"
 
 EXECUTION_QUEUE = "jobsched-executions"
+# Execution history older than the table keeps: one bucket per region (history stays in its home region).
+ARCHIVE_BUCKET_PREFIX = "jobsched-archive"
 EXECUTION_DLQ = "jobsched-executions-dlq"
 SCHEDULE_GROUP = "jobsched"
 # Fires EventBridge Scheduler could not deliver after its retries; stream records schedule-sync gave up on.
@@ -105,6 +107,11 @@ def usage_plan_name(tier: Tier | str) -> str:
 def api_key_name(key_id: str) -> str:
     """The name an API key carries in every region's API Gateway, so it can be found by our own id."""
     return f"{SERVICE}-{key_id}"
+
+
+def archive_bucket_name(account: str, region: str) -> str:
+    """The execution archive's bucket in a region (names are global: account and region make it ours)."""
+    return f"{ARCHIVE_BUCKET_PREFIX}-{account}-{region}"
 
 
 def rest_api_name() -> str:

@@ -47,6 +47,9 @@ class Settings(BaseModel):
     reserved_target_ports: tuple[int, ...] = ()
     # The service's own account (AWS targets there named like the service are refused); None: any account.
     service_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    # Where execution history older than the table's 30 days is: a folder (the local runtime), else the
+    # bucket of the history's region (config.archive_bucket_name).
+    archive_dir: str | None = Field(default=None, min_length=1)
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -89,6 +92,7 @@ class Settings(BaseModel):
             "allow_targets": env.get("ALLOW_TARGETS"),
             "reserved_target_ports": env.get("RESERVED_TARGET_PORTS"),
             "service_account_id": env.get("SERVICE_ACCOUNT_ID"),
+            "archive_dir": env.get("EXECUTION_ARCHIVE_DIR"),
         }
         return settings_from_env(cls, mapping, "function")
 

@@ -14,6 +14,9 @@ from jobsched import config
 
 AttributeType = Literal["S", "N", "B"]
 StreamView = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
+# global: one table (data stack, primary region) with a replica in every region; regional: a table of its
+# own in every region (regional stacks), holding what that region writes.
+Replication = Literal["global", "regional"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class TableDefinition:
     indexes: tuple[GlobalIndex, ...]
     stream_view: StreamView
     ttl_attribute: str
+    replication: Replication = "global"
 
     def key_attributes(self) -> tuple[KeyAttribute, ...]:
         """Every attribute a key schema names (table and indexes), each once."""
@@ -78,7 +82,7 @@ def _key_schema(partition: KeyAttribute, sort: KeyAttribute) -> list[dict[str, s
     ]
 
 
-def _pk_sk_table(name: str) -> TableDefinition:
+def _pk_sk_table(name: str, replication: Replication) -> TableDefinition:
     """Single-table layout: pk/sk, one overloaded gsi1, and a stream with both images.
 
     schedule-sync reacts to job changes in every region and needs the old image on deletes.
@@ -90,9 +94,12 @@ def _pk_sk_table(name: str) -> TableDefinition:
         indexes=(GlobalIndex(config.GSI1, KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk")),),
         stream_view="NEW_AND_OLD_IMAGES",
         ttl_attribute=config.TTL_ATTRIBUTE,
+        replication=replication,
     )
 
 
-JOBS = _pk_sk_table(config.JOBS_TABLE)
-EXECUTIONS = _pk_sk_table(config.EXECUTIONS_TABLE)
+JOBS = _pk_sk_table(config.JOBS_TABLE, "global")
+# Execution history stays in the job's home region, where its executor writes it (docs/decisions.md):
+# replicating it would write and store every execution three times for reads that go to one region.
+EXECUTIONS = _pk_sk_table(config.EXECUTIONS_TABLE, "regional")
 TABLES: tuple[TableDefinition, ...] = (JOBS, EXECUTIONS)

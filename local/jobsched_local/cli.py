@@ -198,6 +198,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--region", type=region_name, default=config.PRIMARY_REGION, help="region (default: %(default)s)"
     )
     redrive.add_argument("--max", type=int, default=None, metavar="N", help="move at most N messages")
+    archive = commands.add_parser("archive", help="execution history older than the table keeps")
+    archive_commands = archive.add_subparsers(dest="archive_command", required=True, metavar="{run}")
+    archive_run = archive_commands.add_parser(
+        "run", help="archive executions older than --older-than now (the local runtime's state folder)"
+    )
+    archive_run.add_argument(
+        "--older-than", default="30d", metavar="AGE", help="e.g. 30d, 12h, 0s (default: %(default)s)"
+    )
+    archive_run.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".jobsched"),
+        help="the runtime's state folder (default: %(default)s)",
+    )
+    archive_run.add_argument(
+        "--region", type=region_name, default=config.PRIMARY_REGION, help="region (default: %(default)s)"
+    )
     add_regions_parser(commands)
     return parser
 
@@ -239,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_dlq_redrive(args)
     if args.command == "regions":
         return run_regions(parser, args)
+    if args.command == "archive":
+        return run_archive_command(args)
     return run_keys(parser, args)
 
 
@@ -334,6 +353,24 @@ def run_dlq_redrive(args: argparse.Namespace) -> int:
         summary = redrive(sqs, max_messages=args.max, progress_to=sys.stderr)
         print(format_summary(summary, args.region))
         return 0 if summary.failed == 0 else 1
+
+    return run_aws_command(command)
+
+
+def run_archive_command(args: argparse.Namespace) -> int:
+    from jobsched_local.archive_commands import parse_age, run_archive
+    from jobsched_local.aws_session import client_factory, make_session
+
+    try:
+        older_than = parse_age(args.older_than)
+    except ValueError as exc:
+        return fail(f"--older-than: {exc}")
+
+    def command() -> int:
+        dynamodb = client_factory(make_session())("dynamodb", args.region)
+        count, jobs = run_archive(dynamodb, args.state_dir, older_than)
+        print(f"archived {count} executions of {jobs} jobs into {args.state_dir.resolve() / 'archive'}")
+        return 0
 
     return run_aws_command(command)
 

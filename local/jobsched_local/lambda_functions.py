@@ -22,10 +22,14 @@ LOCAL_ACCOUNT_ID = "123456789012"  # moto's account: where the local runtime's o
 
 
 def function_env(
-    region: str, regions: Iterable[str], allow_targets: Iterable[str] = (), reserved_ports: Iterable[int] = ()
+    region: str,
+    regions: Iterable[str],
+    allow_targets: Iterable[str] = (),
+    reserved_ports: Iterable[int] = (),
+    archive_dir: Path | None = None,
 ) -> dict[str, str]:
     """What the regional stack sets on every function, plus the local-only target allowances."""
-    return {
+    env = {
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "JOBS_TABLE_NAME": config.JOBS_TABLE,
@@ -45,6 +49,10 @@ def function_env(
         # handlers, which would silence the runtime's own "jobsched_local.*" logs (tracebacks included).
         "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "true",
     }
+    if archive_dir is not None:
+        # The execution archive: a folder with the buckets' layout, shared by the regions as the table is.
+        env["EXECUTION_ARCHIVE_DIR"] = str(archive_dir)
+    return env
 
 
 def apply_env(env: Mapping[str, str]) -> None:

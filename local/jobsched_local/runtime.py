@@ -17,6 +17,7 @@ import boto3
 
 from jobsched import config
 from jobsched.targets.guard import parse_host_port
+from jobsched_local.archive_commands import archive_dir
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
 from jobsched_local.demo_key import ensure_demo_key
@@ -113,7 +114,9 @@ class LocalRuntime:
         self._emulator.start()
         # The runtime's own ports and the emulator's internal ones are never a job's target.
         reserved = (*opts.own_ports, *self._emulator.internal_ports)
-        env = function_env(opts.region, opts.regions, opts.allow_targets, reserved)
+        env = function_env(
+            opts.region, opts.regions, opts.allow_targets, reserved, archive_dir(opts.state_dir)
+        )
         # The API functions and the authorizer run in worker processes, which reach AWS over HTTP; they
         # cold-start while the runtime provisions and restores.
         self._pools = launch_pools(

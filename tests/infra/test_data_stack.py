@@ -1,4 +1,5 @@
-"""The data stack: two global tables in the primary region with a replica in every configured region."""
+"""The tables: the jobs global table (data stack, primary region, a replica in every configured region), and
+an executions table of its own in every regional stack."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 from jobsched import config, tables
 
 TABLE_NAMES = (config.JOBS_TABLE, config.EXECUTIONS_TABLE)
+GLOBAL_TABLE_NAMES = (config.JOBS_TABLE,)
 
 
 def _global_table(template: Template, table_name: str) -> dict[str, Any]:
@@ -19,16 +21,33 @@ def _global_table(template: Template, table_name: str) -> dict[str, Any]:
     return properties
 
 
-def test_data_stack_holds_exactly_the_two_global_tables(data_stack_template: Template) -> None:
-    data_stack_template.resource_count_is("AWS::DynamoDB::GlobalTable", 2)
+def _template_of(table_name: str, data: Template, regional: dict[str, Template]) -> Template:
+    """The template a table is declared in: the data stack for global tables, a regional stack otherwise."""
+    return data if table_name in GLOBAL_TABLE_NAMES else regional[config.PRIMARY_REGION]
+
+
+def test_data_stack_holds_exactly_the_jobs_global_table(data_stack_template: Template) -> None:
+    data_stack_template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
     data_stack_template.resource_count_is("AWS::DynamoDB::Table", 0)
+    assert {t.name for t in tables.TABLES if t.replication == "global"} == set(GLOBAL_TABLE_NAMES)
+
+
+def test_every_region_has_its_own_executions_table_with_point_in_time_recovery(
+    regional_templates: dict[str, Template],
+) -> None:
+    """History stays in the job's home region: one replica (the stack's region), protected, recoverable."""
+    for region, template in regional_templates.items():
+        replicas = _global_table(template, config.EXECUTIONS_TABLE)["Replicas"]
+        assert [replica["Region"] for replica in replicas] == [region]
+        assert replicas[0]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert replicas[0]["DeletionProtectionEnabled"] is True
 
 
 @pytest.mark.parametrize("table_name", TABLE_NAMES)
-def test_global_table_keys_index_billing_stream_and_ttl(
-    data_stack_template: Template, table_name: str
+def test_table_keys_index_billing_stream_and_ttl(
+    data_stack_template: Template, regional_templates: dict[str, Template], table_name: str
 ) -> None:
-    table = _global_table(data_stack_template, table_name)
+    table = _global_table(_template_of(table_name, data_stack_template, regional_templates), table_name)
 
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["KeySchema"] == [
@@ -56,11 +75,12 @@ def test_global_table_keys_index_billing_stream_and_ttl(
 
 
 @pytest.mark.parametrize("definition", tables.TABLES, ids=lambda t: t.name)
-def test_the_local_provisioner_creates_what_the_data_stack_synthesizes(
-    data_stack_template: Template, definition: tables.TableDefinition
+def test_the_local_provisioner_creates_what_the_stacks_synthesize(
+    data_stack_template: Template, regional_templates: dict[str, Template], definition: tables.TableDefinition
 ) -> None:
-    """The provisioner's CreateTable request (DynamoDB Local) against the synthesized global table."""
-    synthesized = _global_table(data_stack_template, definition.name)
+    """The provisioner's CreateTable request (DynamoDB Local) against the synthesized table."""
+    template = _template_of(definition.name, data_stack_template, regional_templates)
+    synthesized = _global_table(template, definition.name)
     request = definition.create_table_request()
 
     assert request["TableName"] == synthesized["TableName"]
@@ -81,15 +101,19 @@ def test_the_local_provisioner_creates_what_the_data_stack_synthesizes(
     assert set(TABLE_NAMES) == {table.name for table in tables.TABLES}
 
 
-@pytest.mark.parametrize("table_name", TABLE_NAMES)
+@pytest.mark.parametrize("table_name", GLOBAL_TABLE_NAMES)
 def test_every_region_holds_a_protected_replica(data_stack_template: Template, table_name: str) -> None:
     replicas = _global_table(data_stack_template, table_name)["Replicas"]
 
     assert sorted(replica["Region"] for replica in replicas) == sorted(config.REGIONS)
     for replica in replicas:
         assert replica["DeletionProtectionEnabled"] is True, replica["Region"]
-        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert replica["GlobalSecondaryIndexes"] == [{"IndexName": config.GSI1}]
+    # Point-in-time recovery on the primary replica only: the others are copies of it.
+    recovery = {
+        r["Region"]: r["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] for r in replicas
+    }
+    assert recovery == {region: region == config.PRIMARY_REGION for region in config.REGIONS}
 
 
 def test_tables_are_retained_when_the_stack_goes(data_stack_template: Template) -> None:

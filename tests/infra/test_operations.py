@@ -27,6 +27,9 @@ WARNING = {
     "ApiLatencyP95": 1000,
     "JobExecutionFailures": 0.1,
     "WafBlockedRequests": 3000,
+    # constructs/execution_archive.py: a daily archive run failed (its DLQ), or the archiver raised.
+    "ArchiverFailed": 0,
+    "ArchiverErrors": 0,
 }
 
 

@@ -154,7 +154,7 @@ def test_stage_prod_throttles_traces_and_writes_json_access_logs(template: Templ
             "ThrottlingBurstLimit": config.STAGE_BURST,
             "LoggingLevel": "ERROR",
             "DataTraceEnabled": False,
-            "MetricsEnabled": True,
+            "MetricsEnabled": False,
         }
     ]
     access_logs = properties["AccessLogSetting"]
@@ -320,7 +320,12 @@ def test_function_shape(
         "SERVICE_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
         "POWERTOOLS_SERVICE_NAME": "jobsched",
         "POWERTOOLS_METRICS_NAMESPACE": "JobScheduler",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_LOGGER_SAMPLE_RATE": "0.01",
     }
+    # Lambda passes INFO (what Powertools' 1% sample writes) and drops its own START/END/REPORT lines.
+    assert function["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+    assert function["LoggingConfig"]["SystemLogLevel"] == "WARN"
 
 
 def test_job_api_reads_and_writes_this_regions_replica(
@@ -360,8 +365,14 @@ def test_no_table_arn_points_at_another_region(template: Template, region: str) 
     rendered = json.dumps(template.to_json())
 
     assert f"arn:aws:dynamodb:{region}:" in rendered
+    # The one exception, on purpose: the Execution API reads a job's history in the job's home region.
+    history_reads = json.dumps(_role_statements(template.to_json()["Resources"], "ExecutionsApi"))
     for other_region in set(config.REGIONS) - {region}:
-        assert f"dynamodb:{other_region}" not in rendered
+        history_table = (
+            f'dynamodb:{other_region}:", {{"Ref": "AWS::AccountId"}}, ":table/{config.EXECUTIONS_TABLE}"'
+        )
+        assert rendered.count(f"dynamodb:{other_region}") == rendered.count(history_table) == 1
+        assert history_table in history_reads
 
 
 def test_outputs_name_the_api_url_and_id(template: Template) -> None:

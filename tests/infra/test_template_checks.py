@@ -32,6 +32,15 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-L1",
     # The scheduler's and schedule-sync's dead-letter queues are DLQs themselves (constructs/scheduling.py).
     "AwsSolutions-SQS3",
+    # The execution archive (constructs/execution_archive.py): no server access logs for a bucket only the
+    # service's functions use; the archiver writes day objects in its region's bucket; the Execution API
+    # reads them in every region's (a job's history is in its home region).
+    "AwsSolutions-S1",
+    "AwsSolutions-IAM5[Resource::<ExecutionArchiveBucket04FEAA81.Arn>/*]",
+    *(
+        f"AwsSolutions-IAM5[Resource::arn:aws:s3:::jobsched-archive-<AWS::AccountId>-{region}/*]"
+        for region in ("us-east-1", "eu-west-1", "ap-south-1")
+    ),
 }
 # Execution (per regional stack): the executor may call the buses, queues, functions, topics and state
 # machines cdk.json's execution_targets allow for allow-listed targets (default: the account's own in its

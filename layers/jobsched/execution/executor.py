@@ -63,6 +63,22 @@ class Rejection:
     trigger: str | None = None
 
 
+# A job's last_execution is a summary on the job item, a global table: each write is stored in every region
+# and wakes schedule-sync in every region. A scheduled run that ends as the recorded one did is written at
+# most once per this interval; a different outcome, a manual run or a retry is written at once. The
+# Executions API always has every execution.
+LAST_EXECUTION_REFRESH = timedelta(hours=1)
+
+
+def last_execution_changes(recorded: LastExecution | None, finished: Execution) -> bool:
+    """Whether finishing `finished` must rewrite the job's last_execution summary."""
+    if recorded is None or finished.trigger is not Trigger.SCHEDULE:
+        return True
+    if recorded.status != finished.status.value:
+        return True
+    return finished.scheduled_at - recorded.scheduled_at >= LAST_EXECUTION_REFRESH
+
+
 def rejection_of(message: FireMessage, loaded: LoadedJob | None) -> Rejection | None:
     """Why `message` is not a fire of its job that the service made, or None if it is one."""
     reason: RejectReason | None = None
@@ -294,5 +310,5 @@ class Executor:
         if execution is None:
             return
         self._on_finished(status, float(outcome.duration_ms) if outcome else 0.0)
-        if loaded is not None:
+        if loaded is not None and last_execution_changes(loaded.job.last_execution, execution):
             self._jobs.record_last_execution(claim.tenant, loaded.job.job_id, execution.summary())

@@ -12,6 +12,9 @@ from jobsched.execution.fire import Trigger
 from jobsched.jobs.models import LastExecution, RetryPolicy
 
 HISTORY_RETENTION = timedelta(days=365)  # the spec keeps 12 months of history
+# The executions table keeps the last 30 days; older history is read from the archive (S3) until
+# HISTORY_RETENTION. The table's TTL deletions feed the archiver.
+TABLE_RETENTION = timedelta(days=30)
 RESPONSE_EXCERPT_BYTES = 1024
 ERROR_TEXT_CHARS = 1024
 # SQS caps DelaySeconds at 900; a longer wait is taken in hops of at most this much.
@@ -55,6 +58,9 @@ class Execution(BaseModel):
     response_excerpt: str | None = Field(default=None, description=f"first {RESPONSE_EXCERPT_BYTES} bytes")
     next_attempt_at: datetime | None = None
     retry_of: str | None = Field(default=None, description="the execution a retry repeats")
+    archived: bool = Field(
+        default=False, description="read from the archive: older than the 30 days the table keeps"
+    )
 
     def summary(self) -> LastExecution:
         return LastExecution(
@@ -92,7 +98,8 @@ def queue_delay(not_before: datetime, now: datetime) -> int:
 
 
 def expires_at(scheduled_at: datetime) -> int:
-    return int((scheduled_at + HISTORY_RETENTION).timestamp())
+    """When the table's TTL removes the execution (the archive keeps it until HISTORY_RETENTION)."""
+    return int((scheduled_at + TABLE_RETENTION).timestamp())
 
 
 def manual_execution_id(now: datetime) -> str:

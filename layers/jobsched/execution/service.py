@@ -47,13 +47,23 @@ class Queued:
     retry_of: str | None = None
 
 
+# History and fires live in the job's home region (where its schedule fires and its executor writes);
+# these give the history and the execution queue of a region.
+HistoryIn = Callable[[str], ExecutionHistory]
+QueueIn = Callable[[str], FireQueue]
+
+
 class ExecutionService:
     def __init__(
-        self, jobs: JobLookup, history: ExecutionHistory, queue: FireQueue, clock: Clock | None = None
+        self,
+        jobs: JobLookup,
+        history: ExecutionHistory | HistoryIn,
+        queue: FireQueue | QueueIn,
+        clock: Clock | None = None,
     ) -> None:
         self._jobs = jobs
-        self._history = history
-        self._queue = queue
+        self._history_in: HistoryIn = history if callable(history) else (lambda region: history)
+        self._queue_in: QueueIn = queue if callable(queue) else (lambda region: queue)
         self._now = clock or (lambda: datetime.now(UTC))
 
     def list(
@@ -65,15 +75,15 @@ class ExecutionService:
         next_token: str | None,
         status: ExecutionStatus | None,
     ) -> ExecutionPage:
-        self._jobs.get(principal.tenant, job_id)
-        items, token = self._history.list(
+        job = self._jobs.get(principal.tenant, job_id)
+        items, token = self._history_in(job.region).list(
             principal.tenant, job_id, limit=limit, next_token=next_token, status=status
         )
         return ExecutionPage(items=items, next_token=token)
 
     def get(self, principal: Principal, job_id: str, execution_id: str) -> Execution:
-        self._jobs.get(principal.tenant, job_id)
-        return self._history.get(principal.tenant, job_id, execution_id)
+        job = self._jobs.get(principal.tenant, job_id)
+        return self._history_in(job.region).get(principal.tenant, job_id, execution_id)
 
     def run_now(self, principal: Principal, job_id: str) -> Queued:
         principal.require_write()
@@ -85,11 +95,11 @@ class ExecutionService:
         principal.require_write()
         job = self._jobs.get(principal.tenant, job_id)
         if execution_id is None:
-            source = self._history.latest_failed(principal.tenant, job_id)
+            source = self._history_in(job.region).latest_failed(principal.tenant, job_id)
             if source is None:
                 raise Conflict(f"job {job_id} has no failed execution to retry")
         else:
-            source = self._history.get(principal.tenant, job_id, execution_id)
+            source = self._history_in(job.region).get(principal.tenant, job_id, execution_id)
             if source.status is not ExecutionStatus.FAILED:
                 raise Conflict(
                     f"execution {execution_id} is {source.status.value}; only a failed one is retried"
@@ -114,5 +124,5 @@ class ExecutionService:
             retry_of=retry_of,
             fire_token=job.fire_token,
         )
-        self._queue.send(message, 0)
+        self._queue_in(job.region).send(message, 0)
         return Queued(job_id=job.job_id, execution_id=execution_id, trigger=trigger, retry_of=retry_of)

@@ -1,0 +1,219 @@
+"""The execution archive of one region: its bucket, the daily archiver, and the alarms on both.
+
+History older than the executions table's 30 days lives here until the 12-month retention
+(jobsched.execution.archive has the object layout). A daily rule invokes the archiver once per scan
+segment; each copies the executions the table's TTL removes within two days into the bucket.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.execution_queue import DLQ_RETENTION
+from infra.constructs.function_factory import FunctionFactory
+from jobsched import config
+from jobsched.execution.archive import ARCHIVE_AHEAD
+from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
+
+ARCHIVE_SEGMENTS = 4  # parallel scan segments, one invocation each (an events rule takes up to 5 targets)
+ARCHIVER_TIMEOUT = Duration.minutes(15)
+ARCHIVER_MEMORY_MB = 1024
+# 00:30 UTC, after the day's last executions of the day two days from expiry were written.
+ARCHIVE_SCHEDULE = events.Schedule.cron(minute="30", hour="0")
+# Objects are written about TABLE_RETENTION - ARCHIVE_AHEAD after their day; they go when it is a year old.
+ARCHIVE_EXPIRATION = HISTORY_RETENTION - TABLE_RETENTION + ARCHIVE_AHEAD
+# Kept in S3 Standard while recent history is read most; then Glacier Instant Retrieval (millisecond
+# reads, as the API needs). S3 leaves objects under 128 KB in Standard (most days of a rarely run job).
+COLD_AFTER = Duration.days(60)
+ARCHIVER_DLQ = f"{config.SERVICE}-archiver-dlq"
+
+
+class ExecutionArchive(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: FunctionFactory,
+        executions_table: dynamodb.ITableV2,
+        regions: tuple[str, ...],
+        readers: list[iam.IGrantable],
+        alarm_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            bucket_name=config.archive_bucket_name(stack.account, stack.region),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="history-retention",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=COLD_AFTER,
+                        )
+                    ],
+                    expiration=Duration.days(ARCHIVE_EXPIRATION.days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        Validations.of(self.bucket).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="Only the service's own functions read and write this bucket (IAM, TLS-only policy, "
+                "no "
+                "public access); CloudTrail records the bucket's management events. Server access logs would "
+                "add a second bucket and a log object per request batch for no reader.",
+            )
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=ARCHIVER_DLQ,
+            retention_period=DLQ_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        Validations.of(self.dead_letter_queue).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is itself the dead-letter destination of the archiver's failed runs; its "
+                "depth alarms (ArchiverFailed) and it keeps the failed events 14 days for a rerun.",
+            )
+        )
+        self.function = functions.create(
+            "ArchiverFunction",
+            code_dir="archiver",
+            description="jobsched archiver: executions about to leave the table -> the archive bucket",
+            timeout=ARCHIVER_TIMEOUT,
+            memory_size=ARCHIVER_MEMORY_MB,
+        )
+        alias = functions.live_alias(self.function)
+        alias.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.dead_letter_queue), retry_attempts=2
+        )
+        # Reads (to merge) and writes day objects; scans this region's executions table. Nothing else.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"], resources=[self.bucket.arn_for_objects("*")]
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[executions_table.table_arn])
+        )
+        bucket_id = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        Validations.of(self.function.role or self.function).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+                reason="The archiver writes one object per tenant, job and day, named at run time, in this "
+                "region's archive bucket only.",
+            )
+        )
+        self.rule = events.Rule(
+            self,
+            "Daily",
+            schedule=ARCHIVE_SCHEDULE,
+            targets=[
+                targets.LambdaFunction(
+                    alias,
+                    event=events.RuleTargetInput.from_object(
+                        {"segment": segment, "total_segments": ARCHIVE_SEGMENTS}
+                    ),
+                )
+                for segment in range(ARCHIVE_SEGMENTS)
+            ],
+        )
+        self._grant_readers(readers, regions)
+        self.alarms = self._alarms(alarm_topic)
+
+    def _grant_readers(self, readers: list[iam.IGrantable], regions: tuple[str, ...]) -> None:
+        """The Executions API reads a job's archive in the job's home region, whichever region serves it."""
+        stack = Stack.of(self)
+        buckets = [
+            f"arn:{stack.partition}:s3:::{config.archive_bucket_name(stack.account, r)}" for r in regions
+        ]
+        for reader in readers:
+            reader.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets)
+            )
+            reader.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{arn}/*" for arn in buckets])
+            )
+            role = getattr(reader, "role", None)
+            if isinstance(role, Construct):
+                Validations.of(role).acknowledge(
+                    *[
+                        Acknowledgment(
+                            id=f"AwsSolutions-IAM5[Resource::{_nag_bucket(stack, r)}/*]",
+                            reason="Reads the execution archive's objects (one per tenant, job and day, "
+                            "named "
+                            "at run time) in each region's archive bucket; read only.",
+                        )
+                        for r in regions
+                    ]
+                )
+
+    def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        prefix = f"{config.SERVICE}-{Stack.of(self).region}-warning-"
+        failed = cloudwatch.Alarm(
+            self,
+            "ArchiverFailed",
+            alarm_name=prefix + "ArchiverFailed",
+            alarm_description="[WARNING] A daily archive run failed: history about to leave the table may "
+            "not "
+            "be archived. See docs/operations.md (archive) to rerun it before the TTL removes it.",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        errors = cloudwatch.Alarm(
+            self,
+            "ArchiverErrors",
+            alarm_name=prefix + "ArchiverErrors",
+            alarm_description="[WARNING] The archiver raised an error (it is retried twice, then its event "
+            "goes "
+            "to the archiver DLQ).",
+            metric=self.function.metric_errors(period=Duration.hours(1), statistic="Sum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (failed, errors):
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+            alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
+        return [failed, errors]
+
+
+def _nag_bucket(stack: Stack, region: str) -> str:
+    """A bucket ARN the way cdk-nag prints it (an unresolved account as <AWS::AccountId>)."""
+    partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return f"arn:{partition}:s3:::{config.archive_bucket_name(account, region)}"

@@ -1,0 +1,232 @@
+"""The archive of execution history older than the table keeps (30 days), until the 12-month retention.
+
+Layout (the same in the S3 bucket and in the local runtime's folder): one object per tenant, job and UTC day
+of the scheduled time, gzip-compressed JSON lines of executions, newest first:
+
+    executions/<tenant>/<job_id>/<YYYY-MM-DD>.jsonl.gz
+
+Writing an object merges with what is already there (by execution id, the newer copy wins), so an archive
+run can be repeated, and a day archived in two runs keeps everything. Reading pages newest first continues
+where the table ends, with the same `after` token, so a client paging a job's history never sees the seam.
+No HTTP and no AWS in here: the store is a port (S3 on AWS, a folder locally).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from typing import Any, Protocol
+
+from jobsched.errors import NotFound
+from jobsched.execution.models import Execution, ExecutionStatus
+
+PREFIX = "executions"
+SUFFIX = ".jsonl.gz"
+_EXECUTION_DAY = re.compile(r"^exe_(\d{4})(\d{2})(\d{2})T")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ARCHIVE_AHEAD = timedelta(days=2)
+# The item attributes kept in the archive: what the API returns, nothing internal (leases, keys).
+_ARCHIVED_FIELDS = tuple(name for name in Execution.model_fields if name != "archived")
+
+
+class ArchiveStore(Protocol):
+    """Objects by key: S3 on AWS (execution.adapters.archive_store), a folder in the local runtime."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+        ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, in ascending order."""
+        ...
+
+
+class TableHistory(Protocol):
+    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution: ...
+
+    def list(
+        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
+    ) -> tuple[list[Execution], str | None]: ...
+
+    def latest_failed(self, tenant: str, job_id: str) -> Execution | None: ...
+
+
+def job_prefix(tenant: str, job_id: str) -> str:
+    return f"{PREFIX}/{tenant}/{job_id}/"
+
+
+def object_key(tenant: str, job_id: str, day: str) -> str:
+    return f"{job_prefix(tenant, job_id)}{day}{SUFFIX}"
+
+
+def execution_day(execution_id: str) -> str | None:
+    """The UTC day an execution id names (ids start with the stamp of their scheduled time)."""
+    match = _EXECUTION_DAY.match(execution_id)
+    return None if match is None else "-".join(match.groups())
+
+
+def encode(items: Iterable[Mapping[str, Any]]) -> bytes:
+    lines = sorted(
+        (json.dumps(item, separators=(",", ":"), sort_keys=True) for item in items),
+        key=lambda line: json.loads(line)["execution_id"],
+        reverse=True,
+    )
+    return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+
+
+def decode(data: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in gzip.decompress(data).decode().splitlines() if line]
+
+
+def archived_record(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An execution item (as read from the table) reduced to what the archive keeps, JSON-ready."""
+    execution = Execution.model_validate(item)
+    return execution.model_dump(mode="json", include=set(_ARCHIVED_FIELDS), exclude_none=True)
+
+
+class ExecutionArchive:
+    def __init__(self, store: ArchiveStore) -> None:
+        self._store = store
+
+    def archive(self, tenant: str, job_id: str, items: Iterable[Mapping[str, Any]]) -> int:
+        """Write one job's executions into their day objects, merged with what is there. Returns the count."""
+        by_day: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for item in items:
+            record = archived_record(item)
+            day = execution_day(record["execution_id"])
+            if day is None:
+                continue  # not an id this service made; nothing could ever read it back
+            by_day[day][record["execution_id"]] = record
+        for day, records in by_day.items():
+            key = object_key(tenant, job_id, day)
+            existing = self._store.get(key)
+            merged = {r["execution_id"]: r for r in decode(existing)} if existing else {}
+            merged.update(records)
+            self._store.put(key, encode(merged.values()))
+        return sum(len(records) for records in by_day.values())
+
+    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution | None:
+        day = execution_day(execution_id)
+        if day is None:
+            return None
+        data = self._store.get(object_key(tenant, job_id, day))
+        for record in decode(data) if data else ():
+            if record["execution_id"] == execution_id:
+                return _archived(record)
+        return None
+
+    def page(
+        self, tenant: str, job_id: str, *, before: str | None, limit: int, status: ExecutionStatus | None
+    ) -> tuple[list[Execution], bool]:
+        """Up to `limit` executions older than `before` (newest first), and whether older ones remain."""
+        prefix = job_prefix(tenant, job_id)
+        days = [key[len(prefix) : -len(SUFFIX)] for key in self._store.list(prefix) if key.endswith(SUFFIX)]
+        last_day = execution_day(before) if before else None
+        found: list[Execution] = []
+        for day in sorted((d for d in days if _DAY.match(d)), reverse=True):
+            if last_day is not None and day > last_day:
+                continue
+            data = self._store.get(object_key(tenant, job_id, day))
+            for record in decode(data) if data else ():
+                if before is not None and record["execution_id"] >= before:
+                    continue
+                if status is not None and record.get("status") != status.value:
+                    continue
+                if len(found) == limit:
+                    return found, True
+                found.append(_archived(record))
+        return found, False
+
+
+def _archived(record: Mapping[str, Any]) -> Execution:
+    return Execution.model_validate({**record, "archived": True})
+
+
+class ArchivedHistory:
+    """The executions table first, then the archive: one history with one paging token.
+
+    The table holds the last 30 days (its TTL) and the archive everything older, so a page that reaches
+    the table's oldest item continues in the archive with the executions older than the last one returned.
+    `latest_failed` (the retry default) looks in the table only: a retry is about recent failures.
+    """
+
+    def __init__(
+        self,
+        table: TableHistory,
+        archive: ExecutionArchive,
+        *,
+        encode_token: Callable[[str], str],
+        decode_token: Callable[[str], str],
+    ) -> None:
+        self._table = table
+        self._archive = archive
+        self._encode_token = encode_token
+        self._decode_token = decode_token
+
+    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution:
+        try:
+            return self._table.get(tenant, job_id, execution_id)
+        except NotFound:
+            archived = self._archive.get(tenant, job_id, execution_id)
+            if archived is None:
+                raise
+            return archived
+
+    def list(
+        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
+    ) -> tuple[list[Execution], str | None]:
+        items, token = self._table.list(tenant, job_id, limit=limit, next_token=next_token, status=status)
+        if token is not None:
+            return items, token
+        # The table has nothing older: continue below the last execution returned (or the token's).
+        if items:
+            before: str | None = items[-1].execution_id
+        else:
+            before = self._decode_token(next_token) if next_token else None
+        older, more = self._archive.page(
+            tenant, job_id, before=before, limit=limit - len(items), status=status
+        )
+        items = items + older
+        return items, (self._encode_token(items[-1].execution_id) if more and items else None)
+
+    def latest_failed(self, tenant: str, job_id: str) -> Execution | None:
+        return self._table.latest_failed(tenant, job_id)
+
+
+def archive_items(archive: ExecutionArchive, items: Iterable[Mapping[str, Any]]) -> ArchiveRun:
+    """Archive execution items as a table scan yields them, one job's run of items at a time.
+
+    A scan returns a partition's items together, so memory holds one job's items, not the segment's; were
+    a job's items ever split, the object merge would still keep all of them (at the price of a second PUT).
+    """
+    run = ArchiveRun()
+    for (tenant, job_id), job_items in groupby(
+        items, key=lambda item: (str(item["tenant"]), str(item["job_id"]))
+    ):
+        run.executions += archive.archive(tenant, job_id, job_items)
+        run.jobs += 1
+    return run
+
+
+@dataclass
+class ArchiveRun:
+    executions: int = 0
+    jobs: int = 0
+
+
+def expiring_before(now: datetime) -> int:
+    """The daily archiver's horizon: executions the table's TTL removes within the next ARCHIVE_AHEAD.
+
+    Every execution is archived on the runs of the two days before it expires (the object merge makes the
+    second a no-op), so one failed run loses nothing; expired items the TTL has not yet removed are still
+    read by the scan and archived too.
+    """
+    return int((now.astimezone(UTC) + ARCHIVE_AHEAD).timestamp())

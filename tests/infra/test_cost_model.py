@@ -1,0 +1,113 @@
+"""The cost model prices the synthesized templates: docs/cost.md is its output; unknown types fail."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from infra import paths
+from infra.cost import cost_model
+from jobsched import config
+from tests.infra.conftest import DOMAIN_CONTEXT, SynthesizedApp
+
+COST_DOC = paths.REPO_ROOT / "docs" / "cost.md"
+
+
+@pytest.fixture(scope="module")
+def profile() -> dict[str, object]:
+    return cost_model.load_json(cost_model.LOAD_PROFILE)
+
+
+@pytest.fixture(scope="module")
+def prices() -> dict[str, object]:
+    return cost_model.load_json(cost_model.PRICES)
+
+
+@pytest.fixture(scope="module")
+def estimate(
+    synthesized_with_domain: SynthesizedApp, profile: dict[str, object], prices: dict[str, object]
+) -> cost_model.Estimate:
+    stacks = cost_model.load_templates(synthesized_with_domain.outdir)
+    return cost_model.estimate(stacks, profile, prices)
+
+
+def test_the_model_prices_the_app_as_deployed_behind_the_global_domain(profile: dict[str, object]) -> None:
+    assert profile["synth_context"] == DOMAIN_CONTEXT
+
+
+def test_docs_cost_md_is_what_the_model_writes(
+    estimate: cost_model.Estimate, profile: dict[str, object], prices: dict[str, object]
+) -> None:
+    written = cost_model.markdown_report(estimate, profile, prices, cost_model.Model(profile, prices))
+    assert COST_DOC.read_text() == written, "docs/cost.md is out of date: run `make cost`"
+
+
+def test_the_text_report_ends_with_the_month_12_total(
+    estimate: cost_model.Estimate, prices: dict[str, object]
+) -> None:
+    last = cost_model.text_report(estimate, prices).splitlines()[-1]
+    assert last == f"Month-12 total: ${estimate.total(12):,.2f}"
+    assert estimate.total(12) >= estimate.total(1) > 0
+
+
+def test_the_price_list_is_dated_and_names_its_source(prices: dict[str, object]) -> None:
+    assert str(prices["as_of"])[:7] in cost_model.PRICES.name  # prices-YYYY-MM.json
+    assert prices["source"] and set(prices["regions"]) == set(config.REGIONS)  # type: ignore[arg-type]
+
+
+def test_history_is_priced_in_its_home_region_only(estimate: cost_model.Estimate) -> None:
+    executions = [line for line in estimate.months[12] if line.resource.startswith(config.EXECUTIONS_TABLE)]
+    assert {line.region for line in executions} == set(config.REGIONS)
+    assert not [line for line in executions if "replicated" in line.item or "replication" in line.item]
+    recovery = {line.region for line in estimate.months[12] if "point-in-time" in line.item}
+    jobs_recovery = {
+        line.region
+        for line in estimate.months[12]
+        if "point-in-time" in line.item and line.resource.startswith(config.JOBS_TABLE)
+    }
+    assert recovery == set(config.REGIONS) and jobs_recovery == {config.PRIMARY_REGION}
+
+
+def test_the_archive_grows_from_month_1_to_month_12(estimate: cost_model.Estimate) -> None:
+    def archive(month: int) -> float:
+        return sum(x.quantity for x in estimate.months[month] if "S3 Standard storage" in x.item)
+
+    assert archive(1) == 0 and archive(12) > 0
+
+
+def _with_resource(source: Path, target: Path, kind: str) -> Path:
+    shutil.copytree(source, target)
+    template_path = target / "jobsched-eu-west-1.template.json"
+    template = json.loads(template_path.read_text())
+    template["Resources"]["Mystery"] = {"Type": kind, "Properties": {}}
+    template_path.write_text(json.dumps(template))
+    return target
+
+
+def test_a_resource_type_the_model_does_not_know_is_an_error_naming_it(
+    synthesized_with_domain: SynthesizedApp,
+    tmp_path: Path,
+    profile: dict[str, object],
+    prices: dict[str, object],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    outdir = _with_resource(synthesized_with_domain.outdir, tmp_path / "cdk.out", "AWS::Mystery::Thing")
+    with pytest.raises(
+        cost_model.CostModelError, match=r"AWS::Mystery::Thing \(jobsched-eu-west-1/Mystery\)"
+    ):
+        cost_model.estimate(cost_model.load_templates(outdir), profile, prices)
+    assert cost_model.main(["--templates", str(outdir)]) == 2
+    assert "AWS::Mystery::Thing" in capsys.readouterr().err
+
+
+def test_a_function_the_load_profile_does_not_know_is_an_error(
+    synthesized_with_domain: SynthesizedApp, profile: dict[str, object], prices: dict[str, object]
+) -> None:
+    functions = dict(profile["functions"])  # type: ignore[call-overload]
+    del functions["ArchiverFunction"]
+    stacks = cost_model.load_templates(synthesized_with_domain.outdir)
+    with pytest.raises(cost_model.CostModelError, match="ArchiverFunction"):
+        cost_model.estimate(stacks, {**profile, "functions": functions}, prices)

@@ -1,0 +1,201 @@
+"""The execution archive without AWS: the object layout in a folder, merging, paging across the table/archive
+seam, the executor's last_execution rule and the archive command's ages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobsched.errors import NotFound
+from jobsched.execution.adapters.archive_store import FolderArchiveStore
+from jobsched.execution.adapters.execution_store import decode_execution_token, encode_execution_token
+from jobsched.execution.archive import (
+    ArchivedHistory,
+    ExecutionArchive,
+    archive_items,
+    decode,
+    execution_day,
+    object_key,
+)
+from jobsched.execution.executor import LAST_EXECUTION_REFRESH, last_execution_changes
+from jobsched.execution.fire import Trigger
+from jobsched.execution.models import Execution, ExecutionStatus
+from jobsched_local.archive_commands import archive_dir, parse_age
+
+DAY = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+
+
+def item(minute: int, status: str = "succeeded", job_id: str = "job1", day: datetime = DAY) -> dict[str, Any]:
+    at = day + timedelta(minutes=minute)
+    return {
+        "pk": f"TENANT#acme#JOB#{job_id}",
+        "sk": "EXEC#x",
+        "tenant": "acme",
+        "job_id": job_id,
+        "execution_id": f"exe_{at.strftime('%Y%m%dT%H%M%SZ')}_x",
+        "trigger": "schedule",
+        "job_version": 1,
+        "scheduled_at": at.isoformat(),
+        "status": status,
+        "attempts": 1,
+        "lease_until": 0,
+        "expires_at": 123,
+    }
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> ExecutionArchive:
+    return ExecutionArchive(FolderArchiveStore(tmp_path))
+
+
+def test_one_object_per_job_and_day_newest_first_without_internal_fields(
+    archive: ExecutionArchive, tmp_path: Path
+) -> None:
+    archive.archive("acme", "job1", [item(0), item(5), item(60 * 24)])
+    day_one = tmp_path / object_key("acme", "job1", "2026-10-01")
+    records = decode(day_one.read_bytes())
+    assert [r["execution_id"] for r in records] == [item(5)["execution_id"], item(0)["execution_id"]]
+    assert all("lease_until" not in r and "tenant" not in r and "pk" not in r for r in records)
+    assert (tmp_path / object_key("acme", "job1", "2026-10-02")).exists()
+
+
+def test_archiving_again_merges_instead_of_replacing(archive: ExecutionArchive) -> None:
+    archive.archive("acme", "job1", [item(0), item(5, "running")])
+    archive.archive("acme", "job1", [item(5, "failed"), item(10)])
+    page, more = archive.page("acme", "job1", before=None, limit=10, status=None)
+    assert [(e.execution_id[13:17], e.status.value) for e in page] == [
+        ("0810", "succeeded"),
+        ("0805", "failed"),
+        ("0800", "succeeded"),
+    ]
+    assert more is False and all(e.archived for e in page)
+
+
+def test_pages_walk_days_backwards_and_filter_by_status(archive: ExecutionArchive) -> None:
+    archive.archive("acme", "job1", [item(0), item(5, "failed"), item(60 * 24), item(60 * 48 + 1, "failed")])
+    first, more = archive.page("acme", "job1", before=None, limit=2, status=None)
+    assert [e.scheduled_at.day for e in first] == [3, 2] and more is True
+    rest, more = archive.page("acme", "job1", before=first[-1].execution_id, limit=2, status=None)
+    assert [e.scheduled_at.minute for e in rest] == [5, 0] and more is False
+    failed, _ = archive.page("acme", "job1", before=None, limit=10, status=ExecutionStatus.FAILED)
+    assert [e.scheduled_at.day for e in failed] == [3, 1]
+
+
+def test_get_by_id_finds_the_day_object_and_nothing_for_foreign_ids(archive: ExecutionArchive) -> None:
+    archive.archive("acme", "job1", [item(5, "failed")])
+    found = archive.get("acme", "job1", item(5)["execution_id"])
+    assert found is not None and found.status is ExecutionStatus.FAILED and found.archived
+    assert archive.get("acme", "job1", item(6)["execution_id"]) is None
+    assert archive.get("acme", "job1", "not-an-id") is None
+    assert archive.get("globex", "job1", item(5)["execution_id"]) is None
+    assert execution_day("exe_20261001T080500Z_x") == "2026-10-01"
+
+
+def test_archive_items_groups_a_scan_by_job(archive: ExecutionArchive) -> None:
+    run = archive_items(archive, [item(0), item(5), item(0, job_id="job2")])
+    assert (run.executions, run.jobs) == (3, 2)
+
+
+def test_the_folder_store_refuses_keys_that_leave_it(tmp_path: Path) -> None:
+    store = FolderArchiveStore(tmp_path / "archive")
+    for key in ("executions/../../etc/passwd", "/abs", "executions//x", "executions/a b"):
+        with pytest.raises(ValueError, match="not an archive key"):
+            store.put(key, b"x")
+        assert store.get(key) is None
+    assert store.list("executions/../") == []
+    store.put("executions/acme/job1/2026-10-01.jsonl.gz", b"data")
+    assert store.list("executions/acme/") == ["executions/acme/job1/2026-10-01.jsonl.gz"]
+
+
+class FakeTable:
+    """The table side: executions in memory, newest first, paged like DynamoExecutionStore."""
+
+    def __init__(self, executions: list[Execution]) -> None:
+        self.items = sorted(executions, key=lambda e: e.execution_id, reverse=True)
+
+    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution:
+        for execution in self.items:
+            if execution.execution_id == execution_id:
+                return execution
+        raise NotFound("no such execution")
+
+    def list(
+        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
+    ) -> tuple[list[Execution], str | None]:
+        after = decode_execution_token(next_token) if next_token else None
+        rest = [e for e in self.items if after is None or e.execution_id < after]
+        page = rest[:limit]
+        more = len(rest) > limit
+        return [e for e in page if status is None or e.status is status], (
+            encode_execution_token(page[-1].execution_id) if more else None
+        )
+
+    def latest_failed(self, tenant: str, job_id: str) -> Execution | None:
+        return next((e for e in self.items if e.status is ExecutionStatus.FAILED), None)
+
+
+def history(archive: ExecutionArchive, recent: list[dict[str, Any]]) -> ArchivedHistory:
+    table = FakeTable([Execution.model_validate(r) for r in recent])
+    return ArchivedHistory(
+        table, archive, encode_token=encode_execution_token, decode_token=decode_execution_token
+    )
+
+
+def test_the_token_crosses_from_the_table_into_the_archive(archive: ExecutionArchive) -> None:
+    archive.archive("acme", "job1", [item(0), item(5, "failed"), item(10)])
+    recent_day = DAY + timedelta(days=40)
+    both = history(archive, [item(0, day=recent_day), item(5, day=recent_day)])
+    seen: list[tuple[int, bool]] = []
+    token = None
+    while True:
+        page, token = both.list("acme", "job1", limit=2, next_token=token, status=None)
+        seen += [(e.scheduled_at.day, e.archived) for e in page]
+        if token is None:
+            break
+    assert seen == [(10, False), (10, False), (1, True), (1, True), (1, True)]
+    assert both.get("acme", "job1", item(5)["execution_id"]).archived is True
+    with pytest.raises(NotFound):
+        both.get("acme", "job1", item(7)["execution_id"])
+    assert both.latest_failed("acme", "job1") is None  # retry's default looks at recent history only
+
+
+def test_an_empty_table_reads_the_archive_alone(archive: ExecutionArchive) -> None:
+    archive.archive("acme", "job1", [item(0)])
+    page, token = history(archive, []).list("acme", "job1", limit=5, next_token=None, status=None)
+    assert [e.archived for e in page] == [True] and token is None
+
+
+def summary(status: str, at: datetime) -> Any:
+    return Execution.model_validate({**item(0), "status": status, "scheduled_at": at.isoformat()}).summary()
+
+
+@pytest.mark.parametrize(
+    ("recorded", "status", "trigger", "later", "writes"),
+    [
+        (None, "succeeded", Trigger.SCHEDULE, timedelta(0), True),
+        ("succeeded", "succeeded", Trigger.SCHEDULE, timedelta(minutes=5), False),
+        ("succeeded", "failed", Trigger.SCHEDULE, timedelta(minutes=5), True),
+        ("succeeded", "succeeded", Trigger.SCHEDULE, LAST_EXECUTION_REFRESH, True),
+        ("succeeded", "succeeded", Trigger.MANUAL, timedelta(minutes=1), True),
+    ],
+)
+def test_a_scheduled_run_like_the_last_one_rewrites_the_job_at_most_hourly(
+    recorded: str | None, status: str, trigger: Trigger, later: timedelta, writes: bool
+) -> None:
+    finished = Execution.model_validate(
+        {**item(0), "status": status, "trigger": trigger.value, "scheduled_at": (DAY + later).isoformat()}
+    )
+    last = summary(recorded, DAY) if recorded else None
+    assert last_execution_changes(last, finished) is writes
+
+
+def test_archive_ages_and_folder(tmp_path: Path) -> None:
+    assert parse_age("30d") == timedelta(days=30)
+    assert parse_age("0s") == timedelta(0)
+    assert parse_age(" 12h ") == timedelta(hours=12)
+    with pytest.raises(ValueError, match="not an age"):
+        parse_age("30 days")
+    assert archive_dir(tmp_path) == tmp_path.resolve() / "archive"
