@@ -122,7 +122,9 @@ class LocalRuntime:
             opts.workers_per_function,
         )
         api_ids = provision(opts.region, opts.regions)
-        scheduling = SchedulingRuntime(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID)
+        scheduling = SchedulingRuntime(
+            opts.state_dir, opts.region, opts.regions, ACCOUNT_ID, self._emulator.journal
+        )
         rebuilt = scheduling.prepare()  # moto's schedules and API keys, from the tables
 
         apply_env(env)
