@@ -188,6 +188,7 @@ class ScheduleClock:
         self._group = group
         self._job_times = job_times
         self._unexecuted = unexecuted
+        self._clients: dict[tuple[str, str], Any] = {}
         self._summaries = summaries or self._listed_summaries
         self._first_tick = True
         # (region, name) -> (LastModificationDate, GetSchedule's answer, its fingerprint)
@@ -208,8 +209,15 @@ class ScheduleClock:
                 sent += self._fire_due(region, schedule, now, print_)
         return sent
 
+    def _client(self, service: str, region: str) -> Any:
+        """One client per service and region for the clock's life (making one costs more than a call)."""
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._client_for(service, region)
+        return self._clients[key]
+
     def _listed_summaries(self, region: str, group: str) -> list[dict[str, Any]] | None:
-        client = self._client_for("scheduler", region)
+        client = self._client("scheduler", region)
         try:
             pages = client.get_paginator("list_schedules").paginate(GroupName=group)
             return [s for page in pages for s in page.get("Schedules", [])]
@@ -228,7 +236,7 @@ class ScheduleClock:
             key = (region, summary["Name"])
             cached = self._details.get(key)
             if cached is None or cached[0] != summary.get("LastModificationDate"):
-                client = self._client_for("scheduler", region)
+                client = self._client("scheduler", region)
                 detail = client.get_schedule(Name=summary["Name"], GroupName=self._group)
                 cached = (summary.get("LastModificationDate"), detail, fingerprint(detail))
                 self._details[key] = cached
@@ -267,9 +275,7 @@ class ScheduleClock:
         elif due.skipped_from is not None:
             self._marks.set(arn, Mark(now - CATCH_UP_WINDOW, print_))  # past the skipped stretch
         if due.finished and schedule.get("ActionAfterCompletion") == "DELETE":
-            self._client_for("scheduler", region).delete_schedule(
-                Name=schedule["Name"], GroupName=self._group
-            )
+            self._client("scheduler", region).delete_schedule(Name=schedule["Name"], GroupName=self._group)
             self._details.pop((region, schedule["Name"]), None)
             self._next_due.pop(arn, None)
             self._marks.forget(arn)
@@ -319,7 +325,7 @@ class ScheduleClock:
     def _send(self, region: str, schedule: dict[str, Any], scheduled: datetime) -> SentFire:
         target = schedule["Target"]
         _, _, _, queue_region, account, queue_name = target["Arn"].split(":", 5)
-        sqs = self._client_for("sqs", queue_region)
+        sqs = self._client("sqs", queue_region)
         url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         body = fill_input(target.get("Input", "{}"), scheduled_time=scheduled, schedule_arn=schedule["Arn"])
         sqs.send_message(QueueUrl=url, MessageBody=body)
