@@ -13,6 +13,10 @@
    each 201'd job exists, each 200'd update is there (version at least the acknowledged one), each
    204'd delete stays deleted, the key made during the burst works. It then waits for the fires and
    counts those that ran 0 times or 2+ times.
+5. Run-now during the burst: one thread runs a quick job now and then (POST /jobs/{id}/run), another a
+   job whose target takes SLOW_TARGET_SECONDS to answer, so that some run is in flight at the kill. After
+   the restart every run answered 202 must run exactly once (the quick job: one execution record,
+   ended, and one delivery) and no run of either job may be left `running`.
 Target: 0 of each. It prints the figures and stops everything it started.
 """
 
@@ -42,6 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 KEY = re.compile(r"jsk_[A-Za-z0-9_-]+")
 STARTUP_LIMIT = 180.0
+SLOW_TARGET_SECONDS = 3.0
+ENDED = ("succeeded", "failed", "skipped")
 
 
 class Receiver:
@@ -58,6 +64,8 @@ class Receiver:
                 key = (self.headers["x-jobsched-job-id"], self.headers["x-jobsched-scheduled-time"])
                 with receiver.lock:
                     receiver.deliveries[key] += 1
+                if self.path.startswith("/slow"):
+                    time.sleep(SLOW_TARGET_SECONDS)  # a run still in flight when the runtime is killed
                 self.send_response(204)
                 self.end_headers()
 
@@ -195,6 +203,77 @@ def writer(port: int, key: str, seed: int, acks: Acknowledged, stop: threading.E
             return  # the runtime is gone: what was not answered was not acknowledged
 
 
+@dataclass
+class RunNows:
+    """Run-nows answered 202: job id -> execution ids."""
+
+    acknowledged: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, job_id: str, execution_id: str) -> None:
+        with self.lock:
+            self.acknowledged.setdefault(job_id, []).append(execution_id)
+
+    def count(self) -> int:
+        with self.lock:
+            return sum(len(ids) for ids in self.acknowledged.values())
+
+
+def run_job(port: int, key: str, receiver: int, name: str, path: str) -> str:
+    body = {
+        "name": name,
+        "schedule": {"expression": "rate(7 days)"},
+        "target": {"url": f"http://127.0.0.1:{receiver}{path}"},
+        "retry_policy": {"max_attempts": 1},
+    }
+    status, reply = request(port, "POST", "/api/v1/jobs", key, body)
+    if status != 201:
+        raise SystemExit(f"could not create the {name} job: {status} {reply}")
+    return str(reply["job_id"])
+
+
+def runner(port: int, key: str, job_id: str, every: float, runs: RunNows, stop: threading.Event) -> None:
+    """Runs the job now, again and again, until the runtime is gone."""
+    while not stop.wait(every):
+        try:
+            status, reply = request(port, "POST", f"/api/v1/jobs/{job_id}/run", key)
+        except OSError:
+            return
+        if status == 202:
+            runs.add(job_id, str(reply["execution_id"]))
+
+
+def check_runs(
+    port: int, key: str, runs: RunNows, quick_job: str, receiver: Receiver, timeout: float
+) -> dict[str, int]:
+    """Wait until every acknowledged run has ended, then count what ran 0 or 2+ times or is still running."""
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        for job_id, ids in runs.acknowledged.items():
+            for execution_id in ids:
+                if records.get((job_id, execution_id), {}).get("status") in ENDED:
+                    continue
+                status, reply = request(port, "GET", f"/api/v1/executions/{job_id}/{execution_id}", key)
+                if status == 200:
+                    records[(job_id, execution_id)] = reply
+        pending = [k for k in records if records[k].get("status") not in ENDED]
+        missing = runs.count() - len(records)
+        if (not pending and not missing) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    counts = receiver.counts()
+    quick = [r for (job_id, _), r in records.items() if job_id == quick_job]
+    return {
+        "never": runs.count()
+        - len(records)
+        + sum(1 for r in quick if r.get("status") in ENDED and counts[(quick_job, r["scheduled_at"])] == 0),
+        "twice": sum(1 for r in quick if counts[(quick_job, r["scheduled_at"])] >= 2),
+        "running": sum(1 for r in records.values() if r.get("status") not in ENDED),
+        "ended": sum(1 for r in records.values() if r.get("status") in ENDED),
+    }
+
+
 def fire_jobs(port: int, key: str, receiver: int, due: list[datetime], rate_jobs: int) -> dict[str, str]:
     """Jobs whose fires fall due during the outage; returns job id -> expression."""
     made: dict[str, str] = {}
@@ -278,11 +357,17 @@ def main() -> int:
             runtime.port, key, receiver.port, [d.replace(microsecond=0) for d in due], args.rate_jobs
         )
 
+        quick_job = run_job(runtime.port, key, receiver.port, "run now", "/run")
+        slow_job = run_job(runtime.port, key, receiver.port, "run now, slow target", "/slow")
         acks = Acknowledged()
+        runs = RunNows()
         stop = threading.Event()
         writers = [
             threading.Thread(target=writer, args=(runtime.port, key, seed + i, acks, stop))
             for i in range(args.writers)
+        ] + [
+            threading.Thread(target=runner, args=(runtime.port, key, quick_job, 0.5, runs, stop)),
+            threading.Thread(target=runner, args=(runtime.port, key, slow_job, 2.0, runs, stop)),
         ]
         for thread in writers:
             thread.start()
@@ -302,6 +387,7 @@ def main() -> int:
         writes = check_writes(runtime.port, key, acks)
         cli_key = made_key[0] if made_key else None
         key_works = cli_key is not None and request(runtime.port, "GET", "/api/v1/jobs", cli_key)[0] == 200
+        run_counts = check_runs(runtime.port, key, runs, quick_job, receiver, timeout=120)
 
         # Fires: every at() fire, and the rate fires until the rate jobs have been watched long enough.
         settle_until = max(datetime.now(UTC), burst_start + timedelta(minutes=args.rate_minutes))
@@ -317,7 +403,7 @@ def main() -> int:
         time.sleep(5)  # room for a duplicate to show up
         counts = receiver.counts()
         never = sorted(f for f in expected if counts[f] == 0)
-        twice = sorted(f for f, n in counts.items() if n >= 2)
+        twice = sorted(f for f, n in counts.items() if n >= 2 and f[0] in fires)
 
         print(f"seed {seed}; killed {kill_after:.1f} s into the burst; down {args.outage:.0f} s + restart")
         print(f"startup: first {first_start:.1f} s, restart after kill -9 {restart:.1f} s")
@@ -336,11 +422,18 @@ def main() -> int:
             f"{len(expected) - args.fire_jobs} rate(1 minute)); "
             f"ran 0 times: {len(never)}; ran 2+ times: {len(twice)}"
         )
+        print(
+            f"run-now answered 202: {runs.count()} ({len(runs.acknowledged.get(quick_job, []))} quick, "
+            f"{len(runs.acknowledged.get(slow_job, []))} with a {SLOW_TARGET_SECONDS:.0f} s target); "
+            f"ended: {run_counts['ended']}; ran 0 times: {run_counts['never']}; quick ones ran 2+ times: "
+            f"{run_counts['twice']}; left running: {run_counts['running']}"
+        )
         for job_id, scheduled in never[:10]:
             print(f"  never ran: {job_id} {fires[job_id]} at {scheduled}")
         for job_id, scheduled in twice[:10]:
             print(f"  ran {counts[(job_id, scheduled)]} times: {job_id} at {scheduled}")
         failed = sum(writes.values()) + len(never) + len(twice) + (0 if key_works or not cli_key else 1)
+        failed += run_counts["never"] + run_counts["twice"] + run_counts["running"]
         return 0 if failed == 0 else 1
     finally:
         runtime.stop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import math
+import os
 import random
 import sys
 import threading
@@ -28,6 +29,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench_support import Runtime, format_percentiles, job_body, local_runtime, make_key, percentiles, request
 
@@ -134,6 +136,54 @@ def run_open_loop(
     return samples, len(samples) / wall
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> dict[str, list[int]]:
+    """The runtime's processes by kind: itself, DynamoDB Local (java), the function workers."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        names[pid] = text[text.index("(") + 1 : text.rindex(")")]
+        children.setdefault(int(text.rsplit(")", 1)[1].split()[1]), []).append(pid)
+    tree: dict[str, list[int]] = {"runtime": [root], "dynamodb-local": [], "workers": []}
+    pending = list(children.get(root, []))
+    while pending:
+        pid = pending.pop()
+        tree["dynamodb-local" if names.get(pid) == "java" else "workers"].append(pid)
+        pending += children.get(pid, [])
+    return tree
+
+
+class CpuMeter:
+    """CPU seconds per kind of process over one measured stretch: on a machine shared with other work,
+    CPU time per request says what the runtime costs far more steadily than the latencies do."""
+
+    def __init__(self, runtime_pid: int) -> None:
+        self._tree = process_tree(runtime_pid)
+        self._start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        used = {kind: sum(cpu_seconds(pid) for pid in pids) for kind, pids in self._tree.items()}
+        used["generator"] = time.process_time()
+        return used
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        end = self._sample()
+        return {kind: (end[kind] - self._start[kind]) * 1000 / max(requests, 1) for kind in end}
+
+
 def report(rate: float, duration: float, samples: list[Sample], achieved: float) -> bool:
     """Print the figures of one rate; True when its targets are met."""
     latencies = [s.latency_ms for s in samples]
@@ -189,10 +239,18 @@ def main() -> int:
         for rate in rates:
             if args.warmup > 0:
                 run_open_loop(runtime.port, tenants, rate, args.warmup, args.senders, seed=int(rate) + 1)
+            meter = CpuMeter(runtime.process.pid)
+            load_before = os.getloadavg()[0]
             samples, achieved = run_open_loop(
                 runtime.port, tenants, rate, args.duration, args.senders, int(rate)
             )
+            cpu = meter.per_request_ms(len(samples))
             clean = report(rate, args.duration, samples, achieved) and clean
+            print(
+                "  CPU per request: "
+                + ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in cpu.items())
+                + f";  machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+            )
     if args.profile:
         from handler_cost import profile_operations
 

@@ -26,6 +26,7 @@ from moto.server import ThreadedMotoServer
 
 from jobsched_local.aws_router import AwsRouter, AwsRouterServer
 from jobsched_local.dynamodb_local import DynamoDBLocal, install_commit_barrier
+from jobsched_local.queue_journal import JOURNAL_FILE, QueueJournal
 
 # Dummy credentials: boto3 needs some to sign requests, and they must never be real ones.
 FAKE_CREDENTIALS = {
@@ -98,6 +99,8 @@ class AwsEmulator:
         self._moto = ThreadedMotoServer(ip_address=internal, port=self._moto_port, verbose=False)
         self._router: AwsRouterServer | None = None
         self._started: list[str] = []
+        # What the API put on the execution queue (moto's, in memory), kept on disk (queue_journal.py).
+        self.journal = QueueJournal(state_dir / JOURNAL_FILE)
 
     @property
     def endpoint_url(self) -> str:
@@ -131,7 +134,9 @@ class AwsEmulator:
         install_commit_barrier(boto3.DEFAULT_SESSION, self.dynamodb.endpoint_url)
         self._moto.start()
         self._started.append("moto")
-        router = AwsRouter(self.dynamodb.endpoint_url, f"http://127.0.0.1:{self._moto_port}")
+        router = AwsRouter(
+            self.dynamodb.endpoint_url, f"http://127.0.0.1:{self._moto_port}", self.journal.record
+        )
         self._router = AwsRouterServer(router, self._host, self._port)
         self._router.start()
         self._started.append("router")
@@ -142,6 +147,7 @@ class AwsEmulator:
             if part == "router" and self._router is not None:
                 self._router.stop()
                 self._router = None
+                self.journal.close()
             elif part == "moto":
                 self._moto.stop()
             elif part == "mock":

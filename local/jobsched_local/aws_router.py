@@ -79,12 +79,21 @@ class Upstream:
         return connection
 
 
-class AwsRouter:
-    """WSGI app relaying each request to DynamoDB Local or to moto's server."""
+# (X-Amz-Target, request body) of a request moto accepted (200), before the answer is relayed.
+AcceptedHook = Callable[[str | None, bytes], None]
 
-    def __init__(self, dynamodb_url: str, moto_url: str) -> None:
+
+class AwsRouter:
+    """WSGI app relaying each request to DynamoDB Local or to moto's server.
+
+    `on_accepted` sees every request moto answered 200 before its answer is relayed: the runtime journals
+    the execution queue's messages there (queue_journal.py), so what the caller was told is on disk.
+    """
+
+    def __init__(self, dynamodb_url: str, moto_url: str, on_accepted: AcceptedHook | None = None) -> None:
         self._dynamodb = Upstream(dynamodb_url)
         self._moto = Upstream(moto_url)
+        self._on_accepted = on_accepted
 
     def upstream_for(self, target: str | None) -> Upstream:
         return self._dynamodb if is_dynamodb_request(target) else self._moto
@@ -101,6 +110,8 @@ class AwsRouter:
             status, response_headers, payload = upstream.forward(request.method, path, headers, body)
             if target == TRANSACT_WRITE and status == 200:
                 self._await_commit(headers)
+            elif status == 200 and self._on_accepted is not None and upstream is self._moto:
+                self._on_accepted(target, body)
         except OSError as exc:
             LOG.error("AWS endpoint: %s:%d did not answer: %s", upstream.host, upstream.port, exc)
             status, response_headers, payload = 503, [("Content-Type", "application/json")], BAD_GATEWAY_BODY

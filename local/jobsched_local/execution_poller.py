@@ -65,6 +65,7 @@ class ExecutionPoller:
         self._wait_seconds = wait_seconds
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._queue: tuple[Any, str, str] | None = None  # client, URL, ARN: made once, on first use
 
     def start(self) -> None:
         self._thread.start()
@@ -82,10 +83,17 @@ class ExecutionPoller:
                 LOG.exception("execution poller failed a step")
                 self._stopping.wait(1)
 
+    def _queue_of(self) -> tuple[Any, str, str]:
+        if self._queue is None:
+            sqs = self._client_for("sqs", self._region)
+            url = sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+            self._queue = (sqs, str(url), str(attributes["QueueArn"]))
+        return self._queue
+
     def poll_once(self) -> int:
         """One receive and one invocation; returns how many messages were received."""
-        sqs = self._client_for("sqs", self._region)
-        url = sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"]
+        sqs, url, arn = self._queue_of()
         received = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=BATCH_SIZE,
@@ -95,7 +103,6 @@ class ExecutionPoller:
         ).get("Messages", [])
         if not received:
             return 0
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         context = make_context(EXECUTOR_FUNCTION, self._region)
         context.timeout_seconds = float(config.EXECUTOR_TIMEOUT_SECONDS)
         try:

@@ -2,13 +2,22 @@
 
 The execution queue is moto's, in memory, so a crash loses what was on it. The executions table
 (DynamoDB Local) keeps what matters: an execution `running` with `next_attempt_at` awaits a retry whose
-message may be gone; one `running` without it was being run when its claimer died. Once at start and
-then every RECOVERY_INTERVAL_SECONDS this worker sends the message again:
-- a retry overdue by RETRY_GRACE: the next attempt (attempts + 1), as the executor would have sent it;
-- an attempt whose lease has passed: the same attempt, which the executor's claim lets a new claimer
-  take over (the lease bounds how long a live executor may hold it, so a live one is never doubled).
+message may be gone; one `running` without it was being run when its claimer died.
+
+At start, before the executor polls (the worker's `start` runs before the execution poller's), every
+`running` execution belongs to the previous run of this single-node runtime, whose queue and executor
+are gone, so nothing legitimately holds it:
+- one awaiting a retry gets its next attempt (attempts + 1) again, not before its `next_attempt_at`;
+- one that was being run has its lease released (a conditional write on the attempt and lease it had)
+  and gets the same attempt again, which the executor's claim lets the new claimer take over.
+Then every RECOVERY_INTERVAL_SECONDS, for what a live runtime can still leave behind:
+- a retry overdue by RETRY_GRACE: the next attempt, as the executor would have sent it;
+- an attempt whose lease has passed: the same attempt (the lease bounds how long a live executor may
+  hold it, so a live one is never doubled).
 A message sent again while the original still exists is a duplicate delivery, which the executor's
-claim absorbs.
+claim absorbs; the executor also re-checks the job (a deleted or changed job ends the execution skipped).
+Messages the API queued that never made a record at all are the journal's (queue_journal.py): replayed
+at start, before the running ones are looked at.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from jobsched import config
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import ExecutionStatus
+from jobsched_local.queue_journal import QueueJournal, execution_has_record
 from jobsched_local.workers import PeriodicWorker
 
 LOG = logging.getLogger(__name__)
@@ -57,6 +67,10 @@ def message_to_resend(item: dict[str, Any], now: datetime) -> FireMessage | None
         attempt = attempts
     else:
         return None
+    return _message(item, attempt, now)
+
+
+def _message(item: dict[str, Any], attempt: int, now: datetime) -> FireMessage:
     return FireMessage(
         tenant=str(item["tenant"]),
         job_id=str(item["job_id"]),
@@ -67,6 +81,68 @@ def message_to_resend(item: dict[str, Any], now: datetime) -> FireMessage | None
         attempt=attempt,
         retry_of=str(item["retry_of"]) if item.get("retry_of") else None,
     )
+
+
+def message_at_start(item: dict[str, Any], now: datetime) -> FireMessage:
+    """At start nothing holds a running execution: the retry it awaits, or the attempt it was in."""
+    attempts = int(item.get("attempts") or 1)
+    next_attempt_at = _time(item.get("next_attempt_at"))
+    if next_attempt_at is None:
+        return _message(item, attempts, now)
+    message = _message(item, attempts + 1, now)
+    return message.model_copy(update={"not_before": next_attempt_at}) if next_attempt_at > now else message
+
+
+def release_lease(dynamodb: Any, item: dict[str, Any], table: str = config.EXECUTIONS_TABLE) -> bool:
+    """Mark the lease of a dead claimer's attempt as over, so a new claim of the same attempt succeeds.
+
+    Conditional on the attempt and lease the record still has: if anything moved it on, nothing changes.
+    """
+    lease_until = int(item.get("lease_until") or 0)
+    if lease_until == 1:
+        return True  # released already
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key=to_item({"pk": item["pk"], "sk": item["sk"]}),
+            UpdateExpression="SET lease_until = :released",
+            ConditionExpression="#status = :running AND attempts = :k AND lease_until = :lease",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":released": 1,
+                    ":running": ExecutionStatus.RUNNING.value,
+                    ":k": int(item.get("attempts") or 1),
+                    ":lease": lease_until,
+                }
+            ),
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def recover_at_start(dynamodb: Any, send: Send, now: datetime) -> int:
+    """Send again what every execution the previous run left `running` needs; returns messages sent."""
+    sent = 0
+    for item in running_executions(dynamodb):
+        try:
+            message = message_at_start(item, now)
+        except (KeyError, ValueError):
+            LOG.warning("execution %s is running but unreadable; left as it is", item.get("execution_id"))
+            continue
+        if not item.get("next_attempt_at") and not release_lease(dynamodb, item):
+            continue  # moved on meanwhile: not left behind
+        send(message)
+        sent += 1
+        LOG.warning(
+            "execution %s of %s/%s was left running by the previous run; sent attempt %d again",
+            message.execution_id,
+            message.tenant,
+            message.job_id,
+            message.attempt,
+        )
+    return sent
 
 
 def recover(dynamodb: Any, send: Send, now: datetime) -> int:
@@ -96,19 +172,36 @@ class ExecutionRecovery:
     name = "execution-recovery"
 
     def __init__(
-        self, dynamodb: Any, send: Send, now: Now | None = None, interval: float = RECOVERY_INTERVAL_SECONDS
+        self,
+        dynamodb: Any,
+        send: Send,
+        now: Now | None = None,
+        interval: float = RECOVERY_INTERVAL_SECONDS,
+        journal: QueueJournal | None = None,
+        send_raw: Callable[[str], None] | None = None,
     ) -> None:
         self._dynamodb = dynamodb
         self._send = send
         self._now = now or (lambda: datetime.now(UTC))
+        self._journal = journal
+        self._send_raw = send_raw
         self._worker = PeriodicWorker(self.name, interval, self.run_once)
 
+    def run_at_start(self) -> int:
+        """The journal's unclaimed messages, then every execution the previous run left running."""
+        sent = 0
+        if self._journal is not None and self._send_raw is not None:
+            sent += self._journal.replay(execution_has_record(self._dynamodb), self._send_raw)
+        return sent + recover_at_start(self._dynamodb, self._send, self._now())
+
     def run_once(self) -> int:
+        if self._journal is not None:
+            self._journal.compact(execution_has_record(self._dynamodb))
         return recover(self._dynamodb, self._send, self._now())
 
     def start(self) -> None:
         try:
-            self.run_once()
+            self.run_at_start()
         except Exception:
             LOG.exception("recovering running executions at start failed; the next round retries")
         self._worker.start()

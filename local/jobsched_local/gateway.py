@@ -179,7 +179,7 @@ class Gateway:
             if result.decision is Decision.ERROR:
                 return gateway_error(*AUTHORIZER_FAILED)
             context = result.context
-        # Looked up on every request, never cached: a new key works at once and a revoked one stops at once.
+        # A new key works at once and a revoked one stops at once (key_check.remembered_key_check).
         in_plan = self._key_check(key_value)
         if in_plan is None:
             return gateway_error(*INVALID_API_KEY)

@@ -32,7 +32,7 @@ from jobsched_local.function_pool import (
     worker_env,
 )
 from jobsched_local.gateway import Gateway, GatewayServer
-from jobsched_local.key_check import table_key_check
+from jobsched_local.key_check import moto_key_registered, remembered_key_check
 from jobsched_local.key_service import make_key_service, make_key_store
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.lambda_context import make_context
@@ -125,7 +125,9 @@ class LocalRuntime:
             opts.workers_per_function,
         )
         api_ids = provision(opts.region, opts.regions)
-        scheduling = SchedulingRuntime(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID)
+        scheduling = SchedulingRuntime(
+            opts.state_dir, opts.region, opts.regions, ACCOUNT_ID, self._emulator.journal
+        )
         rebuilt = scheduling.prepare()  # moto's schedules and API keys, from the tables
 
         apply_env(env)
@@ -144,9 +146,10 @@ class LocalRuntime:
         api = ApiStage(api_ids[opts.region], config.API_STAGE, opts.region, ACCOUNT_ID)
         authorizer_handler = handlers.pop(AUTHORIZER_FUNCTION, None)
         authorizer = CachingAuthorizer(authorizer_handler, opts.region) if authorizer_handler else None
-        gateway = Gateway(
-            api, handlers, authorizer, key_check=table_key_check(make_key_store(_client, opts.region))
+        key_check = remembered_key_check(
+            make_key_store(_client, opts.region), moto_key_registered(ACCOUNT_ID, opts.region)
         )
+        gateway = Gateway(api, handlers, authorizer, key_check=key_check)
         self.workers.start_all()
         self._server = GatewayServer(gateway, opts.host, opts.port)
         self._server.start()

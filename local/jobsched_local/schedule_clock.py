@@ -32,7 +32,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,9 @@ class JobTimes:
     updated_at: datetime
 
 
+# (region, group) -> the group's schedule summaries (Name, State, LastModificationDate), or None when the
+# group does not exist; by default from the Scheduler API (list_schedules).
+SummaryLister = Callable[[str, str], list[dict[str, Any]] | None]
 # The job behind a schedule, by (tenant, job id): its times, or None when unknown (then moto's dates count).
 JobTimesLookup = Callable[[str, str], JobTimes | None]
 # (tenant, job id, scheduled times) -> those of the times that have no execution record.
@@ -176,6 +179,7 @@ class ScheduleClock:
         interval: float = TICK_SECONDS,
         job_times: JobTimesLookup | None = None,
         unexecuted: UnexecutedLookup | None = None,
+        summaries: SummaryLister | None = None,
     ) -> None:
         self._regions = list(regions)
         self._client_for = client_for
@@ -184,8 +188,13 @@ class ScheduleClock:
         self._group = group
         self._job_times = job_times
         self._unexecuted = unexecuted
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._summaries = summaries or self._listed_summaries
         self._first_tick = True
-        self._details: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
+        # (region, name) -> (LastModificationDate, GetSchedule's answer, its fingerprint)
+        self._details: dict[tuple[str, str], tuple[Any, dict[str, Any], str]] = {}
+        # ARN -> ((fingerprint, since), when its next fire is due to be sent, or None: never)
+        self._next_due: dict[str, tuple[tuple[str, datetime], datetime | None]] = {}
         self._times: dict[tuple[str, str], JobTimes | None] = {}
         self._worker = PeriodicWorker(self.name, interval, self.tick)
 
@@ -194,40 +203,64 @@ class ScheduleClock:
         sent: list[SentFire] = []
         recovering, self._first_tick = self._first_tick, False
         for region in self._regions:
-            for schedule in self._schedules(region):
+            for schedule, print_ in self._schedules(region):
                 if recovering:
                     sent += self._resend_unexecuted(region, schedule, now)
-                sent += self._fire_due(region, schedule, now)
+                sent += self._fire_due(region, schedule, now, print_)
         return sent
 
-    def _schedules(self, region: str) -> list[dict[str, Any]]:
-        client = self._client_for("scheduler", region)
-        found = []
+    def _client(self, service: str, region: str) -> Any:
+        """One client per service and region for the clock's life (making one costs more than a call)."""
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._client_for(service, region)
+        return self._clients[key]
+
+    def _listed_summaries(self, region: str, group: str) -> list[dict[str, Any]] | None:
+        client = self._client("scheduler", region)
         try:
-            pages = client.get_paginator("list_schedules").paginate(GroupName=self._group)
-            summaries = [s for page in pages for s in page.get("Schedules", [])]
+            pages = client.get_paginator("list_schedules").paginate(GroupName=group)
+            return [s for page in pages for s in page.get("Schedules", [])]
         except client.exceptions.ResourceNotFoundException:
+            return None
+
+    def _schedules(self, region: str) -> list[tuple[dict[str, Any], str]]:
+        """The region's enabled schedules with their fingerprints; details are read once per change."""
+        summaries = self._summaries(region, self._group)
+        if summaries is None:
             return []
+        found = []
         for summary in summaries:
             if summary.get("State") != "ENABLED":
                 continue
             key = (region, summary["Name"])
             cached = self._details.get(key)
             if cached is None or cached[0] != summary.get("LastModificationDate"):
+                client = self._client("scheduler", region)
                 detail = client.get_schedule(Name=summary["Name"], GroupName=self._group)
-                cached = (summary.get("LastModificationDate"), detail)
+                cached = (summary.get("LastModificationDate"), detail, fingerprint(detail))
                 self._details[key] = cached
-            found.append(cached[1])
+            found.append((cached[1], cached[2]))
         return found
 
-    def _fire_due(self, region: str, schedule: dict[str, Any], now: datetime) -> list[SentFire]:
+    def _fire_due(
+        self, region: str, schedule: dict[str, Any], now: datetime, print_: str | None = None
+    ) -> list[SentFire]:
         arn = schedule["Arn"]
-        print_ = fingerprint(schedule)
+        print_ = print_ or fingerprint(schedule)
         mark = self._marks.get(arn)
         times = self._times_of(schedule)
         since = self._since(schedule, mark, print_, times, now)
+        # Most ticks find nothing due: the next fire's time is worked out once per definition and mark.
+        known = self._next_due.get(arn)
+        if known is not None and known[0] == (print_, since) and (known[1] is None or now < known[1]):
+            return []
         anchor = times.created_at if times is not None else None
         due = due_fires(schedule, since, now, anchor=anchor)
+        if not due.fires and due.skipped_from is None and not due.finished:
+            self._next_due[arn] = ((print_, since), due.upcoming)
+        elif due.finished and not due.fires:
+            self._next_due[arn] = ((print_, since), None)
         if due.skipped_from is not None:
             LOG.warning(
                 "schedule %s: skipped its fires from %s to %s, more than %s late",
@@ -242,10 +275,9 @@ class ScheduleClock:
         elif due.skipped_from is not None:
             self._marks.set(arn, Mark(now - CATCH_UP_WINDOW, print_))  # past the skipped stretch
         if due.finished and schedule.get("ActionAfterCompletion") == "DELETE":
-            self._client_for("scheduler", region).delete_schedule(
-                Name=schedule["Name"], GroupName=self._group
-            )
+            self._client("scheduler", region).delete_schedule(Name=schedule["Name"], GroupName=self._group)
             self._details.pop((region, schedule["Name"]), None)
+            self._next_due.pop(arn, None)
             self._marks.forget(arn)
         return sent
 
@@ -293,7 +325,7 @@ class ScheduleClock:
     def _send(self, region: str, schedule: dict[str, Any], scheduled: datetime) -> SentFire:
         target = schedule["Target"]
         _, _, _, queue_region, account, queue_name = target["Arn"].split(":", 5)
-        sqs = self._client_for("sqs", queue_region)
+        sqs = self._client("sqs", queue_region)
         url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         body = fill_input(target.get("Input", "{}"), scheduled_time=scheduled, schedule_arn=schedule["Arn"])
         sqs.send_message(QueueUrl=url, MessageBody=body)
@@ -312,6 +344,8 @@ class DueFires:
     fires: list[datetime]  # in (since, now], at most CATCH_UP_WINDOW late, in order
     finished: bool  # no fire is left after them
     skipped_from: datetime | None = None  # the first fire passed over for being too late, if any
+    # When the first fire not yet due is to be sent (None when finished); what a tick may skip until.
+    upcoming: datetime | None = field(default=None, compare=False)
 
 
 def due_fires(
@@ -338,8 +372,9 @@ def due_fires(
             skipped = first if first is not None and first < horizon else None
             since = horizon - timedelta(microseconds=1)  # a fire exactly an hour late still runs
         for instant in fire_times(expression, zone, since, anchor=anchor, start_at=start, end_at=end):
-            if instant + flexible_delay(schedule["Name"], instant, window) > now:
-                return DueFires(due, False, skipped)
+            send_at = instant + flexible_delay(schedule["Name"], instant, window)
+            if send_at > now:
+                return DueFires(due, False, skipped, upcoming=send_at)
             due.append(instant)
     except ExpressionError as exc:  # an at() whose wall time a DST change skips: it can never fire
         LOG.warning("schedule %s cannot fire: %s", schedule.get("Name"), exc)

@@ -21,10 +21,17 @@ from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.execution.adapters.execution_store import execution_pk, execution_sk
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.fire import FireMessage, execution_id_for
-from jobsched.jobs.adapters.job_store import job_sk, tenant_pk
+from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_sk, tenant_pk
 from jobsched_local.execution_recovery import ExecutionRecovery
+from jobsched_local.queue_journal import QueueJournal
 from jobsched_local.rebuild import RebuildSummary, rebuild, rebuild_clock
-from jobsched_local.schedule_clock import MARKS_FILE, JobTimes, ScheduleClock, ScheduleMarks
+from jobsched_local.schedule_clock import (
+    MARKS_FILE,
+    JobTimes,
+    ScheduleClock,
+    ScheduleMarks,
+    SummaryLister,
+)
 from jobsched_local.stream_feeder import (
     STREAMS_CLIENT_CONFIG,
     StreamFeeder,
@@ -44,8 +51,16 @@ def in_process_client(service: str, region: str) -> Any:
 
 
 class SchedulingRuntime:
-    def __init__(self, state_dir: Path, serving_region: str, regions: Sequence[str], account: str) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        serving_region: str,
+        regions: Sequence[str],
+        account: str,
+        journal: QueueJournal | None = None,
+    ) -> None:
         self._state_dir = state_dir
+        self._journal = journal
         self._serving = serving_region
         self._regions = list(regions)
         self._account = account
@@ -74,13 +89,57 @@ class SchedulingRuntime:
             ScheduleMarks(self._state_dir / MARKS_FILE),
             job_times=lambda tenant, job_id: job_times(self._dynamodb, tenant, job_id),
             unexecuted=lambda tenant, job_id, times: unexecuted(self._dynamodb, tenant, job_id, times),
+            summaries=moto_schedule_summaries(self._account),
         )
-        queue = SqsFireQueue(in_process_client("sqs", self._serving), config.EXECUTION_QUEUE)
+        sqs = in_process_client("sqs", self._serving)
+        queue = SqsFireQueue(sqs, config.EXECUTION_QUEUE)
 
         def send(message: FireMessage) -> None:
-            queue.send(message, 0)
+            # A message made from an execution record carries no fire token: the job's own is added.
+            token = fire_token(self._dynamodb, message.tenant, message.job_id)
+            queue.send(message.model_copy(update={"fire_token": token}), 0)
 
-        return [feeder, clock, ExecutionRecovery(self._dynamodb, send)]
+        def send_raw(body: str) -> None:
+            url = sqs.get_queue_url(QueueName=config.EXECUTION_QUEUE)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+
+        recovery = ExecutionRecovery(self._dynamodb, send, journal=self._journal, send_raw=send_raw)
+        return [feeder, clock, recovery]
+
+
+def moto_schedule_summaries(account: str) -> SummaryLister:
+    """The schedule clock's listing, read from moto's Scheduler in this process's memory.
+
+    Every second the clock looks for what changed; through the Scheduler API (botocore and moto's
+    response serialization) that listing cost a fifth of the runtime process under load and grows with
+    the jobs, while reading the backend's own dict costs microseconds per schedule. Details are still
+    read through the API, once per change of a schedule. moto is pinned (requirements.txt): a change of
+    its backend's shape fails the clock's integration tests.
+    """
+    from moto.scheduler.models import scheduler_backends
+
+    def summaries(region: str, group: str) -> list[dict[str, Any]] | None:
+        found = scheduler_backends[account][region].schedule_groups.get(group)
+        if found is None:
+            return None
+        return [
+            {"Name": s.name, "State": s.state, "LastModificationDate": s.last_modified_date}
+            for s in list(found.schedules.values())
+        ]
+
+    return summaries
+
+
+def fire_token(dynamodb: Any, tenant: str, job_id: str) -> str | None:
+    """The job's fire token (None for a job that is gone: the executor then drops the message)."""
+    response = dynamodb.get_item(
+        TableName=config.JOBS_TABLE,
+        Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+        ProjectionExpression=FIRE_TOKEN_ATTRIBUTE,
+        ConsistentRead=True,
+    )
+    token = from_item(response.get("Item") or {}).get(FIRE_TOKEN_ATTRIBUTE)
+    return str(token) if token else None
 
 
 def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:

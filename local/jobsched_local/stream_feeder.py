@@ -147,7 +147,7 @@ class StreamFeeder:
         """One round: read the stream, then give every region its backlog. Returns records read."""
         records = self._reader.read()
         for backlog in self._backlogs:
-            backlog.records += records
+            backlog.records += [record for record in records if concerns(record, backlog.sync.region)]
             self._drain(backlog)
         return len(records)
 
@@ -174,6 +174,23 @@ class StreamFeeder:
 
     def stop(self) -> None:
         self._worker.stop()
+
+
+def concerns(record: dict[str, Any], region: str) -> bool:
+    """Whether a region's schedule-sync needs this record: the job is homed there before or after it.
+
+    Every region's sync would read the job again and find it homed elsewhere (one read, and a delete of a
+    schedule that is not there, per region and change); only the old and the new home can have anything
+    to do, as with a Lambda event filter on the region. A record without a region in its images (not a
+    job's) goes to every region, which decides as before.
+    """
+    change = record.get("dynamodb") or {}
+    homes = {
+        image.get("region", {}).get("S")
+        for image in (change.get("OldImage"), change.get("NewImage"))
+        if isinstance(image, dict)
+    }
+    return not homes or None in homes or region in homes
 
 
 def _index_of(records: list[dict[str, Any]], sequence_number: str) -> int:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobsched.execution.fire import Trigger
-from jobsched_local.execution_recovery import RETRY_GRACE, message_to_resend
+from jobsched_local.execution_recovery import RETRY_GRACE, message_at_start, message_to_resend
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -46,3 +46,16 @@ def test_an_attempt_whose_lease_passed_is_sent_again_as_the_same_attempt() -> No
 def test_an_attempt_within_its_lease_is_left_to_its_claimer() -> None:
     assert message_to_resend(running(lease_until=int(NOW.timestamp()) + 60), NOW) is None
     assert message_to_resend(running(lease_until=0), NOW) is None
+
+
+def test_at_start_an_attempt_in_flight_is_sent_again_whatever_its_lease() -> None:
+    message = message_at_start(running(lease_until=int(NOW.timestamp()) + 600), NOW)
+    assert (message.execution_id, message.attempt, message.not_before) == ("exe_1", 2, None)
+
+
+def test_at_start_an_awaited_retry_is_sent_as_the_next_attempt_not_before_its_time() -> None:
+    later = NOW + timedelta(minutes=5)
+    message = message_at_start(running(next_attempt_at=later.isoformat(), lease_until=0), NOW)
+    assert (message.attempt, message.not_before) == (3, later)
+    overdue = message_at_start(running(next_attempt_at=(NOW - timedelta(1)).isoformat()), NOW)
+    assert (overdue.attempt, overdue.not_before) == (3, None)

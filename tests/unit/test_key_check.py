@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from jobsched import config
 from jobsched.config import Role, Tier
 from jobsched.keys.models import ApiKeyRecord, KeyStatus, hash_key
-from jobsched_local.key_check import table_key_check, tier_limits
+from jobsched_local.key_check import remembered_key_check, table_key_check, tier_limits
 from jobsched_local.throttle import PlanLimits
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -64,4 +64,35 @@ def test_unknown_and_revoked_keys_are_not_in_any_plan_and_nothing_is_cached() ->
     assert check("jsk_two") is not None  # a new key works on the next request
     records.mark_revoked("key_2", NOW)
     assert check("jsk_two") is None  # and a revoked one stops on the next request
+    assert records.reads == 3
+
+
+def test_a_remembered_key_is_answered_from_memory_while_it_stays_registered() -> None:
+    records = Records()
+    records.put(record("key_3", Tier.PREMIUM), hash_key("jsk_three"))
+    registered = {"key_3"}
+    clock = [0.0]
+    check = remembered_key_check(records, registered.__contains__, recheck_seconds=60, clock=lambda: clock[0])
+    first = check("jsk_three")
+    assert first is not None and first.key_id == "key_3"
+    assert [check("jsk_three") for _ in range(5)] == [first] * 5
+    assert records.reads == 1  # the record was read once
+
+    clock[0] = 61.0  # past the recheck: the record is read again
+    assert check("jsk_three") == first
+    assert records.reads == 2
+
+    # `keys revoke` marks the record, then removes the key from API Gateway before it returns
+    records.mark_revoked("key_3", NOW)
+    registered.discard("key_3")
+    assert check("jsk_three") is None
+
+
+def test_new_unknown_and_unregistered_keys_are_read_from_the_records_every_time() -> None:
+    records = Records()
+    check = remembered_key_check(records, lambda key_id: False)
+    assert check("jsk_unknown") is None
+    records.put(record("key_4", Tier.BASIC), hash_key("jsk_four"))
+    assert check("jsk_four") is not None  # a new key works on its first request
+    assert check("jsk_four") is not None  # not registered in API Gateway: never remembered
     assert records.reads == 3

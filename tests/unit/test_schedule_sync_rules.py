@@ -23,6 +23,7 @@ from jobsched.scheduling.sync import (
     schedule_name,
     version_in_description,
 )
+from jobsched_local.stream_feeder import concerns
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -266,3 +267,20 @@ def test_a_write_that_keeps_version_and_token_does_not_wake_the_sync() -> None:
     }
     change_ = job_change(same)
     assert change_ is not None and not change_.redefines
+
+
+def test_a_regions_sync_gets_only_the_records_of_jobs_homed_there_before_or_after() -> None:
+    def record(old: str | None, new: str | None) -> dict[str, object]:
+        images = {
+            name: {"pk": {"S": "TENANT#acme"}, **({"region": {"S": region}} if region else {})}
+            for name, region in (("OldImage", old), ("NewImage", new))
+            if region is not None or name == "NewImage"
+        }
+        return {"eventName": "MODIFY", "dynamodb": images}
+
+    moved = record("us-east-1", "eu-west-1")
+    assert [concerns(moved, r) for r in ("us-east-1", "eu-west-1", "ap-south-1")] == [True, True, False]
+    created = record(None, "ap-south-1")
+    assert [concerns(created, r) for r in ("us-east-1", "ap-south-1")] == [False, True]
+    no_region = {"eventName": "INSERT", "dynamodb": {"NewImage": {"pk": {"S": "KEY#x"}}}}
+    assert concerns(no_region, "us-east-1") and concerns({"eventName": "REMOVE"}, "eu-west-1")
