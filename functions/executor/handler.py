@@ -27,13 +27,20 @@ from jobsched import config
 from jobsched.adapters.clients import client, deferred_client
 from jobsched.adapters.execution_store import DynamoExecutionStore
 from jobsched.adapters.fire_queue import SqsFireQueue
+from jobsched.adapters.heartbeats import DynamoHeartbeats
 from jobsched.adapters.job_reader import DynamoJobReader
 from jobsched.adapters.target_access_store import DynamoTargetAccessStore
 from jobsched.adapters.targets import AwsTargetInvoker, HttpInvoker, TargetDispatcher
 from jobsched.executor import Executor, Rejection, RejectReason, Result
 from jobsched.fire import FireMessage
+from jobsched.heartbeat import HEARTBEAT_TOKEN_ENV, HeartbeatReceiver
 from jobsched.settings import load_settings
-from jobsched.telemetry import instrument_handler, record_execution, record_fire_rejected
+from jobsched.telemetry import (
+    instrument_handler,
+    record_execution,
+    record_fire_rejected,
+    record_heartbeat,
+)
 
 SETTINGS = load_settings()
 FINAL_FAILURE_METRIC = "executions_failed_final"
@@ -70,6 +77,13 @@ EXECUTOR = Executor(
     on_finished=lambda status, duration_ms: record_execution(status.value, duration_ms),
     on_rejected=lambda rejected: record_fire_rejected(
         rejected.reason.value, tenant=rejected.tenant, job_id=rejected.job_id, trigger=rejected.trigger
+    ),
+    # The region's dead man's switch (jobsched.heartbeat); its token comes from the stack.
+    heartbeat=HeartbeatReceiver(
+        SETTINGS.region,
+        os.environ.get(HEARTBEAT_TOKEN_ENV) or None,
+        DynamoHeartbeats(client("dynamodb"), SETTINGS.jobs_table),
+        on_received=lambda heartbeat: record_heartbeat(),
     ),
 )
 processor = AsyncBatchProcessor(event_type=EventType.SQS)

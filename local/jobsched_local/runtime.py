@@ -4,6 +4,7 @@ start), the provisioned API, the gateway and the workers; one process and its Dy
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 import boto3
 
 from jobsched import config
+from jobsched.heartbeat import HEARTBEAT_TOKEN_ENV
 from jobsched.target_guard import parse_host_port
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
@@ -122,7 +124,11 @@ class LocalRuntime:
             opts.workers_per_function,
         )
         api_ids = provision(opts.region, opts.regions)
-        scheduling = SchedulingRuntime(opts.state_dir, opts.region, opts.regions, ACCOUNT_ID)
+        # The dead man's switch: a new token per start, in the heartbeat schedule and the executor's env.
+        env[HEARTBEAT_TOKEN_ENV] = secrets.token_urlsafe(32)
+        scheduling = SchedulingRuntime(
+            opts.state_dir, opts.region, opts.regions, ACCOUNT_ID, heartbeat_token=env[HEARTBEAT_TOKEN_ENV]
+        )
         rebuilt = scheduling.prepare()  # moto's schedules and API keys, from the tables
 
         apply_env(env)

@@ -22,9 +22,11 @@ from jobsched.adapters.execution_store import execution_pk, execution_sk
 from jobsched.adapters.fire_queue import SqsFireQueue
 from jobsched.adapters.job_store import job_sk, tenant_pk
 from jobsched.fire import FireMessage, execution_id_for
+from jobsched.heartbeat import HEARTBEAT_TENANT
 from jobsched_local.execution_recovery import ExecutionRecovery
 from jobsched_local.rebuild import RebuildSummary, rebuild, rebuild_clock
 from jobsched_local.schedule_clock import MARKS_FILE, JobTimes, ScheduleClock, ScheduleMarks
+from jobsched_local.scheduling_provision import ensure_heartbeat_schedule
 from jobsched_local.stream_feeder import (
     STREAMS_CLIENT_CONFIG,
     StreamFeeder,
@@ -44,8 +46,16 @@ def in_process_client(service: str, region: str) -> Any:
 
 
 class SchedulingRuntime:
-    def __init__(self, state_dir: Path, serving_region: str, regions: Sequence[str], account: str) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        serving_region: str,
+        regions: Sequence[str],
+        account: str,
+        heartbeat_token: str | None = None,
+    ) -> None:
         self._state_dir = state_dir
+        self._heartbeat_token = heartbeat_token
         self._serving = serving_region
         self._regions = list(regions)
         self._account = account
@@ -60,7 +70,16 @@ class SchedulingRuntime:
         syncs = local_syncs(
             self._regions, self._serving, in_process_client, self._account, clock=rebuild_clock()
         )
-        return rebuild(self._dynamodb, syncs, in_process_client, self._regions)
+        summary = rebuild(self._dynamodb, syncs, in_process_client, self._regions)
+        if self._heartbeat_token is not None:
+            # The serving region's executor is the one that runs here, so its heartbeat is the one made.
+            ensure_heartbeat_schedule(
+                in_process_client("scheduler", self._serving),
+                self._serving,
+                self._account,
+                self._heartbeat_token,
+            )
+        return summary
 
     def workers(self) -> list[BackgroundWorker]:
         feeder = StreamFeeder(
@@ -97,7 +116,12 @@ def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
 
 
 def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:
-    """Those of the scheduled times for which the executions table has no record."""
+    """Those of the scheduled times for which the executions table has no record.
+
+    The heartbeat has no executions and a missed one is not sent again: it reports the present only.
+    """
+    if tenant == HEARTBEAT_TENANT:
+        return []
     by_id = {execution_id_for(job_id, t): t for t in times}
     found: set[str] = set()
     ids = list(by_id)

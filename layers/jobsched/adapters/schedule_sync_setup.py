@@ -8,6 +8,7 @@ from jobsched.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
 from jobsched.schedule_sync import Clock, ScheduleSync
 from jobsched.scheduling_settings import SchedulingSettings
+from jobsched.telemetry import record_schedule_sync_failure
 
 
 def build_sync(
@@ -23,4 +24,5 @@ def build_sync(
         EventBridgeScheduleGateway(scheduler, settings.schedule_group, target),
         DynamoJobScheduleStore(dynamodb, settings.jobs_table),
         clock,
+        on_failure=lambda change, error: record_schedule_sync_failure(change.tenant, change.job_id, error),
     )
