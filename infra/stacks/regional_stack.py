@@ -16,6 +16,7 @@ from infra.constructs.execution import Execution
 from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.global_endpoint import RegionalEndpoint
+from infra.constructs.heartbeat import Heartbeat
 from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
 from infra.constructs.job_metrics import JobMetrics
 from infra.constructs.key_authorizer import KeyAuthorizer
@@ -82,7 +83,7 @@ class RegionalStack(Stack):
             functions=functions,
             jobs_table=tables.jobs_table,
         )
-        Execution(
+        execution = Execution(
             self,
             "Execution",
             functions=functions,
@@ -93,39 +94,23 @@ class RegionalStack(Stack):
             executions_table=tables.executions_table,
         )
 
-        # Operations last: the dashboards list every function the factory created above.
-        topics = AlarmTopics(self, "AlarmTopics", notifications=infra_config.operations.notifications)
-        tables_in_region = [tables.jobs_table, tables.executions_table]
-        alarms = OperationsAlarms(
+        self.job_metrics = JobMetrics(
             self,
-            "Alarms",
-            dead_letter_queue=self.execution_queue.dead_letter_queue,
-            tables=tables_in_region,
-            critical_topic=topics.critical,
-            warning_topic=topics.warning,
-            web_acl_name=self.web_acl.name,
+            "JobMetrics",
+            functions=functions,
+            jobs_table=tables.jobs_table,
+            executions_table=tables.executions_table,
         )
-        for alarm in alarms.alarms.rollback:
-            functions.add_rollback_alarm(alarm)
-        dashboards = Dashboards(
-            self,
-            "Dashboards",
-            rest_api=api.rest_api,
-            functions=functions.functions,
-            queue=self.execution_queue.queue,
-            dead_letter_queue=self.execution_queue.dead_letter_queue,
-            tables=tables_in_region,
-            alarms=alarms.alarms,
-        )
-        # The edge on the application-performance dashboard: allowed and blocked requests, by the web ACL.
-        dashboards.facades["ApplicationPerformance"].monitor_web_application_firewall_acl_v2(
-            acl=self.web_acl.web_acl,
-            region=self.region,
-            human_readable_name="WAF (per-IP limit, body size, managed rules)",
-        )
-        self.job_metrics = JobMetrics(self, "JobMetrics", functions=functions, jobs_table=tables.jobs_table)
         self.scheduling = Scheduling(
             self, "Scheduling", functions=functions, execution_queue=self.execution_queue
+        )
+        Heartbeat(
+            self,
+            "Heartbeat",
+            scheduling=self.scheduling,
+            execution_queue=self.execution_queue,
+            executor=execution.executor,
+            jobs_table=tables.jobs_table,
         )
         ScheduleApiRoutes(
             self,
@@ -136,7 +121,52 @@ class RegionalStack(Stack):
             jobs_table=tables.jobs_table,
         )
 
-        CfnOutput(self, "ApiUrl", value=api.rest_api.url, description="Base URL of the prod stage")
+        # Operations last, once every function exists: each gets its dashboard widgets and its own alarms.
+        topics = AlarmTopics(self, "AlarmTopics", notifications=infra_config.operations.notifications)
+        tables_in_region = [tables.jobs_table, tables.executions_table]
+        alarms = OperationsAlarms(
+            self,
+            "Alarms",
+            dead_letter_queue=self.execution_queue.dead_letter_queue,
+            tables=tables_in_region,
+            critical_topic=topics.critical,
+            warning_topic=topics.warning,
+            web_acl_name=self.web_acl.name,
+            scheduler_dead_letter_queue=self.scheduling.scheduler_dlq,
+            sync_dead_letter_queue=self.scheduling.sync_dlq,
+            functions=functions.functions,
+        )
+        for alarm in alarms.alarms.rollback:
+            functions.add_rollback_alarm(alarm)
+        for own in alarms.alarms.per_function:
+            for alarm in own.alarms:
+                own.function.deployment_group.add_alarm(alarm)
+        if alarms.alarms.heartbeat is not None:
+            functions.deployment_group(execution.executor).add_alarm(alarms.alarms.heartbeat)
+        dashboards = Dashboards(
+            self,
+            "Dashboards",
+            rest_api=api.rest_api,
+            functions=functions.functions,
+            queue=self.execution_queue.queue,
+            dead_letter_queue=self.execution_queue.dead_letter_queue,
+            tables=tables_in_region,
+            alarms=alarms.alarms,
+            other_dead_letter_queues={
+                "Scheduler DLQ": self.scheduling.scheduler_dlq,
+                "schedule-sync DLQ": self.scheduling.sync_dlq,
+            },
+        )
+        # The edge on the application-performance dashboard: allowed and blocked requests, by the web ACL.
+        dashboards.facades["ApplicationPerformance"].monitor_web_application_firewall_acl_v2(
+            acl=self.web_acl.web_acl,
+            region=self.region,
+            human_readable_name="WAF (per-IP limit, body size, managed rules)",
+        )
+
+        self.api_url_output = CfnOutput(
+            self, "ApiUrl", value=api.rest_api.url, description="Base URL of the prod stage"
+        )
         CfnOutput(
             self, "ApiId", value=api.rest_api.rest_api_id, description="REST API id (for key onboarding)"
         )

@@ -56,11 +56,13 @@ class Queue:
 
 def make_executor(now: datetime, rejected: list[Rejection], received: list[Heartbeat]) -> Executor:
     dynamodb = boto3.client("dynamodb")
+
+    def on_received(heartbeat: Heartbeat) -> None:
+        received.append(heartbeat)
+        telemetry.record_heartbeat()
+
     receiver = HeartbeatReceiver(
-        "us-east-1",
-        TOKEN,
-        DynamoHeartbeats(dynamodb, config.JOBS_TABLE),
-        on_received=lambda heartbeat: (received.append(heartbeat), telemetry.record_heartbeat()),
+        "us-east-1", TOKEN, DynamoHeartbeats(dynamodb, config.JOBS_TABLE), on_received=on_received
     )
     return Executor(
         store=DynamoExecutionStore(dynamodb, config.EXECUTIONS_TABLE),

@@ -38,7 +38,7 @@ class BrokenScheduler:
     def __getattr__(self, name: str) -> object:
         def call(**kwargs: object) -> object:
             error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
-            raise ClientError(error, name)  # type: ignore[arg-type]
+            raise ClientError(error, name)
 
         return call
 
