@@ -20,6 +20,7 @@ from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.table_access import grant_partitions
 from jobsched import config
+from jobsched.adapters.heartbeats import HEARTBEAT_PK_PREFIX
 from jobsched.heartbeat import (
     HEARTBEAT_DESCRIPTION,
     HEARTBEAT_EXPRESSION,
@@ -31,8 +32,9 @@ from jobsched.heartbeat import (
 # A heartbeat late by more than this is worthless: the scheduler drops it (to its DLQ) instead of retrying.
 HEARTBEAT_MAX_EVENT_AGE_SECONDS = 120
 HEARTBEAT_RETRY_ATTEMPTS = 2
-# The region heartbeat items the executor writes (jobsched.adapters.heartbeats).
-REGION_PARTITIONS = ("REGION#*",)
+# The heartbeat items the executor writes (jobsched.adapters.heartbeats): a partition of their own, so the
+# executor can write no other item, not even a region's drill marker (REGION#<region>).
+HEARTBEAT_PARTITIONS = (f"{HEARTBEAT_PK_PREFIX}*",)
 
 
 def heartbeat_token() -> str:
@@ -78,5 +80,5 @@ class Heartbeat(Construct):
         )
         self.schedule.node.add_dependency(scheduling.group)
         executor.add_environment(HEARTBEAT_TOKEN_ENV, token)
-        # The region's heartbeat item only: UpdateItem where the partition key is REGION#<region>.
-        grant_partitions(executor, jobs_table, ("UpdateItem",), REGION_PARTITIONS)
+        # Heartbeat items only: UpdateItem where the partition key is HEARTBEAT#<region>.
+        grant_partitions(executor, jobs_table, ("UpdateItem",), HEARTBEAT_PARTITIONS)

@@ -1,8 +1,9 @@
-"""Each region's latest heartbeat, an item in the jobs table beside the region's drill marker.
+"""Each region's latest heartbeat, an item in the jobs table.
 
-Item: pk = REGION#<region>, sk = HEARTBEAT; scheduled_at and arrived_at as ISO 8601 UTC strings, which order
-as the times do. The global table replicates it, so any region (and `jobsched regions status`) reads every
-region's heartbeat.
+Item: pk = HEARTBEAT#<region>, sk = HEARTBEAT; scheduled_at and arrived_at as ISO 8601 UTC strings, which
+order as the times do. A partition prefix of its own: the executor's role may write these items and no
+other (not the drill markers, REGION#<region>, which take a region out of DNS). The global table replicates
+it, so any region (and `jobsched regions status`) reads every region's heartbeat.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 from jobsched.adapters.dynamodb import from_item, to_item
 from jobsched.heartbeat import Heartbeat
 
+HEARTBEAT_PK_PREFIX = "HEARTBEAT#"
 HEARTBEAT_SK = "HEARTBEAT"
 
 
 def heartbeat_key(region: str) -> dict[str, Any]:
-    return to_item({"pk": f"REGION#{region}", "sk": HEARTBEAT_SK})
+    return to_item({"pk": f"{HEARTBEAT_PK_PREFIX}{region}", "sk": HEARTBEAT_SK})
 
 
 def _iso(value: datetime) -> str:
