@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run java test fuzz lint typecheck pytest synth diff deploy bench openapi cost clean
+.PHONY: setup run java test fuzz lint typecheck pytest synth diff deploy pipeline bench openapi cost clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ deploy: setup
 	@test -n "$(REGION)" || { echo "usage: make deploy REGION=<region>" >&2; exit 2; }
 	$(CDK) deploy --require-approval broadening jobsched-data-$(PRIMARY_REGION)
 	$(CDK) deploy --require-approval broadening jobsched-$(REGION)
+
+# The release pipeline (infra/stacks/pipeline_stack.py) in the pipeline account, once; it then updates
+# itself from the repository. Needs cdk.json's "pipeline" context (docs/operations.md, "Release pipeline").
+pipeline: setup
+	$(CDK) deploy --require-approval broadening jobsched-pipeline
 
 openapi: setup
 	$(BIN)/python -m jobsched_local.openapi

@@ -15,6 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import CONTEXT_KEYS, InfraConfig
 from infra.stacks.data_stack import DataStack, data_stack_name
+from infra.stacks.pipeline_stack import PIPELINE_STACK_NAME, PipelineStack
 from infra.stacks.regional_stack import RegionalStack, regional_stack_name
 from jobsched import config
 
@@ -46,6 +47,17 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         )
         # The functions use the local table replicas, which the data stack creates.
         regional_stack.add_stack_dependency(data_stack)
+    if infra_config.pipeline is not None:
+        # The release pipeline, only when cdk.json (or -c pipeline=...) names its source and accounts.
+        settings = infra_config.pipeline
+        PipelineStack(
+            app,
+            PIPELINE_STACK_NAME,
+            infra_config=infra_config,
+            settings=settings,
+            env=Environment(account=settings.account, region=infra_config.primary_region),
+            description="jobsched release pipeline: test, staging, approval, production waves",
+        )
 
     Tags.of(app).add("service", config.SERVICE)
     register_policy_checks(app)

@@ -6,6 +6,7 @@ tests/infra checks that cdk.json and jobsched.config do not drift apart.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,14 @@ DOMAIN_NAME_KEY = "domain_name"
 HOSTED_ZONE_ID_KEY = "hosted_zone_id"
 HOSTED_ZONE_NAME_KEY = "hosted_zone_name"
 DOMAIN_KEYS = (DOMAIN_NAME_KEY, HOSTED_ZONE_ID_KEY, HOSTED_ZONE_NAME_KEY)
-CONTEXT_KEYS = (REGIONS_KEY, PRIMARY_REGION_KEY, TIERS_KEY, OPERATIONS_KEY, *DOMAIN_KEYS)
+# The release pipeline's source and accounts; absent, the pipeline stack is not synthesized.
+PIPELINE_KEY = "pipeline"
+CONTEXT_KEYS = (REGIONS_KEY, PRIMARY_REGION_KEY, TIERS_KEY, OPERATIONS_KEY, *DOMAIN_KEYS, PIPELINE_KEY)
+_ACCOUNT = re.compile(r"^\d{12}$")
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+_REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
 # A DNS name of letter-digit-hyphen labels (no wildcard: the certificate and the records name one host).
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
@@ -57,12 +65,19 @@ def _default_tiers() -> dict[config.Tier, TierSettings]:
 
 
 class NotificationTargets(BaseModel):
-    """Who an SNS topic notifies: e-mail addresses and HTTPS endpoints (PagerDuty, a Slack relay)."""
+    """Who an SNS topic notifies: e-mail addresses, HTTPS endpoints (a paging service such as PagerDuty's
+    SNS integration) and chat webhooks (an HTTPS relay into Slack, Teams or Google Chat that confirms SNS
+    subscriptions). Each becomes one SNS subscription; HTTPS ones must confirm the subscription."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     emails: tuple[str, ...] = ()
     https_endpoints: tuple[str, ...] = ()
+    chat_webhooks: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.emails or self.https_endpoints or self.chat_webhooks)
 
     @field_validator("emails")
     @classmethod
@@ -72,7 +87,7 @@ class NotificationTargets(BaseModel):
                 raise ValueError(f"{address!r} is not an e-mail address")
         return value
 
-    @field_validator("https_endpoints")
+    @field_validator("https_endpoints", "chat_webhooks")
     @classmethod
     def _https(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for url in value:
@@ -102,7 +117,7 @@ class DeploymentSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     canary_percent: int = Field(default=10, ge=1, le=99)
-    canary_interval_minutes: int = Field(default=10, ge=1, le=2_880)
+    canary_interval_minutes: int = Field(default=30, ge=1, le=2_880)
 
 
 class OperationsSettings(BaseModel):
@@ -113,6 +128,63 @@ class OperationsSettings(BaseModel):
     notifications: Notifications = Notifications()
     budget: BudgetSettings = BudgetSettings()
     deployment: DeploymentSettings = DeploymentSettings()
+
+
+class PipelineSettings(BaseModel):
+    """The release pipeline (infra/stacks/pipeline_stack.py): where it reads the code, where it deploys.
+
+    Staging is an account of its own: the tables, queues and schedule group have fixed names, so staging
+    and production cannot share an account. The smoke tests read each stage's API key from a Secrets
+    Manager secret of the pipeline account (docs/operations.md says how to make them).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection_arn: str = Field(description="a CodeStar / CodeConnections connection to the repository")
+    repository: str = Field(description="owner/name of the repository")
+    branch: str = Field(default="main", min_length=1, max_length=255)
+    account: str = Field(description="the pipeline's and production's account")
+    staging_account: str
+    staging_region: str = config.PRIMARY_REGION
+    smoke_target_url: str = Field(description="an https URL that answers the smoke test's POST with 2xx")
+    staging_smoke_key_secret: str = f"{config.SERVICE}/smoke-api-key/staging"
+    production_smoke_key_secret: str = f"{config.SERVICE}/smoke-api-key/production"
+
+    @field_validator("account", "staging_account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not _ACCOUNT.fullmatch(value):
+            raise ValueError(f"{value!r} is not a 12-digit AWS account id")
+        return value
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, value: str) -> str:
+        if not _CONNECTION_ARN.fullmatch(value):
+            raise ValueError(f"{value!r} is not a CodeStar/CodeConnections connection ARN")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _REPOSITORY.fullmatch(value):
+            raise ValueError(f"{value!r} is not owner/name")
+        return value
+
+    @field_validator("smoke_target_url")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"{value!r} is not an https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _separate_accounts(self) -> PipelineSettings:
+        if self.account == self.staging_account:
+            raise ValueError(
+                "staging_account must differ from account (resource names are fixed per account)"
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -134,6 +206,7 @@ class InfraConfig(BaseModel):
     domain_name: str | None = None
     hosted_zone_id: str | None = None
     hosted_zone_name: str | None = None
+    pipeline: PipelineSettings | None = None
 
     @field_validator("domain_name", "hosted_zone_name")
     @classmethod
@@ -155,6 +228,17 @@ class InfraConfig(BaseModel):
             raise ValueError(f"{value!r} is not a Route 53 hosted zone id like Z0123456789ABC")
         return zone_id
 
+    @field_validator("pipeline", mode="before")
+    @classmethod
+    def _pipeline_json(cls, value: object) -> object:
+        # `cdk deploy -c pipeline='{"connection_arn": ...}'` hands the object over as one JSON string.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError("pipeline must be a JSON object") from exc
+        return value
+
     @field_validator("regions", mode="before")
     @classmethod
     def _split_regions(cls, value: object) -> object:
@@ -169,6 +253,8 @@ class InfraConfig(BaseModel):
             raise ValueError(f"regions must be unique, got {list(self.regions)}")
         if self.primary_region not in self.regions:
             raise ValueError(f"primary_region {self.primary_region!r} is not one of {list(self.regions)}")
+        if self.pipeline is not None and self.pipeline.staging_region not in self.regions:
+            raise ValueError(f"pipeline.staging_region is not one of {list(self.regions)}")
         missing_tiers = set(config.Tier) - set(self.tiers)
         if missing_tiers:
             raise ValueError(f"tiers is missing {sorted(missing_tiers)}")

@@ -27,13 +27,20 @@ from jobsched import config
 from jobsched.aws.clients import client, deferred_client
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.execution.adapters.heartbeats import DynamoHeartbeats
 from jobsched.execution.adapters.job_reader import DynamoJobReader
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage
+from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV, HeartbeatReceiver
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
-from jobsched.telemetry import instrument_handler, record_execution, record_fire_rejected
+from jobsched.telemetry import (
+    instrument_handler,
+    record_execution,
+    record_fire_rejected,
+    record_heartbeat,
+)
 
 SETTINGS = load_settings()
 FINAL_FAILURE_METRIC = "executions_failed_final"
@@ -70,6 +77,13 @@ EXECUTOR = Executor(
     on_finished=lambda status, duration_ms: record_execution(status.value, duration_ms),
     on_rejected=lambda rejected: record_fire_rejected(
         rejected.reason.value, tenant=rejected.tenant, job_id=rejected.job_id, trigger=rejected.trigger
+    ),
+    # The region's dead man's switch (jobsched.execution.heartbeat); its token comes from the stack.
+    heartbeat=HeartbeatReceiver(
+        SETTINGS.region,
+        os.environ.get(HEARTBEAT_TOKEN_ENV) or None,
+        DynamoHeartbeats(client("dynamodb"), SETTINGS.jobs_table),
+        on_received=lambda heartbeat: record_heartbeat(),
     ),
 )
 processor = AsyncBatchProcessor(event_type=EventType.SQS)

@@ -1,19 +1,26 @@
-"""Every five minutes: how many jobs are active across all tenants, as the active_jobs_gauge metric."""
+"""Every five minutes, the job census: active jobs, schedules in error, stuck executions, as gauges."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from jobsched.aws.clients import client
-from jobsched.jobs.adapters.job_census import count_active_jobs
+from jobsched.jobs.adapters.job_census import take_census
 from jobsched.settings import load_settings
-from jobsched.telemetry import instrument_handler, record_active_jobs
+from jobsched.telemetry import instrument_handler, record_job_census
 
 SETTINGS = load_settings()
 
 
 @instrument_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    active = count_active_jobs(client("dynamodb"), SETTINGS.jobs_table)
-    record_active_jobs(active)
-    return {"active_jobs": active}
+    census = take_census(
+        client("dynamodb"), SETTINGS.jobs_table, SETTINGS.executions_table, datetime.now(UTC)
+    )
+    record_job_census(census.active_jobs, census.schedules_in_error, census.stuck_executions)
+    return {
+        "active_jobs": census.active_jobs,
+        "schedules_in_error": census.schedules_in_error,
+        "stuck_executions": census.stuck_executions,
+    }

@@ -2,15 +2,17 @@
 
 - application performance: API traffic and latency, per-route latency from api_request_duration;
 - infrastructure health: every function (invocations, errors, throttles, duration, concurrency), the
-  execution queue and its DLQ, both tables;
-- business metrics: jobs created, executions by outcome and duration, active jobs, key decisions;
+  execution queue and its DLQ, the scheduler's and schedule-sync's DLQs, both tables;
+- business metrics: jobs created, executions by outcome and duration, active jobs, key decisions, the
+  heartbeat, schedule-sync failures, schedules in error, stuck executions;
 - error rate and latency: the alarms' state and the metrics they watch, with their thresholds drawn in.
-Functions are taken from the FunctionFactory, so a function added later appears without edits here.
+Functions are taken from the FunctionFactory's list as it is when the dashboards are built, so the stack
+builds them last, after every function (tests/infra checks that each function is on a dashboard).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -35,6 +37,7 @@ from infra.constructs.operations_alarms import (
     api_metric,
     execution_failure_rate,
     execution_metric,
+    function_label,
 )
 from jobsched import config, telemetry
 
@@ -91,6 +94,7 @@ class Dashboards(Construct):
         dead_letter_queue: sqs.IQueue,
         tables: Sequence[dynamodb.ITable],
         alarms: AlarmSet,
+        other_dead_letter_queues: Mapping[str, sqs.IQueue] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
@@ -114,6 +118,7 @@ class Dashboards(Construct):
         self._infrastructure_health(
             self.facades["InfrastructureHealth"], functions, queue, dead_letter_queue, tables
         )
+        self._dead_letter_queues(self.facades["InfrastructureHealth"], other_dead_letter_queues or {})
         self._business_metrics(self.facades["BusinessMetrics"])
         self._error_rate_and_latency(self.facades["ErrorRateAndLatency"], alarms)
 
@@ -148,8 +153,8 @@ class Dashboards(Construct):
         for service_function in functions:
             facade.monitor_lambda_function(
                 lambda_function=service_function.function,
-                human_readable_name=service_function.function.node.scope.node.id,  # type: ignore[union-attr]
-                alarm_friendly_name=service_function.function.node.scope.node.id,  # type: ignore[union-attr]
+                human_readable_name=function_label(service_function),
+                alarm_friendly_name=function_label(service_function),
             )
         facade.add_large_header("Execution queue and tables")
         facade.monitor_sqs_queue_with_dlq(
@@ -165,6 +170,23 @@ class Dashboards(Construct):
                 human_readable_name=f"Table {table.table_name}",
                 alarm_friendly_name=table.table_name,
             )
+
+    @staticmethod
+    def _dead_letter_queues(facade: MonitoringFacade, queues: Mapping[str, sqs.IQueue]) -> None:
+        if not queues:
+            return
+        facade.add_widget(
+            cloudwatch.GraphWidget(
+                title="Dead-letter queues: scheduler and schedule-sync (messages visible)",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        statistic="Maximum", period=ONE_MINUTE, label=label
+                    )
+                    for label, queue in queues.items()
+                ],
+                width=24,
+            )
+        )
 
     @staticmethod
     def _business_metrics(facade: MonitoringFacade) -> None:
@@ -201,6 +223,29 @@ class Dashboards(Construct):
                             **{telemetry.DECISION_DIMENSION: decision.value},
                         )
                         for decision in telemetry.AuthorizerDecision
+                    ],
+                ),
+            ],
+        )
+        facade.monitor_custom(
+            human_readable_name="Fires: heartbeat and where they get lost",
+            alarm_friendly_name="Fires",
+            metric_groups=[
+                CustomMetricGroup(
+                    title="Heartbeats (per minute; 1 expected)",
+                    metrics=[
+                        _service_metric(telemetry.HEARTBEAT_OK, "Sum", "heartbeats").with_(period=ONE_MINUTE)
+                    ],
+                ),
+                CustomMetricGroup(
+                    title="schedule-sync failures (per 5 min)",
+                    metrics=[_service_metric(telemetry.SCHEDULE_SYNC_FAILURES_TOTAL, "Sum", "failures")],
+                ),
+                CustomMetricGroup(
+                    title="Schedules in error and stuck executions",
+                    metrics=[
+                        _service_metric(telemetry.SCHEDULES_IN_ERROR_GAUGE, "Maximum", "schedules in error"),
+                        _service_metric(telemetry.STUCK_EXECUTIONS_GAUGE, "Maximum", "stuck executions"),
                     ],
                 ),
             ],

@@ -73,7 +73,8 @@ class FunctionFactory(Construct):
     - telemetry settings (JSON logs into its own log group, active X-Ray tracing, Powertools service and
       metrics namespace); the handler wraps itself in jobsched.telemetry.instrument_api / instrument_handler;
     - a `live` alias on its current version, and a CodeDeploy deployment group that moves the alias by
-      canary (DeploymentSettings: 10% for 10 minutes, then 100%) and rolls back when a rollback alarm fires.
+      canary (DeploymentSettings: 10% for 30 minutes, then 100%) and rolls back when a rollback alarm fires
+      (the shared ones, and the function's own errors and throttles, which the stack adds).
 
     create() returns the lambda_.Function (grant permissions on it as before). Wire every *caller* to the
     alias, never to the function, or the caller bypasses the canary and always runs $LATEST:
@@ -157,6 +158,13 @@ class FunctionFactory(Construct):
         for created in self.functions:
             if created.function is function:
                 return created.alias
+        raise KeyError(f"{function.node.path} was not created by this FunctionFactory")
+
+    def deployment_group(self, function: lambda_.IFunction) -> codedeploy.LambdaDeploymentGroup:
+        """The deployment group that shifts the `live` alias of a function this factory created."""
+        for created in self.functions:
+            if created.function is function:
+                return created.deployment_group
         raise KeyError(f"{function.node.path} was not created by this FunctionFactory")
 
     def add_rollback_alarm(self, alarm: cloudwatch.IAlarm) -> None:

@@ -1,4 +1,4 @@
-"""The job census: a function that counts active jobs every five minutes for the active_jobs_gauge metric."""
+"""The job census: every five minutes, active jobs, schedules in `error` and stuck executions, as gauges."""
 
 from __future__ import annotations
 
@@ -23,19 +23,26 @@ class JobMetrics(Construct):
         *,
         functions: FunctionFactory,
         jobs_table: dynamodb.ITableV2,
+        executions_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = functions.create(
             "JobMetricsFunction",
             code_dir="job_metrics",
-            description="jobsched job census: active_jobs_gauge every five minutes",
+            description="jobsched job census: active jobs, schedules in error, stuck executions",
             timeout=Duration.seconds(60),
         )
         table_arn = jobs_table.table_arn
-        # Count-only queries of tenants' partitions and of the counters' index; nothing else.
+        # Queries of tenants' partitions and of the counters' index; count-only queries of the executions'
+        # index of running ones. Nothing else.
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:Query"], resources=[table_arn, f"{table_arn}/index/{config.GSI1}"]
+                actions=["dynamodb:Query"],
+                resources=[
+                    table_arn,
+                    f"{table_arn}/index/{config.GSI1}",
+                    f"{executions_table.table_arn}/index/{config.GSI1}",
+                ],
             )
         )
         self.rule = events.Rule(

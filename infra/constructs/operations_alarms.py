@@ -1,16 +1,24 @@
 """The spec's alarms for one region, each acting on the critical or the warning topic (on ALARM and OK).
 
-Critical (page): service down, API error rate > 5%, API p95 > 2 s, DynamoDB errors or throttling, DLQ not
-empty, a fire message rejected (not made by the service). Warning (chat): API error rate > 2%, API p95 > 1 s,
-job execution failures > 10%, WAF blocking more than 3,000 requests in five minutes.
+Critical (page): service down, API error rate > 5%, API p95 > 2 s, DynamoDB errors or throttling, any of
+the three dead-letter queues not empty (execution, scheduler, schedule-sync), a fire message rejected (not
+made by the service), no heartbeat for three minutes (the dead man's switch, execution.heartbeat), executions
+stuck `running` past their lease. Warning (chat): API error rate > 2%, API p95 > 1 s, job execution failures
+> 10%, WAF blocking more than 3,000 requests in five minutes, schedule-sync failures, schedules in `error`,
+and for every function its errors and its throttles.
 API alarms read API Gateway's own stage metrics: they include what the functions never see (authorizer
 failures, integration timeouts, throttling at the stage), and need no code in the functions.
+
+Missing data: every alarm states how it counts. Silence is breaching for the heartbeat only (its whole
+point); elsewhere no data means nothing happened (no requests, no executions, an empty queue). Metric math
+fills each input with FILL(x, 0), so one failure series alone, with the others absent, still alarms
+(tests/infra/test_alarm_math.py evaluates every expression that way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -20,7 +28,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.function_factory import ServiceFunction
 from jobsched import config, telemetry
+from jobsched.execution.heartbeat import HEARTBEAT_SILENCE_MINUTES
 
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
@@ -76,10 +86,24 @@ def execution_metric(
     )
 
 
+def service_metric(name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+    """One of the service's own metrics with the service dimension only (one series per region)."""
+    return cloudwatch.Metric(
+        namespace=config.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={telemetry.SERVICE_DIMENSION: config.SERVICE},
+        statistic=statistic,
+        period=period,
+    )
+
+
 def execution_failure_rate(period: Duration = FIVE_MINUTES) -> cloudwatch.MathExpression:
-    """Failed / (succeeded + failed); skipped executions called nothing, so they do not count."""
+    """Failed / (succeeded + failed); skipped executions called nothing, so they do not count.
+
+    Each series filled with 0: a period with failures and no success is a rate of 1, not missing data.
+    """
     return cloudwatch.MathExpression(
-        expression="failed / (succeeded + failed)",
+        expression="FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0))",
         using_metrics={
             "failed": execution_metric(telemetry.ExecutionOutcome.FAILED, period),
             "succeeded": execution_metric(telemetry.ExecutionOutcome.SUCCEEDED, period),
@@ -102,12 +126,44 @@ def waf_blocked_requests(
     )
 
 
+def table_system_errors(table: dynamodb.ITable, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
+    """SystemErrors of every operation the functions use, each filled with 0 before they are added."""
+    using = {
+        f"op{index}": cloudwatch.Metric(
+            namespace="AWS/DynamoDB",
+            metric_name="SystemErrors",
+            dimensions_map={"TableName": table.table_name, "Operation": operation.value},
+            statistic="Sum",
+            period=period,
+        )
+        for index, operation in enumerate(TABLE_OPERATIONS)
+    }
+    return cloudwatch.MathExpression(
+        expression=" + ".join(f"FILL({name}, 0)" for name in using),
+        using_metrics=using,
+        label=f"{table.table_name} system errors",
+        period=period,
+    )
+
+
+@dataclass(frozen=True)
+class FunctionAlarms:
+    """A function's own alarms: its deployment group rolls back on them (with the shared ones)."""
+
+    function: ServiceFunction
+    alarms: list[cloudwatch.Alarm]
+
+
 @dataclass(frozen=True)
 class AlarmSet:
     critical: list[cloudwatch.Alarm]
     warning: list[cloudwatch.Alarm]
     # The critical alarms that judge the code being deployed (not a backlog left from before).
     rollback: list[cloudwatch.Alarm]
+    # Errors and throttles of each function; warnings, and rollback alarms of that function only.
+    per_function: list[FunctionAlarms] = field(default_factory=list)
+    # The dead man's switch: a rollback alarm of the executor, whose path it watches.
+    heartbeat: cloudwatch.Alarm | None = None
 
 
 class OperationsAlarms(Construct):
@@ -121,6 +177,9 @@ class OperationsAlarms(Construct):
         critical_topic: sns.ITopic,
         warning_topic: sns.ITopic,
         web_acl_name: str | None = None,
+        scheduler_dead_letter_queue: sqs.IQueue | None = None,
+        sync_dead_letter_queue: sqs.IQueue | None = None,
+        functions: Sequence[ServiceFunction] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self._critical_actions = actions.SnsAction(critical_topic)
@@ -156,9 +215,7 @@ class OperationsAlarms(Construct):
             table_alarms.append(
                 self._critical(
                     f"DynamoDbErrors-{name}",
-                    table.metric_system_errors_for_operations(
-                        operations=list(TABLE_OPERATIONS), period=ONE_MINUTE
-                    ),
+                    table_system_errors(table),
                     threshold=0,
                     periods=1,
                     description=f"DynamoDB answered with server errors on {name}.",
@@ -181,25 +238,58 @@ class OperationsAlarms(Construct):
                     description=f"DynamoDB throttled requests on {name}.",
                 )
             )
-        dlq_not_empty = self._critical(
+        dlq_not_empty = self._dlq_alarm(
             "DeadLetterQueueNotEmpty",
-            dead_letter_queue.metric_approximate_number_of_messages_visible(
-                statistic="Maximum", period=ONE_MINUTE
-            ),
+            dead_letter_queue,
+            "Executions gave up after every retry; drain with `jobsched dlq redrive` (docs/operations.md).",
+        )
+        lost_fires = [
+            self._dlq_alarm(
+                "SchedulerDeadLetterQueueNotEmpty",
+                queue,
+                "EventBridge Scheduler could not deliver fires to the execution queue for an hour of "
+                "retries: those runs never happened. Read the messages' error attributes, fix, and send "
+                "them to the execution queue (docs/operations.md).",
+            )
+            for queue in [scheduler_dead_letter_queue]
+            if queue is not None
+        ]
+        lost_fires += [
+            self._dlq_alarm(
+                "ScheduleSyncDeadLetterQueueNotEmpty",
+                queue,
+                "schedule-sync gave up on job changes after every retry: those jobs' schedules are stale. "
+                "Find the job ids in the 'schedule-sync failed' log lines and touch each job "
+                "(docs/operations.md).",
+            )
+            for queue in [sync_dead_letter_queue]
+            if queue is not None
+        ]
+        heartbeat = self._alarm(
+            "Critical",
+            "HeartbeatMissing",
+            service_metric(telemetry.HEARTBEAT_OK, "Sum", ONE_MINUTE),
+            threshold=1,
+            periods=HEARTBEAT_SILENCE_MINUTES,
+            description="No heartbeat for three minutes: the path scheduler -> execution queue -> executor "
+            "-> table is broken in this region, whether or not anyone calls the API (docs/operations.md).",
+            action=self._critical_actions,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            # Silence is the failure this alarm exists for.
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+        stuck = self._critical(
+            "StuckExecutions",
+            service_metric(telemetry.STUCK_EXECUTIONS_GAUGE, "Maximum", FIVE_MINUTES),
             threshold=0,
             periods=1,
-            description="Executions gave up after every retry; drain with `jobsched dlq redrive` "
+            description="Executions are still `running` after their lease: their executor died. SQS "
+            "redelivers them after the visibility timeout, or they reach the execution DLQ "
             "(docs/operations.md).",
         )
         fires_rejected = self._critical(
             "FiresRejected",
-            cloudwatch.Metric(
-                namespace=config.METRICS_NAMESPACE,
-                metric_name=telemetry.FIRES_REJECTED_TOTAL,
-                dimensions_map={telemetry.SERVICE_DIMENSION: config.SERVICE},
-                statistic="Sum",
-                period=ONE_MINUTE,
-            ),
+            service_metric(telemetry.FIRES_REJECTED_TOTAL, "Sum", ONE_MINUTE),
             threshold=0,
             periods=1,
             description="The executor dropped messages on the execution queue that the service did not make "
@@ -229,6 +319,22 @@ class OperationsAlarms(Construct):
                 periods=2,
                 description="More than 10% of job executions failed, two 5-minute periods running.",
             ),
+            self._warning(
+                "ScheduleSyncFailures",
+                service_metric(telemetry.SCHEDULE_SYNC_FAILURES_TOTAL, "Sum", FIVE_MINUTES),
+                threshold=0,
+                periods=1,
+                description="schedule-sync failed to apply job changes (retried; its DLQ pages when the "
+                "retries run out). The 'schedule-sync failed' log lines name each job and error.",
+            ),
+            self._warning(
+                "SchedulesInError",
+                service_metric(telemetry.SCHEDULES_IN_ERROR_GAUGE, "Maximum", FIVE_MINUTES),
+                threshold=0,
+                periods=1,
+                description="EventBridge Scheduler refused some jobs' schedules (state error): those jobs do "
+                "not fire. Each job's schedule_error says why (docs/operations.md).",
+            ),
         ]
         if web_acl_name is not None:
             warnings.append(
@@ -247,33 +353,89 @@ class OperationsAlarms(Construct):
             critical_latency,
             *table_alarms,
             dlq_not_empty,
+            *lost_fires,
             fires_rejected,
+            heartbeat,
+            stuck,
         ]
+        per_function = [self._function_alarms(service_function) for service_function in functions]
         self.alarms = AlarmSet(
             critical=critical,
-            warning=warnings,
+            warning=[*warnings, *(alarm for own in per_function for alarm in own.alarms)],
             rollback=[service_down, critical_errors, critical_latency, *table_alarms],
+            per_function=per_function,
+            heartbeat=heartbeat,
+        )
+
+    def _function_alarms(self, service_function: ServiceFunction) -> FunctionAlarms:
+        """Errors and throttles of one function, two minutes running (one bad invocation is no alarm)."""
+        function = service_function.function
+        name = function_label(service_function)
+        errors = self._warning(
+            f"{name}-Errors",
+            function.metric_errors(statistic="Sum", period=ONE_MINUTE),
+            threshold=0,
+            periods=2,
+            description=f"{name} failed invocations (errors, timeouts) two minutes running; a deployment "
+            "of it rolls back on this alarm.",
+        )
+        throttles = self._warning(
+            f"{name}-Throttles",
+            function.metric_throttles(statistic="Sum", period=ONE_MINUTE),
+            threshold=0,
+            periods=2,
+            description=f"{name} invocations throttled two minutes running (concurrency limit reached).",
+        )
+        return FunctionAlarms(service_function, [errors, throttles])
+
+    def _dlq_alarm(self, name: str, queue: sqs.IQueue, description: str) -> cloudwatch.Alarm:
+        return self._critical(
+            name,
+            queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=ONE_MINUTE),
+            threshold=0,
+            periods=1,
+            description=description,
         )
 
     def _critical(
         self, name: str, metric: cloudwatch.IMetric, *, threshold: float, periods: int, description: str
     ) -> cloudwatch.Alarm:
-        return self._alarm("Critical", name, metric, threshold, periods, description, self._critical_actions)
+        return self._alarm(
+            "Critical",
+            name,
+            metric,
+            threshold=threshold,
+            periods=periods,
+            description=description,
+            action=self._critical_actions,
+        )
 
     def _warning(
         self, name: str, metric: cloudwatch.IMetric, *, threshold: float, periods: int, description: str
     ) -> cloudwatch.Alarm:
-        return self._alarm("Warning", name, metric, threshold, periods, description, self._warning_actions)
+        return self._alarm(
+            "Warning",
+            name,
+            metric,
+            threshold=threshold,
+            periods=periods,
+            description=description,
+            action=self._warning_actions,
+        )
 
     def _alarm(
         self,
         severity: str,
         name: str,
         metric: cloudwatch.IMetric,
+        *,
         threshold: float,
         periods: int,
         description: str,
         action: actions.SnsAction,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        # No requests or no executions is not an outage by itself (quiet regions, nights).
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
@@ -282,15 +444,21 @@ class OperationsAlarms(Construct):
             alarm_description=f"[{severity.upper()}] {description}",
             metric=metric,
             threshold=threshold,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            comparison_operator=comparison,
             evaluation_periods=periods,
             datapoints_to_alarm=periods,
-            # No requests or no executions is not an outage by itself (quiet regions, nights).
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=missing,
         )
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
         return alarm
+
+
+def function_label(service_function: ServiceFunction) -> str:
+    """The function's construct id (ExecutorFunction, JobApiFunction, ...): stable, readable, unique."""
+    scope = service_function.function.node.scope
+    assert scope is not None
+    return scope.node.id
 
 
 def _table_metric(table: dynamodb.ITable, metric_name: str) -> cloudwatch.Metric:

@@ -17,6 +17,7 @@ from infra.constructs.execution_archive import ExecutionArchive
 from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.global_endpoint import RegionalEndpoint
+from infra.constructs.heartbeat import Heartbeat
 from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
 from infra.constructs.job_metrics import JobMetrics
 from infra.constructs.key_authorizer import KeyAuthorizer
@@ -95,7 +96,34 @@ class RegionalStack(Stack):
             regions=infra_config.regions,
         )
 
-        # Operations last: the dashboards list every function the factory created above.
+        self.job_metrics = JobMetrics(
+            self,
+            "JobMetrics",
+            functions=functions,
+            jobs_table=tables.jobs_table,
+            executions_table=tables.executions_table,
+        )
+        self.scheduling = Scheduling(
+            self, "Scheduling", functions=functions, execution_queue=self.execution_queue
+        )
+        Heartbeat(
+            self,
+            "Heartbeat",
+            scheduling=self.scheduling,
+            execution_queue=self.execution_queue,
+            executor=execution.executor,
+            jobs_table=tables.jobs_table,
+        )
+        ScheduleApiRoutes(
+            self,
+            "ScheduleApi",
+            api_v1=api_v1,
+            request_validator=api.request_validator,
+            functions=functions,
+            jobs_table=tables.jobs_table,
+        )
+
+        # Operations last, once every function exists: each gets its dashboard widgets and its own alarms.
         topics = AlarmTopics(self, "AlarmTopics", notifications=infra_config.operations.notifications)
         self.archive = ExecutionArchive(
             self,
@@ -115,9 +143,17 @@ class RegionalStack(Stack):
             critical_topic=topics.critical,
             warning_topic=topics.warning,
             web_acl_name=self.web_acl.name,
+            scheduler_dead_letter_queue=self.scheduling.scheduler_dlq,
+            sync_dead_letter_queue=self.scheduling.sync_dlq,
+            functions=functions.functions,
         )
         for alarm in alarms.alarms.rollback:
             functions.add_rollback_alarm(alarm)
+        for own in alarms.alarms.per_function:
+            for alarm in own.alarms:
+                own.function.deployment_group.add_alarm(alarm)
+        if alarms.alarms.heartbeat is not None:
+            functions.deployment_group(execution.executor).add_alarm(alarms.alarms.heartbeat)
         dashboards = Dashboards(
             self,
             "Dashboards",
@@ -127,6 +163,10 @@ class RegionalStack(Stack):
             dead_letter_queue=self.execution_queue.dead_letter_queue,
             tables=tables_in_region,
             alarms=alarms.alarms,
+            other_dead_letter_queues={
+                "Scheduler DLQ": self.scheduling.scheduler_dlq,
+                "schedule-sync DLQ": self.scheduling.sync_dlq,
+            },
         )
         # The edge on the application-performance dashboard: allowed and blocked requests, by the web ACL.
         dashboards.facades["ApplicationPerformance"].monitor_web_application_firewall_acl_v2(
@@ -134,20 +174,10 @@ class RegionalStack(Stack):
             region=self.region,
             human_readable_name="WAF (per-IP limit, body size, managed rules)",
         )
-        self.job_metrics = JobMetrics(self, "JobMetrics", functions=functions, jobs_table=tables.jobs_table)
-        self.scheduling = Scheduling(
-            self, "Scheduling", functions=functions, execution_queue=self.execution_queue
-        )
-        ScheduleApiRoutes(
-            self,
-            "ScheduleApi",
-            api_v1=api_v1,
-            request_validator=api.request_validator,
-            functions=functions,
-            jobs_table=tables.jobs_table,
-        )
 
-        CfnOutput(self, "ApiUrl", value=api.rest_api.url, description="Base URL of the prod stage")
+        self.api_url_output = CfnOutput(
+            self, "ApiUrl", value=api.rest_api.url, description="Base URL of the prod stage"
+        )
         CfnOutput(
             self, "ApiId", value=api.rest_api.rest_api_id, description="REST API id (for key onboarding)"
         )

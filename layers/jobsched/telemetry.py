@@ -48,6 +48,14 @@ API_REQUESTS_TOTAL = "api_requests_total"
 AUTHORIZER_DECISIONS_TOTAL = "authorizer_decisions_total"
 # Not in the spec: queue messages the executor dropped as not made by the service (forged or broken fires).
 FIRES_REJECTED_TOTAL = "fires_rejected_total"
+# Not in the spec: the dead man's switch (execution.heartbeat), one per region a minute when all is well.
+HEARTBEAT_OK = "heartbeat_ok"
+# Not in the spec: job changes schedule-sync failed to apply (each retried; its DLQ after the last try).
+SCHEDULE_SYNC_FAILURES_TOTAL = "schedule_sync_failures_total"
+# Not in the spec, from the job census: schedules the scheduler refused (state error), and executions
+# still `running` after their lease (their executor died; the message comes back or goes to the DLQ).
+SCHEDULES_IN_ERROR_GAUGE = "schedules_in_error_gauge"
+STUCK_EXECUTIONS_GAUGE = "stuck_executions_gauge"
 
 SERVICE_DIMENSION = "service"
 ROUTE_DIMENSION = "route"
@@ -241,3 +249,28 @@ def record_fire_rejected(reason: str, **claims: str | None) -> None:
         extra={"reason": reason, **{f"claimed_{k}": v for k, v in claims.items() if v is not None}},
     )
     _dimensioned(FIRES_REJECTED_TOTAL, MetricUnit.Count, 1)
+
+
+def record_heartbeat() -> None:
+    """The region's heartbeat fire arrived and was recorded (dimension: service only, one alarm)."""
+    _dimensioned(HEARTBEAT_OK, MetricUnit.Count, 1)
+
+
+def record_schedule_sync_failure(tenant: str, job_id: str, error: BaseException) -> None:
+    """schedule-sync could not apply a change of this job: a log line naming the job, and one count.
+
+    The error's type and message are logged (AWS error messages name resources, never secrets); the
+    stream retries the record and gives up into the sync DLQ after its last attempt.
+    """
+    logger.warning(
+        "schedule-sync failed",
+        extra={"tenant": tenant, "job_id": job_id, "error": f"{type(error).__name__}: {error}"[:500]},
+    )
+    _dimensioned(SCHEDULE_SYNC_FAILURES_TOTAL, MetricUnit.Count, 1)
+
+
+def record_job_census(active: int, schedules_in_error: int, stuck_executions: int) -> None:
+    """The job census's gauges, one line each (the dashboards and alarms read their Maximum)."""
+    metrics.add_metric(name=ACTIVE_JOBS_GAUGE, unit=MetricUnit.Count, value=active)
+    metrics.add_metric(name=SCHEDULES_IN_ERROR_GAUGE, unit=MetricUnit.Count, value=schedules_in_error)
+    metrics.add_metric(name=STUCK_EXECUTIONS_GAUGE, unit=MetricUnit.Count, value=stuck_executions)

@@ -231,7 +231,9 @@ def add_regions_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     for sub in (fail_parser, restore_parser):
         sub.add_argument("--region", type=region_name, required=True, help="the region of the drill")
     fail_parser.add_argument("--note", default="", help="why (shown by `jobsched regions status`)")
-    status_parser = region_commands.add_parser("status", help="which configured regions are marked")
+    status_parser = region_commands.add_parser(
+        "status", help="which configured regions are marked, and each region's last heartbeat"
+    )
     for sub in (fail_parser, restore_parser, status_parser):
         sub.add_argument(
             "--table-region",
@@ -450,6 +452,7 @@ def run_aws_command(command: Callable[[], int]) -> int:
 
 
 def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from jobsched.execution.adapters.heartbeats import DynamoHeartbeats
     from jobsched.health.adapters.checks import DynamoDrillMarkers
     from jobsched_local import region_commands
     from jobsched_local.aws_session import client_factory, make_session
@@ -468,7 +471,8 @@ def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         elif args.regions_command == "restore":
             region_commands.restore(markers, args.region, sys.stdout)
         else:
-            region_commands.status(markers, regions, sys.stdout)
+            heartbeats = DynamoHeartbeats(dynamodb, config.JOBS_TABLE)
+            region_commands.status(markers, regions, sys.stdout, heartbeats)
         return 0
 
     return run_aws_command(command)

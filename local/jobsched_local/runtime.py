@@ -4,6 +4,7 @@ start), the provisioned API, the gateway and the workers; one process and its Dy
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 import boto3
 
 from jobsched import config
+from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV
 from jobsched.targets.guard import parse_host_port
 from jobsched_local.archive_commands import archive_dir
 from jobsched_local.authorizer_gate import CachingAuthorizer
@@ -125,8 +127,15 @@ class LocalRuntime:
             opts.workers_per_function,
         )
         api_ids = provision(opts.region, opts.regions)
+        # The dead man's switch: a new token per start, in the heartbeat schedule and the executor's env.
+        env[HEARTBEAT_TOKEN_ENV] = secrets.token_urlsafe(32)
         scheduling = SchedulingRuntime(
-            opts.state_dir, opts.region, opts.regions, ACCOUNT_ID, self._emulator.journal
+            opts.state_dir,
+            opts.region,
+            opts.regions,
+            ACCOUNT_ID,
+            self._emulator.journal,
+            heartbeat_token=env[HEARTBEAT_TOKEN_ENV],
         )
         rebuilt = scheduling.prepare()  # moto's schedules and API keys, from the tables
 

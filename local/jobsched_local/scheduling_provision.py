@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from jobsched import config
+from jobsched.execution.heartbeat import (
+    HEARTBEAT_DESCRIPTION,
+    HEARTBEAT_EXPRESSION,
+    HEARTBEAT_SCHEDULE_NAME,
+    heartbeat_input,
+)
+from jobsched.scheduling.settings import queue_arn
 
 ClientFor = Callable[[str, str], Any]
 
@@ -51,3 +59,33 @@ def _ensure_queue(client: Any, name: str, attributes: dict[str, str]) -> str:
         return str(client.get_queue_url(QueueName=name)["QueueUrl"])
     except client.exceptions.QueueDoesNotExist:
         return str(client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+
+
+def ensure_heartbeat_schedule(client: Any, region: str, account: str, token: str) -> None:
+    """The region's dead man's switch, as the regional stack makes it (infra/constructs/heartbeat.py).
+
+    It starts now: moto is rebuilt at every start and the token is new, so no fire from before the start
+    is caught up (the schedule clock counts a rate from its start date).
+    """
+    definition = {
+        "Name": HEARTBEAT_SCHEDULE_NAME,
+        "GroupName": config.SCHEDULE_GROUP,
+        "Description": HEARTBEAT_DESCRIPTION,
+        "ScheduleExpression": HEARTBEAT_EXPRESSION,
+        "ScheduleExpressionTimezone": "UTC",
+        "StartDate": datetime.now(UTC),
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
+        "Target": {
+            "Arn": queue_arn(region, account, config.EXECUTION_QUEUE),
+            "RoleArn": f"arn:aws:iam::{account}:role/{config.SERVICE}-scheduler-{region}",
+            "Input": heartbeat_input(token),
+            "DeadLetterConfig": {"Arn": queue_arn(region, account, config.SCHEDULER_DLQ)},
+        },
+    }
+    try:
+        client.get_schedule(Name=HEARTBEAT_SCHEDULE_NAME, GroupName=config.SCHEDULE_GROUP)
+    except client.exceptions.ResourceNotFoundException:
+        client.create_schedule(**definition)
+    else:
+        client.update_schedule(**definition)

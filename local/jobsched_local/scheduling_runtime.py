@@ -21,6 +21,7 @@ from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.execution.adapters.execution_store import execution_pk, execution_sk
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.fire import FireMessage, execution_id_for
+from jobsched.execution.heartbeat import HEARTBEAT_TENANT
 from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_sk, tenant_pk
 from jobsched_local.execution_recovery import ExecutionRecovery
 from jobsched_local.queue_journal import QueueJournal
@@ -32,6 +33,7 @@ from jobsched_local.schedule_clock import (
     ScheduleMarks,
     SummaryLister,
 )
+from jobsched_local.scheduling_provision import ensure_heartbeat_schedule
 from jobsched_local.stream_feeder import (
     STREAMS_CLIENT_CONFIG,
     StreamFeeder,
@@ -58,9 +60,11 @@ class SchedulingRuntime:
         regions: Sequence[str],
         account: str,
         journal: QueueJournal | None = None,
+        heartbeat_token: str | None = None,
     ) -> None:
         self._state_dir = state_dir
         self._journal = journal
+        self._heartbeat_token = heartbeat_token
         self._serving = serving_region
         self._regions = list(regions)
         self._account = account
@@ -75,7 +79,16 @@ class SchedulingRuntime:
         syncs = local_syncs(
             self._regions, self._serving, in_process_client, self._account, clock=rebuild_clock()
         )
-        return rebuild(self._dynamodb, syncs, in_process_client, self._regions)
+        summary = rebuild(self._dynamodb, syncs, in_process_client, self._regions)
+        if self._heartbeat_token is not None:
+            # The serving region's executor is the one that runs here, so its heartbeat is the one made.
+            ensure_heartbeat_schedule(
+                in_process_client("scheduler", self._serving),
+                self._serving,
+                self._account,
+                self._heartbeat_token,
+            )
+        return summary
 
     def workers(self) -> list[BackgroundWorker]:
         feeder = StreamFeeder(
@@ -156,7 +169,12 @@ def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
 
 
 def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:
-    """Those of the scheduled times for which the executions table has no record."""
+    """Those of the scheduled times for which the executions table has no record.
+
+    The heartbeat has no executions and a missed one is not sent again: it reports the present only.
+    """
+    if tenant == HEARTBEAT_TENANT:
+        return []
     by_id = {execution_id_for(job_id, t): t for t in times}
     found: set[str] = set()
     ids = list(by_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,7 +10,10 @@ from aws_cdk.assertions import Template
 
 from infra.config import InfraConfig, InfraConfigError
 from infra.constructs.dashboards import DASHBOARDS, dashboard_name
+from infra.stacks.data_stack import data_stack_name
+from infra.stacks.regional_stack import regional_stack_name
 from jobsched import config
+from tests.infra.conftest import SynthesizedApp, load_cdk_json, synthesize
 
 CRITICAL = {
     "ServiceDown": 0.5,
@@ -20,7 +24,11 @@ CRITICAL = {
     f"DynamoDbErrors-{config.EXECUTIONS_TABLE}": 0,
     f"DynamoDbThrottles-{config.EXECUTIONS_TABLE}": 0,
     "DeadLetterQueueNotEmpty": 0,
+    "SchedulerDeadLetterQueueNotEmpty": 0,
+    "ScheduleSyncDeadLetterQueueNotEmpty": 0,
     "FiresRejected": 0,
+    "HeartbeatMissing": 1,
+    "StuckExecutions": 0,
 }
 WARNING = {
     "ApiErrorRate": 0.02,
@@ -30,7 +38,11 @@ WARNING = {
     # constructs/execution_archive.py: a daily archive run failed (its DLQ), or the archiver raised.
     "ArchiverFailed": 0,
     "ArchiverErrors": 0,
+    "ScheduleSyncFailures": 0,
+    "SchedulesInError": 0,
 }
+# Every function's own alarms (tests/infra/test_watched_functions.py checks them).
+FUNCTION_ALARM = ("Function-Errors", "Function-Throttles")
 
 
 def _of_type(resources: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
@@ -80,11 +92,13 @@ def test_alarm_thresholds_and_actions_on_their_topic(
     topic = {"Ref": _topic_id(resources, f"jobsched-alarms-{severity}")}
     prefix = f"jobsched-{region}-{severity}-"
 
-    assert {name.removeprefix(prefix) for name in alarms if name.startswith(prefix)} == set(expected)
+    named = {name.removeprefix(prefix) for name in alarms if name.startswith(prefix)}
+    assert {name for name in named if not name.endswith(FUNCTION_ALARM)} == set(expected)
     for name, threshold in expected.items():
         alarm = alarms[prefix + name]
         assert alarm["Threshold"] == threshold, name
-        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", name
+        comparison = "LessThanThreshold" if name == "HeartbeatMissing" else "GreaterThanThreshold"
+        assert alarm["ComparisonOperator"] == comparison, name
         assert alarm["AlarmActions"] == [topic], name
         assert alarm["OKActions"] == [topic], name
 
@@ -114,8 +128,9 @@ def test_execution_failure_alarm_divides_failed_by_finished(
     alarm = _alarms_by_name(resources)[f"jobsched-{region}-warning-JobExecutionFailures"]
     queries = {query["Id"]: query for query in alarm["Metrics"]}
 
-    assert queries["expr_1"]["Expression"] == "failed / (succeeded + failed)" or any(
-        query.get("Expression") == "failed / (succeeded + failed)" for query in alarm["Metrics"]
+    expression = "FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0))"
+    assert queries["expr_1"]["Expression"] == expression or any(
+        query.get("Expression") == expression for query in alarm["Metrics"]
     )
     outcomes = {
         dimension["Value"]
@@ -138,10 +153,12 @@ def test_every_function_has_a_live_alias_and_a_canary_deployment_group_that_roll
         alarm["Properties"]["AlarmName"]: key
         for key, alarm in _of_type(resources, "AWS::CloudWatch::Alarm").items()
     }
+    # The shared rollback alarms judge the code being deployed; queues, gauges and the heartbeat do not
+    # (the heartbeat rolls back the executor only: tests/infra/test_watched_functions.py).
     rollback = {
         f"jobsched-{region}-critical-{name}"
         for name in CRITICAL
-        if name not in ("DeadLetterQueueNotEmpty", "FiresRejected")
+        if name.startswith(("ServiceDown", "ApiErrorRate", "ApiLatencyP95", "DynamoDb"))
     }
 
     assert {alias["Properties"]["FunctionName"]["Ref"] for alias in aliases.values()} == set(functions)
@@ -150,7 +167,7 @@ def test_every_function_has_a_live_alias_and_a_canary_deployment_group_that_roll
         assert alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"]["Ref"] in groups
     assert deployment_config["Properties"]["TrafficRoutingConfig"] == {
         "Type": "TimeBasedCanary",
-        "TimeBasedCanary": {"CanaryPercentage": 10, "CanaryInterval": 10},
+        "TimeBasedCanary": {"CanaryPercentage": 10, "CanaryInterval": 30},
     }
     assert len(groups) == len(functions)
     for group in groups.values():
@@ -160,7 +177,7 @@ def test_every_function_has_a_live_alias_and_a_canary_deployment_group_that_roll
             "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"],
         }
         assert properties["AlarmConfiguration"]["Enabled"] is True
-        assert {alarm["Name"]["Ref"] for alarm in properties["AlarmConfiguration"]["Alarms"]} == {
+        assert {alarm["Name"]["Ref"] for alarm in properties["AlarmConfiguration"]["Alarms"]} >= {
             alarm_ids[name] for name in rollback
         }
 
@@ -205,14 +222,14 @@ def test_notification_targets_and_canary_settings_come_from_context() -> None:
                     "warning": {"emails": ["ops@example.com"]},
                 },
                 "budget": {"monthly_limit_usd": 7000, "alert_threshold_percent": 90},
-                "deployment": {"canary_percent": 20, "canary_interval_minutes": 30},
+                "deployment": {"canary_percent": 20, "canary_interval_minutes": 45},
             }
         }
     )
 
     assert parsed.operations.notifications.warning.emails == ("ops@example.com",)
     assert parsed.operations.budget.monthly_limit_usd == 7000
-    assert parsed.operations.deployment.canary_interval_minutes == 30
+    assert parsed.operations.deployment.canary_interval_minutes == 45
 
 
 @pytest.mark.parametrize(
@@ -220,6 +237,7 @@ def test_notification_targets_and_canary_settings_come_from_context() -> None:
     [
         {"notifications": {"critical": {"https_endpoints": ["http://plain.example.com"]}}},
         {"notifications": {"warning": {"emails": ["not-an-address"]}}},
+        {"notifications": {"critical": {"chat_webhooks": ["http://chat.example.com/hook"]}}},
         {"deployment": {"canary_percent": 100}},
         {"budget": {"monthly_limit_usd": 0}},
     ],
@@ -243,3 +261,79 @@ def test_a_rejected_fire_pages_on_the_metric_the_executor_emits(
     )
     assert alarm["Dimensions"] == [{"Name": "service", "Value": config.SERVICE}]
     assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (0, 1)
+
+
+SUBSCRIBERS = {
+    "critical": {
+        "emails": ["oncall@example.com"],
+        "https_endpoints": ["https://events.pagerduty.com/integration/abc/enqueue"],
+        "chat_webhooks": ["https://chat-relay.example.com/sns/ops-critical"],
+    },
+    "warning": {"chat_webhooks": ["https://chat-relay.example.com/sns/ops"]},
+    "budget": {
+        "emails": ["finance@example.com"],
+        "chat_webhooks": ["https://chat-relay.example.com/sns/cost"],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def synthesized_with_subscribers(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    context = load_cdk_json()["context"]
+    operations = {**context["operations"], "notifications": SUBSCRIBERS}
+    return synthesize(tmp_path_factory, {"operations": operations})
+
+
+def _subscriptions(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    resources = template["Resources"]
+    topics = {key: t["Properties"]["TopicName"] for key, t in _of_type(resources, "AWS::SNS::Topic").items()}
+    found: dict[str, set[tuple[str, str]]] = {}
+    for subscription in _of_type(resources, "AWS::SNS::Subscription").values():
+        properties = subscription["Properties"]
+        topic = topics[properties["TopicArn"]["Ref"]]
+        found.setdefault(topic, set()).add((properties["Protocol"], properties["Endpoint"]))
+    return found
+
+
+def test_subscribers_per_severity_come_from_context(synthesized_with_subscribers: SynthesizedApp) -> None:
+    regional = synthesized_with_subscribers.template_json(regional_stack_name("eu-west-1"))
+    data = synthesized_with_subscribers.template_json(data_stack_name(config.PRIMARY_REGION))
+
+    assert _subscriptions(regional) == {
+        "jobsched-alarms-critical": {
+            ("email", "oncall@example.com"),
+            ("https", "https://events.pagerduty.com/integration/abc/enqueue"),
+            ("https", "https://chat-relay.example.com/sns/ops-critical"),
+        },
+        "jobsched-alarms-warning": {("https", "https://chat-relay.example.com/sns/ops")},
+    }
+    assert _subscriptions(data) == {
+        "jobsched-budget": {
+            ("email", "finance@example.com"),
+            ("https", "https://chat-relay.example.com/sns/cost"),
+        }
+    }
+    [budget] = _of_type(data["Resources"], "AWS::Budgets::Budget").values()
+    for notification in budget["Properties"]["NotificationsWithSubscribers"]:
+        assert {s["SubscriptionType"] for s in notification["Subscribers"]} == {"SNS", "EMAIL"}
+
+
+def _warnings(synth: SynthesizedApp) -> list[str]:
+    """The warnings `cdk synth` prints: each stack's metadata entries of type aws:cdk:warning."""
+    return [
+        str(entry["data"])
+        for metadata in synth.outdir.glob("*.metadata.json")
+        for entries in json.loads(metadata.read_text()).values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:warning"
+    ]
+
+
+def test_synth_warns_when_the_critical_topic_or_the_budget_would_tell_nobody(
+    synthesized: SynthesizedApp, synthesized_with_subscribers: SynthesizedApp
+) -> None:
+    warnings = _warnings(synthesized)
+    critical = [w for w in warnings if "jobsched-alarms-critical has no subscriber" in w]
+    assert len(critical) == len(config.REGIONS)
+    assert len([w for w in warnings if "jobsched-budget has no subscriber" in w]) == 1
+    assert not [w for w in _warnings(synthesized_with_subscribers) if "has no subscriber" in w]

@@ -52,6 +52,6 @@ def test_the_census_function_emits_the_gauge(capsys: pytest.CaptureFixture[str])
     create("acme")
     create("globex")
     census = importlib.import_module("functions.job_metrics.handler")
-    assert census.handler({}, None) == {"active_jobs": 2}
+    assert census.handler({}, None) == {"active_jobs": 2, "schedules_in_error": 0, "stuck_executions": 0}
     [gauge] = named(emitted_metrics(capsys.readouterr().out), telemetry.ACTIVE_JOBS_GAUGE)
     assert gauge.values == [2.0]

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.heartbeat import HeartbeatReceiver, is_heartbeat
 from jobsched.execution.models import (
     Execution,
     ExecutionStatus,
@@ -41,6 +42,8 @@ class Result(StrEnum):
     SUCCEEDED = "succeeded"
     RETRY_SCHEDULED = "retry_scheduled"
     FAILED = "failed"
+    # The service's own heartbeat fire (jobsched.execution.heartbeat): recorded, nothing called.
+    HEARTBEAT = "heartbeat"
 
 
 class RejectReason(StrEnum):
@@ -190,6 +193,7 @@ class Executor:
         on_finished: Callable[[ExecutionStatus, float], None] = lambda status, duration_ms: None,
         on_rejected: Callable[[Rejection], None] = lambda rejection: None,
         clock: Clock | None = None,
+        heartbeat: HeartbeatReceiver | None = None,
     ) -> None:
         self._store = store
         self._jobs = jobs
@@ -200,8 +204,11 @@ class Executor:
         self._on_finished = on_finished
         self._on_rejected = on_rejected
         self._now = clock or (lambda: datetime.now(UTC))
+        self._heartbeat = heartbeat
 
     def process(self, message: FireMessage) -> Result:
+        if is_heartbeat(message):
+            return self._receive_heartbeat(message)
         # Verified before anything else: a forged message must not pre-claim another tenant's execution ids,
         # nor be re-queued (deferred) with the executor's own credentials.
         loaded = self._jobs.load(message.tenant, message.job_id)
@@ -229,6 +236,15 @@ class Executor:
             self._finish(claim, loaded, status=ExecutionStatus.SKIPPED, skip_reason=reason)
             return Result.SKIPPED
         return self._run(claim, loaded)
+
+    def _receive_heartbeat(self, message: FireMessage) -> Result:
+        """A heartbeat fire: recorded if it carries the heartbeat token, rejected (and counted) otherwise."""
+        if self._heartbeat is None or not self._heartbeat.genuine(message):
+            reason = RejectReason.NO_TOKEN if message.fire_token is None else RejectReason.TOKEN_MISMATCH
+            self.reject(Rejection(reason, message.tenant, message.job_id, message.trigger.value))
+            return Result.REJECTED
+        self._heartbeat.receive(message, self._now())
+        return Result.HEARTBEAT
 
     def reject(self, rejection: Rejection) -> None:
         """Report a dropped message (also one the handler could not even parse)."""

@@ -30,6 +30,8 @@ from jobsched.scheduling.expressions import (
 MAX_SCHEDULE_NAME = 64
 _DESCRIPTION_VERSION = re.compile(r"\bv(?P<version>\d+)$")
 Clock = Callable[[], datetime]
+# Told of every change that failed (the record is retried from there): logs it with the job id, counts it.
+FailureReporter = Callable[["JobChange", Exception], None]
 
 
 class ChangeKind(StrEnum):
@@ -174,12 +176,18 @@ class ScheduleSync:
     """Applies job changes to the schedules of one region."""
 
     def __init__(
-        self, region: str, gateway: SchedulerGateway, store: ScheduleStateStore, clock: Clock | None = None
+        self,
+        region: str,
+        gateway: SchedulerGateway,
+        store: ScheduleStateStore,
+        clock: Clock | None = None,
+        on_failure: FailureReporter = lambda change, error: None,
     ) -> None:
         self.region = region
         self._gateway = gateway
         self._store = store
         self._now = clock or (lambda: datetime.now(UTC))
+        self._on_failure = on_failure
 
     def process_batch(self, changes: Sequence[JobChange]) -> BatchResult:
         """In order; stops at the first transient failure so the stream retries from that record on."""
@@ -187,8 +195,9 @@ class ScheduleSync:
         for change in changes:
             try:
                 outcomes[change.record_id] = self.apply(change)
-            except Exception:
+            except Exception as exc:  # transient or not, it is reported and the stream retries it
                 outcomes[change.record_id] = Outcome.FAILED
+                self._on_failure(change, exc)
                 return BatchResult(outcomes, change.record_id)
         return BatchResult(outcomes, None)
 

@@ -4,12 +4,17 @@
   their scheduled time, so the sort key orders a job's history by time (read backwards: newest first).
 - lease_until (epoch s, 0 when no attempt is in flight) and active_until (until when the execution counts
   as running for overlap checks) are internal and never returned; expires_at is the 12-month TTL.
+- While an execution is running it is also filed in gsi1 under RUNNING#<shard> with gsi1sk = the epoch
+  second (zero-padded) after which it is stuck: its lease's end, or while it awaits a retry, the retry's
+  time plus a lease. Finishing removes both, so the index holds only running executions and the job census
+  counts the stuck ones with a few count-only queries (a sparse index; docs/decisions.md).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +32,9 @@ from jobsched.execution.models import (
 )
 
 OVERLAP_SCAN_LIMIT = 50
+# Running executions spread over this many gsi1 partitions, so no index partition takes every claim.
+RUNNING_SHARDS = 4
+RUNNING_INDEX_PREFIX = "RUNNING#"
 _OUTCOME_ATTRIBUTES = ("status_code", "error", "response_excerpt", "duration_ms")
 
 
@@ -36,6 +44,16 @@ def execution_pk(tenant: str, job_id: str) -> str:
 
 def execution_sk(execution_id: str) -> str:
     return f"EXEC#{execution_id}"
+
+
+def running_index_pk(execution_id: str) -> str:
+    shard = int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % RUNNING_SHARDS
+    return f"{RUNNING_INDEX_PREFIX}{shard}"
+
+
+def stuck_after_key(epoch_seconds: int) -> str:
+    """gsi1sk of a running execution: sorts as the time does (zero-padded epoch seconds)."""
+    return f"{epoch_seconds:012d}"
 
 
 def _epoch(value: datetime) -> int:
@@ -87,7 +105,11 @@ class DynamoExecutionStore:
             "active_until = :lease",
             "expires_at = :expires",
             "entity = :entity",
+            "gsi1pk = :running_pk",
+            "gsi1sk = :stuck_after",
         ]
+        values[":running_pk"] = running_index_pk(claim.execution_id)
+        values[":stuck_after"] = stuck_after_key(_epoch(claim.lease_until))
         values[":entity"] = "execution"
         if message.retry_of:
             sets.append("retry_of = :retry_of")
@@ -156,12 +178,16 @@ class DynamoExecutionStore:
         values: dict[str, Any] = {":k": attempt, ":running": ExecutionStatus.RUNNING.value, ":zero": 0}
         values[":active"] = active_until
         sets = ["lease_until = :zero", "active_until = :active"]
+        # Awaiting a retry: stuck if the retry has not claimed it a lease after its time. Finished: unindexed.
+        removes = ["gsi1pk", "gsi1sk"] if active_until == 0 else []
+        if active_until != 0:
+            sets.append("gsi1sk = :stuck_after")
+            values[":stuck_after"] = stuck_after_key(active_until)
         fields = {name.lstrip("#"): value for name, value in fields.items()}
         for index, (name, value) in enumerate(fields.items()):
             names[f"#f{index}"] = name
             values[f":f{index}"] = value
             sets.append(f"#f{index} = :f{index}")
-        removes = []
         for index, name in enumerate(_OUTCOME_ATTRIBUTES):
             if name not in fields:
                 names[f"#r{index}"] = name
