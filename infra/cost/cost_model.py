@@ -707,7 +707,7 @@ def _bucket(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month:
     load = m.loads[s.region]
     monthly_gb = load.executions * execution["archived_bytes"] / GB
     objects = archive_objects_per_month(m, s.region)
-    object_bytes = monthly_gb * GB / objects if objects else 0.0
+    object_bytes = monthly_gb * GB / (objects / 2) if objects else 0.0  # each object is written twice
     rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
     transition = next((t for r in rules for t in r.get("Transitions", [])), None)
     expiration = next((r.get("ExpirationInDays") for r in rules if r.get("ExpirationInDays")), None)
