@@ -199,3 +199,10 @@ def test_archive_ages_and_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an age"):
         parse_age("30 days")
     assert archive_dir(tmp_path) == tmp_path.resolve() / "archive"
+
+
+def test_the_archive_command_refuses_an_age_it_cannot_read(capsys: pytest.CaptureFixture[str]) -> None:
+    from jobsched_local.cli import main
+
+    assert main(["archive", "run", "--older-than", "3 weeks"]) != 0
+    assert "--older-than" in capsys.readouterr().err
