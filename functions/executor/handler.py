@@ -30,6 +30,7 @@ from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.adapters.job_reader import DynamoJobReader
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage
+from jobsched.keyscheme import JobKey
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
@@ -39,7 +40,7 @@ SETTINGS = load_settings()
 FINAL_FAILURE_METRIC = "executions_failed_final"
 
 
-def _final_failure(tenant: str, job_id: str) -> None:
+def _final_failure(job: JobKey) -> None:
     # Dimensionless on purpose: tenant and job ids would make one metric per job (cost, cardinality).
     with single_metric(
         name=FINAL_FAILURE_METRIC,

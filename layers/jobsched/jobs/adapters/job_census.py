@@ -11,8 +11,8 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.config import GSI1
-from jobsched.jobs.adapters.job_store import COUNTERS_INDEX_PK, tenant_pk
 from jobsched.jobs.models import JobStatus
+from jobsched.keyscheme import COUNTERS_INDEX_PK, JOB_PREFIX, tenant_pk
 
 
 def tenants(client: Any, table: str) -> list[str]:
@@ -34,7 +34,7 @@ def count_active_jobs(client: Any, table: str) -> int:
             FilterExpression="#status = :active",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(
-                {":pk": tenant_pk(tenant), ":job": "JOB#", ":active": JobStatus.ACTIVE.value}
+                {":pk": tenant_pk(tenant), ":job": JOB_PREFIX, ":active": JobStatus.ACTIVE.value}
             ),
             Select="COUNT",
         )

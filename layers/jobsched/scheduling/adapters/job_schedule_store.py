@@ -12,10 +12,9 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import NotFound
-from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_from_item, job_sk, tenant_pk
+from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_from_item
 from jobsched.jobs.models import Job, JobStatus, ScheduleState, runs_document
-
-_JOB_PREFIX = "JOB#"
+from jobsched.keyscheme import JOB_PREFIX, JobKey, job_item_key, tenant_pk
 
 
 class DynamoJobScheduleStore:
@@ -130,7 +129,7 @@ class DynamoJobScheduleStore:
             "ExpressionAttributeNames": {"#region": "region"},
             "ConsistentRead": True,
         }
-        values: dict[str, Any] = {":region": region, ":prefix": _JOB_PREFIX}
+        values: dict[str, Any] = {":region": region, ":prefix": JOB_PREFIX}
         if tenant is not None:
             request["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
             request["FilterExpression"] = "#region = :region"
@@ -154,7 +153,7 @@ class DynamoJobScheduleStore:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": tenant_pk(tenant), ":prefix": _JOB_PREFIX}),
+            "ExpressionAttributeValues": to_item({":pk": tenant_pk(tenant), ":prefix": JOB_PREFIX}),
         }
         while True:
             page = self._client.query(**request)
@@ -170,7 +169,7 @@ class DynamoJobScheduleStore:
             "TableName": self._table,
             "ProjectionExpression": "tenant, job_id",
             "FilterExpression": f"begins_with(sk, :prefix) AND attribute_not_exists({FIRE_TOKEN_ATTRIBUTE})",
-            "ExpressionAttributeValues": to_item({":prefix": _JOB_PREFIX}),
+            "ExpressionAttributeValues": to_item({":prefix": JOB_PREFIX}),
             "ConsistentRead": True,
         }
         while True:
@@ -193,7 +192,7 @@ class DynamoJobScheduleStore:
         )
 
     def _key(self, tenant: str, job_id: str) -> dict[str, Any]:
-        return to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)})
+        return to_item(job_item_key(JobKey(tenant, job_id)))
 
     def _conditional_update(
         self, tenant: str, job_id: str, expression: str, values: dict[str, Any], condition: str
