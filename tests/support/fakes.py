@@ -6,7 +6,7 @@ does on DynamoDB; tests/integration runs the real adapters against moto and Dyna
 
 - InMemoryJobs: the jobs table as the job logic (jobs.ports.JobStore), the executor
   (execution.ports.JobReader), the Execution API (execution.ports.JobLookup) and pause/resume/status
-  (scheduling.control.ScheduleControlStore, RegionMoveStore) see it.
+  (scheduling.ports: ScheduleControlStore, RegionMoveStore) see it.
 - InMemoryExecutions: the executions table (execution.ports.ExecutionStore and ExecutionHistory).
 - RecordingQueue, ScriptedTarget: the execution queue and a job's target.
 """
@@ -146,15 +146,14 @@ class InMemoryJobs:
         if last is None or last.scheduled_at <= summary.scheduled_at:
             self.jobs[job] = _with(found, last_execution=summary)
 
-    # scheduling.control.ScheduleControlStore
+    # scheduling.ports.ScheduleControlStore
 
-    def current(self, tenant: str, job_id: str) -> Job | None:
-        return self.jobs.get(JobKey(tenant, job_id))
+    def current(self, job: JobKey) -> Job | None:
+        return self.jobs.get(job)
 
     def set_enabled(
         self,
-        tenant: str,
-        job_id: str,
+        key: JobKey,
         *,
         enabled: bool,
         note: str | None,
@@ -163,7 +162,6 @@ class InMemoryJobs:
         by: str,
         next_runs: builtins.list[datetime] | None = None,
     ) -> Job | None:
-        key = JobKey(tenant, job_id)
         job = self.jobs.get(key)
         if job is None or job.version != version:
             return None
@@ -185,15 +183,14 @@ class InMemoryJobs:
             if key.tenant == tenant:
                 yield self.jobs[key]
 
-    # scheduling.control.RegionMoveStore
+    # scheduling.ports.RegionMoveStore
 
-    def jobs_in_region(self, region: str, tenant: str | None = None) -> Iterator[tuple[str, str]]:
+    def jobs_in_region(self, region: str, tenant: str | None = None) -> Iterator[JobKey]:
         for key in sorted(self.jobs):
             if self.jobs[key].region == region and tenant in (None, key.tenant):
-                yield key.tenant, key.job_id
+                yield key
 
-    def move(self, tenant: str, job_id: str, *, from_region: str, to_region: str, at: datetime) -> bool:
-        key = JobKey(tenant, job_id)
+    def move(self, key: JobKey, *, from_region: str, to_region: str, at: datetime) -> bool:
         job = self.jobs.get(key)
         if job is None or job.region != from_region:
             return False

@@ -140,7 +140,7 @@ def test_status_counts_the_callers_jobs_per_region_and_the_sync_lag(control: Sch
 
 def test_moving_a_region_rehomes_its_jobs_once(table: InMemoryJobs) -> None:
     jobs = jobs_to_move(table, "us-east-1", tenant="acme")
-    assert jobs == [("acme", "job_a"), ("acme", "job_done")]
+    assert jobs == [JobKey("acme", "job_a"), JobKey("acme", "job_done")]
 
     first = move_jobs(table, jobs, from_region="us-east-1", to_region="eu-west-1", regions=REGIONS)
     second = move_jobs(table, jobs, from_region="us-east-1", to_region="eu-west-1", regions=REGIONS)
