@@ -121,20 +121,22 @@ class RawStore:
     def __init__(self, tenant: str) -> None:
         import boto3
 
-        from jobsched import config
+        from jobsched import config, keyscheme
 
         self.client = boto3.client("dynamodb", region_name=REGION)
         self.table = config.JOBS_TABLE
-        self.pk = {"S": f"TENANT#{tenant}"}
+        self.pk = {"S": keyscheme.tenant_pk(tenant)}
+        self.job_sk = keyscheme.job_sk
+        self.job_prefix = {"S": keyscheme.JOB_PREFIX}
 
     def get(self, job_id: str) -> None:
-        self.client.get_item(TableName=self.table, Key={"pk": self.pk, "sk": {"S": f"JOB#{job_id}"}})
+        self.client.get_item(TableName=self.table, Key={"pk": self.pk, "sk": {"S": self.job_sk(job_id)}})
 
     def list(self) -> None:
         self.client.query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": self.pk, ":prefix": {"S": "JOB#"}},
+            ExpressionAttributeValues={":pk": self.pk, ":prefix": self.job_prefix},
             Limit=20,
         )
 
@@ -142,7 +144,7 @@ class RawStore:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": self.pk, ":prefix": {"S": "JOB#"}},
+            "ExpressionAttributeValues": {":pk": self.pk, ":prefix": self.job_prefix},
         }
         while True:
             page = self.client.query(**request)
@@ -169,7 +171,7 @@ class RawStore:
     def update(self, job_id: str) -> None:
         self.client.update_item(
             TableName=self.table,
-            Key={"pk": self.pk, "sk": {"S": f"JOB#{job_id}"}},
+            Key={"pk": self.pk, "sk": {"S": self.job_sk(job_id)}},
             UpdateExpression="SET description = :d, #v = #v + :one",
             ExpressionAttributeNames={"#v": "version"},
             ExpressionAttributeValues={":d": {"S": "raw"}, ":one": {"N": "1"}},
@@ -177,7 +179,7 @@ class RawStore:
 
     def job_item(self, job_id: str) -> dict[str, Any]:
         response = self.client.get_item(
-            TableName=self.table, Key={"pk": self.pk, "sk": {"S": f"JOB#{job_id}"}}
+            TableName=self.table, Key={"pk": self.pk, "sk": {"S": self.job_sk(job_id)}}
         )
         item: dict[str, Any] = response["Item"]
         return item

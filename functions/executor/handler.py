@@ -32,6 +32,7 @@ from jobsched.execution.adapters.job_reader import DynamoJobReader
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage
 from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV, HeartbeatReceiver
+from jobsched.keyscheme import JobKey
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
@@ -46,7 +47,7 @@ SETTINGS = load_settings()
 FINAL_FAILURE_METRIC = "executions_failed_final"
 
 
-def _final_failure(tenant: str, job_id: str) -> None:
+def _final_failure(job: JobKey) -> None:
     # Dimensionless on purpose: tenant and job ids would make one metric per job (cost, cardinality).
     with single_metric(
         name=FINAL_FAILURE_METRIC,

@@ -19,7 +19,8 @@ from jobsched.api.models import JobList, NoFields, parse_tag_filter, responses
 from jobsched.aws.clients import client
 from jobsched.jobs.adapters.job_store import DynamoJobStore
 from jobsched.jobs.models import JobSpec, JobStatus, JobView
-from jobsched.jobs.service import JobFilters, JobService
+from jobsched.jobs.ports import JobFilters
+from jobsched.jobs.service import JobService
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.telemetry import instrument_api, record_job_created

@@ -10,10 +10,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.api_routes import add_keyless_method
 from jobsched import config
 
 ACCESS_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-HEALTH_PATH = "health"
 
 # One JSON object per request; the authorizer's context names the tenant and key behind each call.
 ACCESS_LOG_FIELDS = {
@@ -121,37 +121,22 @@ class ApiGateway(Construct):
 
     def add_health_route(self, health_function: lambda_.IFunction) -> apigw.Method:
         """GET /health: no key and no authorizer, so load balancers and probes can call it."""
-        method = self.rest_api.root.resource_for_path(HEALTH_PATH).add_method(
-            "GET",
+        return add_keyless_method(
+            self.rest_api.root,
+            "health",
             apigw.LambdaIntegration(health_function, allow_test_invoke=False),
-            api_key_required=False,
-            authorization_type=apigw.AuthorizationType.NONE,
+            "GET /health is the public liveness probe: it reveals only status, version and region.",
         )
-        reason = "GET /health is the public liveness probe: it reveals only status, version and region."
-        Validations.of(method).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
-            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
-        )
-        return method
 
     def add_deep_health_route(self, deep_health_function: lambda_.IFunction) -> apigw.Method:
         """GET /health/deep: no key and no authorizer, because Route 53's health checkers call it."""
-        resource = self.rest_api.root.resource_for_path(config.DEEP_HEALTH_PATH)
-        method = resource.add_method(
-            "GET",
+        return add_keyless_method(
+            self.rest_api.root,
+            "deep_health",
             apigw.LambdaIntegration(deep_health_function, allow_test_invoke=False),
-            api_key_required=False,
-            authorization_type=apigw.AuthorizationType.NONE,
-        )
-        reason = (
             "GET /health/deep is what Route 53's health checkers call (they send no key): it reveals which "
-            "dependency failed, never data, and caches its verdict so it cannot be used to load the table."
+            "dependency failed, never data, and caches its verdict so it cannot be used to load the table.",
         )
-        Validations.of(method).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
-            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
-        )
-        return method
 
     def _acknowledge_findings(self) -> None:
         cloud_watch_role = self.rest_api.node.find_child("CloudWatchRole")

@@ -28,6 +28,7 @@ class DeepHealthRoute(Construct):
             "DeepHealthFunction",
             code_dir="deep_health",
             description="jobsched GET /health/deep: settings, jobs table, execution queue, operator drill",
+            environment={"EXECUTION_QUEUE_URL": queue.queue_url},
         )
         # One GetItem of the region's drill marker (the table only, not its indexes) and one
         # GetQueueAttributes of the execution queue: all the checks may do.
@@ -37,5 +38,4 @@ class DeepHealthRoute(Construct):
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["sqs:GetQueueAttributes"], resources=[queue.queue_arn])
         )
-        self.function.add_environment("EXECUTION_QUEUE_URL", queue.queue_url)
         self.method = api.add_deep_health_route(functions.live_alias(self.function))

@@ -20,8 +20,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
+from infra.constructs.api_routes import add_keyed_methods
 from infra.constructs.function_factory import FunctionFactory
-from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER
 from infra.constructs.table_access import ACCESS_PARTITIONS, TENANT_PARTITIONS, grant_partitions
 from jobsched import config
 
@@ -49,7 +49,6 @@ TARGET_ACTIONS = (
 EXECUTOR_BATCH_SIZE = 10
 EXECUTOR_MAX_CONCURRENCY = 50  # bounds concurrent executors per region (and so the load on targets)
 EXECUTOR_MEMORY_MB = 512
-EXECUTION_ID_PARAMETER = "method.request.path.execution_id"
 TARGET_WILDCARD_REASON = (
     "Allow-listed job targets are named per tenant at run time (jobsched targets allow), so the executor may "
     "call the buses, queues, functions, topics and state machines matching cdk.json's execution_targets "
@@ -84,8 +83,8 @@ class Execution(Construct):
             description="jobsched executor: runs fired jobs from the execution queue",
             timeout=Duration.seconds(config.EXECUTOR_TIMEOUT_SECONDS),
             memory_size=EXECUTOR_MEMORY_MB,
+            environment={"EXECUTION_QUEUE_NAME": config.EXECUTION_QUEUE},
         )
-        self.executor.add_environment("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)
         functions.live_alias(self.executor).add_event_source(
             SqsEventSource(
                 queue,
@@ -240,30 +239,4 @@ class Execution(Construct):
         integration = apigw.LambdaIntegration(
             functions.live_alias(self.api_function), allow_test_invoke=False
         )
-        job_param = {JOB_ID_PARAMETER: True}
-        executions = api_v1.add_resource("executions").add_resource("{job_id}")
-        execution = executions.add_resource("{execution_id}")
-        retry = executions.add_resource("retry")
-        jobs = api_v1.get_resource("jobs")
-        job = jobs.get_resource("{job_id}") if jobs else None
-        assert job is not None, "the Job API routes must exist before the Execution API adds /run"
-        run = job.add_resource("run")
-        methods = [
-            executions.add_method(
-                "GET", integration, request_validator=request_validator, request_parameters=job_param
-            ),
-            execution.add_method(
-                "GET",
-                integration,
-                request_validator=request_validator,
-                request_parameters={**job_param, EXECUTION_ID_PARAMETER: True},
-            ),
-            retry.add_method(
-                "POST", integration, request_validator=request_validator, request_parameters=job_param
-            ),
-            run.add_method(
-                "POST", integration, request_validator=request_validator, request_parameters=job_param
-            ),
-        ]
-        for method in methods:
-            Validations.of(method).acknowledge(Acknowledgment(id="AwsSolutions-COG4", reason=COG4_REASON))
+        add_keyed_methods(api_v1, "executions_api", integration, request_validator)

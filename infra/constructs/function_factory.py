@@ -3,6 +3,7 @@ a `live` alias and a CodeDeploy canary deployment group."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
@@ -17,15 +18,13 @@ from constructs import Construct
 from infra import paths
 from infra.config import DeploymentSettings
 from infra.constructs.lambda_layers import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, SKIPPED_FILES, LambdaLayers
-from jobsched import __version__, config
-from jobsched.settings import Settings
+from jobsched import config
+from jobsched.functions import FunctionEnvironment, check_function_variables
 
 HANDLER = "handler.handler"
 DEFAULT_MEMORY_MB = 256
 API_TIMEOUT = Duration.seconds(10)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-POWERTOOLS_SERVICE_NAME = config.SERVICE
-DEFAULT_MAX_JOBS_PER_TENANT = Settings.model_fields["max_jobs_per_tenant"].default
 LIVE_ALIAS = "live"
 # Lean logs (docs/decisions.md): warnings and errors by default; 1% of invocations log at INFO (Powertools
 # samples them at DEBUG, Lambda lets INFO through); Lambda's own START/END/REPORT lines only when WARN.
@@ -38,23 +37,6 @@ SYSTEM_LOG_LEVEL = lambda_.SystemLogLevel.WARN
 TRACE_SAMPLE_RATE = 0.01
 TRACE_RESERVOIR_PER_SECOND = 0
 TRACE_RULE_PRIORITY = 9000
-
-
-def function_environment(regions: tuple[str, ...]) -> dict[str, str]:
-    """The variables jobsched.settings reads at cold start (AWS_REGION is set by Lambda itself)."""
-    return {
-        "JOBSCHED_REGIONS": ",".join(regions),
-        "JOBS_TABLE_NAME": config.JOBS_TABLE,
-        "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
-        "SERVICE_VERSION": __version__,
-        "MAX_JOBS_PER_TENANT": str(DEFAULT_MAX_JOBS_PER_TENANT),
-        # Deployed stacks call public https targets only (ALLOW_TARGETS is for the local runtime).
-        "ALLOW_HTTP_TARGETS": "false",
-        "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
-        "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
-        "POWERTOOLS_LOGGER_SAMPLE_RATE": LOG_SAMPLE_RATE,
-    }
 
 
 @dataclass(frozen=True)
@@ -100,9 +82,13 @@ class FunctionFactory(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.layers = LambdaLayers(self, "Layers")
-        self.environment = function_environment(regions)
-        # The account whose `jobsched*` resources no job may target (jobsched.targets.access).
-        self.environment["SERVICE_ACCOUNT_ID"] = Stack.of(self).account
+        self.environment = FunctionEnvironment(
+            regions=regions,
+            service_account_id=Stack.of(self).account,
+            allow_http_targets=False,
+            log_level=LOG_LEVEL,
+            log_sample_rate=LOG_SAMPLE_RATE,
+        ).variables()
         self.functions: list[ServiceFunction] = []
         self._rollback_alarms: list[cloudwatch.IAlarm] = []
         settings = deployment or DeploymentSettings()
@@ -181,7 +167,11 @@ class FunctionFactory(Construct):
         description: str,
         timeout: Duration = API_TIMEOUT,
         memory_size: int = DEFAULT_MEMORY_MB,
+        environment: Mapping[str, str] | None = None,
     ) -> lambda_.Function:
+        """A function of functions/<code_dir>; `environment` holds exactly the variables that
+        jobsched.functions.FUNCTION_VARIABLES declares for it (the common ones are added here)."""
+        check_function_variables(code_dir, environment or {})
         scope = Construct(self, construct_id)
         # Created here rather than by Lambda on first write, so retention applies and the stack owns it;
         # retained on stack deletion so an incident can still be investigated afterwards.
@@ -204,7 +194,7 @@ class FunctionFactory(Construct):
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(paths.FUNCTIONS_DIR / code_dir), exclude=list(SKIPPED_FILES)),
             layers=self.layers.layers,
-            environment=self.environment,
+            environment={**self.environment, **(environment or {})},
             memory_size=memory_size,
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,

@@ -20,7 +20,6 @@ from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.table_access import grant_partitions
 from jobsched import config
-from jobsched.execution.adapters.heartbeats import HEARTBEAT_PK_PREFIX
 from jobsched.execution.heartbeat import (
     HEARTBEAT_DESCRIPTION,
     HEARTBEAT_EXPRESSION,
@@ -28,6 +27,7 @@ from jobsched.execution.heartbeat import (
     HEARTBEAT_TOKEN_ENV,
     heartbeat_input,
 )
+from jobsched.keyscheme import HEARTBEAT_PK_PREFIX
 
 # A heartbeat late by more than this is worthless: the scheduler drops it (to its DLQ) instead of retrying.
 HEARTBEAT_MAX_EVENT_AGE_SECONDS = 120

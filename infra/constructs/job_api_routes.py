@@ -1,26 +1,19 @@
-"""The Job API: /api/v1/jobs routes served by functions/job_api through Lambda proxy integration."""
+"""The Job API: the routes jobsched.api.routes sends to functions/job_api (Lambda proxy integration)."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Token, Validations
+from aws_cdk import Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from infra.constructs.api_routes import add_keyed_methods
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.table_access import (
     ACCESS_PARTITIONS,
     TENANT_PARTITIONS,
     WRITE_ACTIONS,
     grant_partitions,
-)
-
-JOBS_COLLECTION_METHODS = ("GET", "POST")
-JOB_ITEM_METHODS = ("GET", "PUT", "DELETE")
-JOB_ID_PARAMETER = "method.request.path.job_id"
-COG4_REASON = (
-    "Callers are services holding API keys; the REQUEST Lambda authorizer maps each key to its tenant and "
-    "role (DESIGN.md section 2). Cognito is for human users, which come later through the same authorizer."
 )
 
 
@@ -54,7 +47,7 @@ def api_v1_resource(rest_api: apigw.RestApi, *, authorizer: apigw.IAuthorizer) -
 
 
 class JobApiRoutes(Construct):
-    """/api/v1/jobs and /api/v1/jobs/{job_id}, plus a catch-all, all proxied to the Job API function."""
+    """/api/v1/jobs, /api/v1/jobs/{job_id} and the /api/v1 catch-all, proxied to the Job API function."""
 
     def __init__(
         self,
@@ -81,33 +74,4 @@ class JobApiRoutes(Construct):
         # The `live` alias, which CodeDeploy shifts by canary, never the function's $LATEST.
         integration = apigw.LambdaIntegration(functions.live_alias(self.function), allow_test_invoke=False)
 
-        jobs = api_v1.add_resource("jobs")
-        job = jobs.add_resource("{job_id}")
-        # CDK does not inherit a request validator from default method options, so each method names it.
-        self.methods = [
-            jobs.add_method(verb, integration, request_validator=request_validator)
-            for verb in JOBS_COLLECTION_METHODS
-        ]
-        self.methods += [
-            job.add_method(
-                verb,
-                integration,
-                request_validator=request_validator,
-                request_parameters={JOB_ID_PARAMETER: True},
-            )
-            for verb in JOB_ITEM_METHODS
-        ]
-        self.methods.append(
-            job.add_resource("webhook-secret").add_method(
-                "POST",
-                integration,
-                request_validator=request_validator,
-                request_parameters={JOB_ID_PARAMETER: True},
-            )
-        )
-        # Any other /api/v1 path reaches the function too, so unknown routes get its JSON 404 (with the
-        # same key and authorizer checks) instead of API Gateway's "Missing Authentication Token" 403.
-        catch_all = api_v1.add_proxy(any_method=False)
-        self.methods.append(catch_all.add_method("ANY", integration, request_validator=request_validator))
-        for method in self.methods:
-            Validations.of(method).acknowledge(Acknowledgment(id="AwsSolutions-COG4", reason=COG4_REASON))
+        self.methods = add_keyed_methods(api_v1, "job_api", integration, request_validator)

@@ -1,14 +1,14 @@
-"""The Schedule API: /api/v1/schedule/{job_id} (POST resume, DELETE pause) and /api/v1/schedule/status."""
+"""The Schedule API: /api/v1/schedule/{job_id} (POST resume, DELETE pause) and /api/v1/schedule/status,
+as jobsched.api.routes declares them."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from infra.constructs.api_routes import add_keyed_methods
 from infra.constructs.function_factory import FunctionFactory
-from infra.constructs.job_api_routes import COG4_REASON, JOB_ID_PARAMETER
 from infra.constructs.table_access import TENANT_PARTITIONS, grant_partitions
 
 
@@ -33,21 +33,4 @@ class ScheduleApiRoutes(Construct):
         # tenant's items of the table only (no key records, no index: this function never reads one).
         grant_partitions(self.function, jobs_table, ("GetItem", "UpdateItem", "Query"), TENANT_PARTITIONS)
         integration = apigw.LambdaIntegration(functions.live_alias(self.function), allow_test_invoke=False)
-        schedule = api_v1.add_resource("schedule")
-        job = schedule.add_resource("{job_id}")
-        self.methods = [
-            schedule.add_resource("status").add_method(
-                "GET", integration, request_validator=request_validator
-            )
-        ]
-        self.methods += [
-            job.add_method(
-                verb,
-                integration,
-                request_validator=request_validator,
-                request_parameters={JOB_ID_PARAMETER: True},
-            )
-            for verb in ("POST", "DELETE")
-        ]
-        for method in self.methods:
-            Validations.of(method).acknowledge(Acknowledgment(id="AwsSolutions-COG4", reason=COG4_REASON))
+        self.methods = add_keyed_methods(api_v1, "schedule_api", integration, request_validator)

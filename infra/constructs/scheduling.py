@@ -19,6 +19,7 @@ from infra.constructs.execution_queue import DLQ_RETENTION, ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.job_api_routes import nag_table_arn
 from jobsched import config
+from jobsched.keyscheme import JOB_PREFIX
 
 # Fires the scheduler could not deliver are retried for up to an hour, then go to its DLQ.
 SCHEDULER_MAX_RETRY_ATTEMPTS = 10
@@ -83,14 +84,13 @@ class Scheduling(Construct):
             code_dir="schedule_sync",
             description="jobsched schedule-sync: jobs table stream -> EventBridge Scheduler schedules",
             timeout=SYNC_TIMEOUT,
+            environment={
+                "SCHEDULE_GROUP_NAME": config.SCHEDULE_GROUP,
+                "SCHEDULER_ROLE_ARN": self.role.role_arn,
+                "EXECUTION_QUEUE_ARN": execution_queue.queue.queue_arn,
+                "SCHEDULER_DLQ_ARN": self.scheduler_dlq.queue_arn,
+            },
         )
-        for name, value in {
-            "SCHEDULE_GROUP_NAME": config.SCHEDULE_GROUP,
-            "SCHEDULER_ROLE_ARN": self.role.role_arn,
-            "EXECUTION_QUEUE_ARN": execution_queue.queue.queue_arn,
-            "SCHEDULER_DLQ_ARN": self.scheduler_dlq.queue_arn,
-        }.items():
-            self.function.add_environment(name, value)
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=list(SCHEDULE_ACTIONS), resources=[schedules_arn])
         )
@@ -119,7 +119,7 @@ class Scheduling(Construct):
                 # Only job items wake the function (not key records, counters or idempotency records).
                 filters=[
                     lambda_.FilterCriteria.filter(
-                        {"dynamodb": {"Keys": {"sk": {"S": lambda_.FilterRule.begins_with("JOB#")}}}}
+                        {"dynamodb": {"Keys": {"sk": {"S": lambda_.FilterRule.begins_with(JOB_PREFIX)}}}}
                     )
                 ],
             )

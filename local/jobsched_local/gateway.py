@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -122,7 +122,7 @@ class Gateway:
         handlers: dict[str, Handler],
         authorizer: CachingAuthorizer | None,
         key_check: KeyCheck,
-        routes: list[Route] = ROUTES,
+        routes: Sequence[Route] = ROUTES,
         clock: Clock = time.time,
     ) -> None:
         self.api = api

@@ -60,7 +60,7 @@ def issue_fire_tokens(dynamodb: Any, *, out: TextIO, progress_to: TextIO) -> int
     issued = 0
     pending = list(store.jobs_without_fire_token())
     with tqdm(pending, desc="issuing fire tokens", unit="job", file=progress_to) as bar:
-        for tenant, job_id in bar:
-            issued += store.issue_fire_token(tenant, job_id, new_fire_token())
+        for job in bar:
+            issued += store.issue_fire_token(job, new_fire_token())
     print(f"issued a fire token to {issued} job(s); {len(pending) - issued} had one meanwhile", file=out)
     return issued

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from jobsched import config
+from jobsched.functions import FunctionEnvironment, local_only_variables
 
 # functions/ sits at the repository root, which the `jobsched` console script does not put on sys.path.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,27 +28,12 @@ def function_env(
     reserved_ports: Iterable[int] = (),
     archive_dir: Path | None = None,
 ) -> dict[str, str]:
-    """What the regional stack sets on every function, plus the local-only target allowances."""
-    env = {
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "JOBS_TABLE_NAME": config.JOBS_TABLE,
-        "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
-        "JOBSCHED_REGIONS": ",".join(regions),
-        "SERVICE_ACCOUNT_ID": LOCAL_ACCOUNT_ID,
-        # Private and loopback targets stay refused, as deployed, except the host:port pairs the developer
-        # allows (--allow-target); the runtime's own ports are never targets, so a job cannot reach the
-        # AWS endpoint (every tenant's items) or the API behind the gateway's back.
-        "ALLOW_TARGETS": ",".join(allow_targets),
-        "RESERVED_TARGET_PORTS": ",".join(str(port) for port in reserved_ports),
-        "ALLOW_HTTP_TARGETS": "true",
-        "POWERTOOLS_SERVICE_NAME": config.SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        # Powertools filters every record whose logger name contains the service name off the root
-        # handlers, which would silence the runtime's own "jobsched_local.*" logs (tracebacks included).
-        "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "true",
-    }
+    """What the regional stack sets on every function (jobsched.functions), with local values, plus what
+    only the local runtime sets (the region, the target allowances, Powertools off AWS)."""
+    common = FunctionEnvironment(
+        regions=tuple(regions), service_account_id=LOCAL_ACCOUNT_ID, allow_http_targets=True
+    )
+    env = {**common.variables(), **local_only_variables(region, allow_targets, reserved_ports)}
     if archive_dir is not None:
         # The execution archive: a folder with the buckets' layout, shared by the regions as the table is.
         env["EXECUTION_ARCHIVE_DIR"] = str(archive_dir)

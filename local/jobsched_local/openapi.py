@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from jobsched import __version__, config
+from jobsched.api.routes import ANY, ROUTES, route_functions
 
-API_FUNCTIONS: tuple[str, ...] = ("job_api", "executions_api", "schedule_api")
+# The functions behind the keyed routes; each documents its own operations (Powertools resolver).
+API_FUNCTIONS: tuple[str, ...] = route_functions(key_required=True)
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 TITLE = "Job Scheduler API"
 _POWERTOOLS_ONLY_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -83,6 +85,7 @@ def build_contract() -> dict[str, Any]:
         for path, operations in document.get("paths", {}).items():
             if path in contract["paths"]:
                 raise ValueError(f"{path} is served by two functions")
+            _check_routed(name, path, operations)
             contract["paths"][path] = operations
         contract["components"]["schemas"].update(document.get("components", {}).get("schemas", {}))
     contract["components"]["schemas"]["DeepHealthCheck"] = _CHECK_RESULT
@@ -93,6 +96,14 @@ def build_contract() -> dict[str, Any]:
             for method, operation in operations.items():
                 _use_service_envelope(method, operation)
     return contract
+
+
+def _check_routed(function: str, path: str, operations: dict[str, Any]) -> None:
+    """Every operation a function documents is a route of the table that sends it to that function."""
+    routed = {(r.method, r.resource) for r in ROUTES if r.function == function and r.method != ANY}
+    for method in operations:
+        if (method.upper(), path) not in routed:
+            raise ValueError(f"{function} documents {method.upper()} {path}, which no route sends to it")
 
 
 def _use_service_envelope(method: str, operation: dict[str, Any]) -> None:

@@ -49,7 +49,7 @@ def ensure_api(client: Any) -> str:
     return str(api_id)
 
 
-def ensure_routes(client: Any, api_id: str, routes: list[Route] = ROUTES) -> None:
+def ensure_routes(client: Any, api_id: str, routes: Sequence[Route] = ROUTES) -> None:
     """Resources and methods as the gateway serves them; key-checked ones go through the REQUEST authorizer.
 
     The gateway stand-in routes by the same table; these exist so the emulated API can be deployed and

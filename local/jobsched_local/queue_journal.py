@@ -29,8 +29,8 @@ from typing import Any
 
 from jobsched import config
 from jobsched.aws.dynamodb import to_item
-from jobsched.execution.adapters.execution_store import execution_pk, execution_sk
 from jobsched.execution.fire import FireMessage
+from jobsched.keyscheme import JobKey, execution_item_key
 
 LOG = logging.getLogger(__name__)
 JOURNAL_FILE = "execution-queue.journal"
@@ -176,7 +176,7 @@ def execution_has_record(dynamodb: Any, table: str = config.EXECUTIONS_TABLE) ->
     def has_record(tenant: str, job_id: str, execution_id: str) -> bool:
         response = dynamodb.get_item(
             TableName=table,
-            Key=to_item({"pk": execution_pk(tenant, job_id), "sk": execution_sk(execution_id)}),
+            Key=to_item(execution_item_key(JobKey(tenant, job_id), execution_id)),
             ProjectionExpression="sk",
             ConsistentRead=True,
         )

@@ -26,6 +26,7 @@ from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.keys.adapters.key_registry import ApiGatewayKeyRegistry
 from jobsched.keys.adapters.key_store import DynamoKeyStore
 from jobsched.keys.models import KeyStatus
+from jobsched.keyscheme import JOB_PREFIX, TENANT_PREFIX, job_key_of
 from jobsched.scheduling.sync import ChangeKind, JobChange, ScheduleSync, schedule_name
 
 LOG = logging.getLogger(__name__)
@@ -71,8 +72,10 @@ def rebuild(
 def rebuild_schedules(dynamodb: Any, syncs: Sequence[ScheduleSync], summary: RebuildSummary) -> None:
     by_region = {sync.region: sync for sync in syncs}
     for item in job_items(dynamodb):
-        tenant = str(item["pk"]).removeprefix("TENANT#")
-        job_id = str(item["sk"]).removeprefix("JOB#")
+        job = job_key_of(item["pk"], item["sk"])
+        if job is None:
+            continue
+        tenant, job_id = job.tenant, job.job_id
         name = schedule_name(tenant, job_id)
         summary.job_times[name] = JobTimes(_utc(item["created_at"]), _utc(item["updated_at"]))
         sync = by_region.get(str(item.get("region")))
@@ -110,7 +113,7 @@ def job_items(dynamodb: Any) -> Iterator[dict[str, Any]]:
         "FilterExpression": "begins_with(pk, :tenant) AND begins_with(sk, :job)",
         "ProjectionExpression": "pk, sk, #region, #version, created_at, updated_at",
         "ExpressionAttributeNames": {"#region": "region", "#version": "version"},
-        "ExpressionAttributeValues": to_item({":tenant": "TENANT#", ":job": "JOB#"}),
+        "ExpressionAttributeValues": to_item({":tenant": TENANT_PREFIX, ":job": JOB_PREFIX}),
         "ConsistentRead": True,
     }
     for page in dynamodb.get_paginator("scan").paginate(**scan):

@@ -1,4 +1,4 @@
-"""The REST API's resources and methods, as the regional stack defines them, and API Gateway's matching.
+"""API Gateway's route matching, over the route table the regional stack is built from (jobsched.api.routes).
 
 API Gateway picks the most specific resource first (literal segments beat {param}, which beats {proxy+})
 and only then looks for the method on it; a path or method it does not know gets 403
@@ -7,39 +7,12 @@ and only then looks for the method on it; a path or method it does not know gets
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from jobsched.config import DEEP_HEALTH_PATH
+from jobsched.api.routes import ANY, ROUTES, Route
 
-ANY = "ANY"
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    resource: str
-    function: str
-    key_required: bool
-
-
-ROUTES: list[Route] = [
-    Route("GET", "/health", "health", key_required=False),
-    Route("GET", DEEP_HEALTH_PATH, "deep_health", key_required=False),
-    Route("GET", "/api/v1/jobs", "job_api", key_required=True),
-    Route("POST", "/api/v1/jobs", "job_api", key_required=True),
-    Route("GET", "/api/v1/jobs/{job_id}", "job_api", key_required=True),
-    Route("PUT", "/api/v1/jobs/{job_id}", "job_api", key_required=True),
-    Route("DELETE", "/api/v1/jobs/{job_id}", "job_api", key_required=True),
-    Route("POST", "/api/v1/jobs/{job_id}/webhook-secret", "job_api", key_required=True),
-    Route("POST", "/api/v1/jobs/{job_id}/run", "executions_api", key_required=True),
-    Route("GET", "/api/v1/executions/{job_id}", "executions_api", key_required=True),
-    Route("GET", "/api/v1/executions/{job_id}/{execution_id}", "executions_api", key_required=True),
-    Route("POST", "/api/v1/executions/{job_id}/retry", "executions_api", key_required=True),
-    Route("GET", "/api/v1/schedule/status", "schedule_api", key_required=True),
-    Route("POST", "/api/v1/schedule/{job_id}", "schedule_api", key_required=True),
-    Route("DELETE", "/api/v1/schedule/{job_id}", "schedule_api", key_required=True),
-    Route(ANY, "/api/v1/{proxy+}", "job_api", key_required=True),
-]
+__all__ = ["ANY", "ROUTES", "Route", "RouteMatch", "match_resource", "match_route", "specificity"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +21,7 @@ class RouteMatch:
     path_parameters: dict[str, str]
 
 
-def match_route(method: str, path: str, routes: list[Route] = ROUTES) -> RouteMatch | None:
+def match_route(method: str, path: str, routes: Sequence[Route] = ROUTES) -> RouteMatch | None:
     """The route API Gateway would invoke for this request, or None (403 Missing Authentication Token)."""
     best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
     for resource in dict.fromkeys(route.resource for route in routes):

@@ -18,11 +18,11 @@ import boto3
 
 from jobsched import config
 from jobsched.aws.dynamodb import from_item, to_item
-from jobsched.execution.adapters.execution_store import execution_pk, execution_sk
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.fire import FireMessage, execution_id_for
 from jobsched.execution.heartbeat import HEARTBEAT_TENANT
-from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_sk, tenant_pk
+from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE
+from jobsched.keyscheme import JobKey, execution_id_of, execution_item_key, job_item_key
 from jobsched_local.execution_recovery import ExecutionRecovery
 from jobsched_local.queue_journal import QueueJournal
 from jobsched_local.rebuild import RebuildSummary, rebuild, rebuild_clock
@@ -147,7 +147,7 @@ def fire_token(dynamodb: Any, tenant: str, job_id: str) -> str | None:
     """The job's fire token (None for a job that is gone: the executor then drops the message)."""
     response = dynamodb.get_item(
         TableName=config.JOBS_TABLE,
-        Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+        Key=to_item(job_item_key(JobKey(tenant, job_id))),
         ProjectionExpression=FIRE_TOKEN_ATTRIBUTE,
         ConsistentRead=True,
     )
@@ -158,7 +158,7 @@ def fire_token(dynamodb: Any, tenant: str, job_id: str) -> str | None:
 def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
     response = dynamodb.get_item(
         TableName=config.JOBS_TABLE,
-        Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+        Key=to_item(job_item_key(JobKey(tenant, job_id))),
         ProjectionExpression="created_at, updated_at",
         ConsistentRead=True,
     )
@@ -180,7 +180,7 @@ def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -
     ids = list(by_id)
     for start in range(0, len(ids), _BATCH_GET):
         keys = [
-            to_item({"pk": execution_pk(tenant, job_id), "sk": execution_sk(execution_id)})
+            to_item(execution_item_key(JobKey(tenant, job_id), execution_id))
             for execution_id in ids[start : start + _BATCH_GET]
         ]
         request: dict[str, Any] = {
@@ -189,7 +189,7 @@ def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(config.EXECUTIONS_TABLE, []):
-                found.add(str(from_item(item)["sk"]).removeprefix("EXEC#"))
+                found.add(execution_id_of(from_item(item)["sk"]))
             request = response.get("UnprocessedKeys") or {}
     return [t for execution_id, t in by_id.items() if execution_id not in found]
 

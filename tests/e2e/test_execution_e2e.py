@@ -10,13 +10,20 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import pytest
 
+from jobsched import config
 from jobsched.targets.webhook import verify
 from tests.e2e.conftest import KEY_PATTERN, RuntimeProcess, call
 
 pytestmark = pytest.mark.e2e
 WAIT_LIMIT_SECONDS = 90  # a bound on waiting for the runtime, not an assertion about speed
+QUEUE_COUNTS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
 
 
 @dataclass
@@ -169,12 +176,31 @@ def test_another_tenant_gets_404_on_history_retry_and_run(
         assert call(runtime.port, method, path, key=other).status == 404, path
 
 
+def nothing_left_to_deliver(runtime: RuntimeProcess, key: str, job_id: str) -> bool:
+    """No further delivery of the job can come: it is completed (its one-off schedule is gone) and the
+    execution queue holds no message, visible, in flight or delayed."""
+    job = call(runtime.port, "GET", f"/api/v1/jobs/{job_id}", key=key).body
+    sqs = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=runtime.aws_endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    url = sqs.get_queue_url(QueueName=config.EXECUTION_QUEUE)["QueueUrl"]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=QUEUE_COUNTS)["Attributes"]
+    return job["status"] == "completed" and all(int(counts[name]) == 0 for name in QUEUE_COUNTS)
+
+
 def test_an_at_schedule_fires_exactly_once(runtime: RuntimeProcess, receiver: Receiver) -> None:
     key = demo_key(runtime)
     due = (datetime.now(UTC) + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S")
     job = create_job(runtime, key, receiver, f"at({due})")
     [record] = wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the at() fire")
     assert (record["status"], record["trigger"]) == ("succeeded", "schedule")
+    # Count only once no further delivery can come: an early count would miss a duplicate.
+    wait_for(lambda: nothing_left_to_deliver(runtime, key, job["job_id"]), "the job to complete")
+    assert [item["execution_id"] for item in history(runtime, key, job["job_id"])] == [record["execution_id"]]
     [delivery] = receiver.deliveries
     assert delivery.body == b'{"hello": "world", "n": 1}'
     assert verify(job["webhook_secret"], delivery.headers, delivery.body)

@@ -122,6 +122,8 @@ def test_a_forged_fire_naming_another_tenants_job_calls_nothing_and_is_dropped(
     # alpha's own run-now still runs: the real fire carries the job's token.
     assert call(runtime.port, "POST", f"/api/v1/jobs/{job_id}/run", key=alpha).status == 202
     [record] = wait_for(lambda: finished(runtime, alpha, job_id, 1), "alpha's own run-now")
+    # Counted once the queue holds nothing more for the executor: a duplicate would have been delivered.
+    wait_for(lambda: queue_is_empty(runtime, config.EXECUTION_QUEUE), "the run-now's message to be deleted")
     assert record["status"] == "succeeded" and len(receiver.deliveries) == 1
 
 

@@ -9,31 +9,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra import paths
 from infra.stacks.regional_stack import regional_stack_name
 from jobsched import config
+from jobsched.api.routes import ROUTES, Route
+from jobsched.functions import FUNCTION_VARIABLES, FunctionEnvironment
 
-API_V1_ROUTES = {
-    ("GET", "/api/v1/jobs"),
-    ("POST", "/api/v1/jobs"),
-    ("GET", "/api/v1/jobs/{job_id}"),
-    ("PUT", "/api/v1/jobs/{job_id}"),
-    ("DELETE", "/api/v1/jobs/{job_id}"),
-    ("ANY", "/api/v1/{proxy+}"),
-    ("POST", "/api/v1/jobs/{job_id}/webhook-secret"),
-}
-EXECUTION_API_ROUTES = {
-    ("GET", "/api/v1/executions/{job_id}"),
-    ("GET", "/api/v1/executions/{job_id}/{execution_id}"),
-    ("POST", "/api/v1/executions/{job_id}/retry"),
-    ("POST", "/api/v1/jobs/{job_id}/run"),
-}
-SCHEDULE_API_ROUTES = {
-    ("GET", "/api/v1/schedule/status"),
-    ("POST", "/api/v1/schedule/{job_id}"),
-    ("DELETE", "/api/v1/schedule/{job_id}"),
-}
-HEALTH_ROUTE = ("GET", "/health")
-DEEP_HEALTH_ROUTE = ("GET", "/health/deep")
 FUNCTION_NAMES = ("Health", "Authorizer", "JobApi")
 
 
@@ -80,6 +61,11 @@ def _function(resources: dict[str, dict[str, Any]], name: str) -> tuple[str, dic
             and logical_id.startswith(f"Functions{name}Function")
         }
     )
+
+
+def _construct_name(function: str) -> str:
+    """The factory's construct name of a function: functions/job_api is JobApi(Function)."""
+    return "".join(part.capitalize() for part in function.split("_"))
 
 
 def _live_alias_id(resources: dict[str, dict[str, Any]], function_id: str) -> str:
@@ -213,75 +199,30 @@ def test_request_authorizer_reads_the_key_header_and_caches_its_answer(template:
     )
 
 
-def test_routes_are_exactly_health_and_the_job_api(resources: dict[str, dict[str, Any]]) -> None:
-    assert set(_routes(resources)) == {
-        HEALTH_ROUTE,
-        DEEP_HEALTH_ROUTE,
-        *API_V1_ROUTES,
-        *SCHEDULE_API_ROUTES,
-        *EXECUTION_API_ROUTES,
-    }
+def test_the_api_has_exactly_the_methods_of_the_route_table(resources: dict[str, dict[str, Any]]) -> None:
+    assert set(_routes(resources)) == {(route.method, route.resource) for route in ROUTES}
 
 
-def test_every_api_v1_method_needs_a_key_and_the_authorizer(
-    template: Template, resources: dict[str, dict[str, Any]]
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: f"{route.method} {route.resource}")
+def test_each_method_reaches_its_functions_live_alias_with_the_tables_key_rule(
+    template: Template, resources: dict[str, dict[str, Any]], route: Route
 ) -> None:
     authorizer_id, _ = _only(template.find_resources("AWS::ApiGateway::Authorizer"))
-    job_api_id, _ = _function(resources, "JobApi")
-    routes = _routes(resources)
+    function_id, _ = _function(resources, _construct_name(route.function))
+    method = _routes(resources)[(route.method, route.resource)]
 
-    for route in API_V1_ROUTES:
-        method = routes[route]
-        assert method["ApiKeyRequired"] is True, route
-        assert method["AuthorizationType"] == "CUSTOM", route
-        assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
-        assert "RequestValidatorId" in method, route
-        assert method["Integration"]["Type"] == "AWS_PROXY", route
-        job_api_alias = {"Ref": _live_alias_id(resources, job_api_id)}
-        assert job_api_alias in method["Integration"]["Uri"]["Fn::Join"][1], route
-
-
-def test_execution_routes_need_a_key_and_the_authorizer_and_reach_the_executions_api(
-    template: Template, resources: dict[str, dict[str, Any]]
-) -> None:
-    authorizer_id, _ = _only(template.find_resources("AWS::ApiGateway::Authorizer"))
-    executions_api_id, _ = _function(resources, "ExecutionsApi")
-    routes = _routes(resources)
-
-    for route in EXECUTION_API_ROUTES:
-        method = routes[route]
-        assert method["ApiKeyRequired"] is True, route
-        assert (method["AuthorizationType"], method["AuthorizerId"]) == ("CUSTOM", {"Ref": authorizer_id}), (
-            route
-        )
-        alias = {"Ref": _live_alias_id(resources, executions_api_id)}
-        assert alias in method["Integration"]["Uri"]["Fn::Join"][1], route
-
-
-def test_schedule_routes_need_a_key_and_the_authorizer_and_reach_the_schedule_api(
-    template: Template, resources: dict[str, dict[str, Any]]
-) -> None:
-    authorizer_id, _ = _only(template.find_resources("AWS::ApiGateway::Authorizer"))
-    schedule_api_id, _ = _function(resources, "ScheduleApi")
-    routes = _routes(resources)
-
-    for route in SCHEDULE_API_ROUTES:
-        method = routes[route]
-        assert (method["ApiKeyRequired"], method["AuthorizationType"]) == (True, "CUSTOM"), route
-        assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
-        alias = {"Ref": _live_alias_id(resources, schedule_api_id)}
-        assert alias in method["Integration"]["Uri"]["Fn::Join"][1], route
-
-
-def test_health_needs_neither_key_nor_authorizer(resources: dict[str, dict[str, Any]]) -> None:
-    health = _routes(resources)[HEALTH_ROUTE]
-    health_id, _ = _function(resources, "Health")
-
-    assert health["ApiKeyRequired"] is False
-    assert health["AuthorizationType"] == "NONE"
-    assert "AuthorizerId" not in health
-    health_alias = {"Ref": _live_alias_id(resources, health_id)}
-    assert health_alias in health["Integration"]["Uri"]["Fn::Join"][1]
+    assert method["Integration"]["Type"] == "AWS_PROXY"
+    alias = {"Ref": _live_alias_id(resources, function_id)}
+    assert alias in method["Integration"]["Uri"]["Fn::Join"][1]
+    assert method["ApiKeyRequired"] is route.key_required
+    if route.key_required:
+        assert (method["AuthorizationType"], method["AuthorizerId"]) == ("CUSTOM", {"Ref": authorizer_id})
+        assert "RequestValidatorId" in method
+        declared = {f"method.request.path.{name}": True for name in route.path_parameters}
+        assert method.get("RequestParameters", {}) == declared
+    else:
+        assert method["AuthorizationType"] == "NONE"
+        assert "AuthorizerId" not in method
 
 
 def test_layers_target_python313_on_arm64(template: Template) -> None:
@@ -308,24 +249,39 @@ def test_function_shape(
     assert sorted(layer["Ref"] for layer in function["Layers"]) == layer_ids
     log_group_id = function["LoggingConfig"]["LogGroup"]["Ref"]
     assert resources[log_group_id]["Properties"]["RetentionInDays"] == 30
-    environment = function["Environment"]["Variables"]
-    assert "AWS_REGION" not in environment
-    assert environment == {
-        "JOBSCHED_REGIONS": ",".join(config.REGIONS),
-        "JOBS_TABLE_NAME": config.JOBS_TABLE,
-        "EXECUTIONS_TABLE_NAME": config.EXECUTIONS_TABLE,
-        "SERVICE_VERSION": environment["SERVICE_VERSION"],
-        "MAX_JOBS_PER_TENANT": "10000",
-        "ALLOW_HTTP_TARGETS": "false",
-        "SERVICE_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
-        "POWERTOOLS_SERVICE_NAME": "jobsched",
-        "POWERTOOLS_METRICS_NAMESPACE": "JobScheduler",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "POWERTOOLS_LOGGER_SAMPLE_RATE": "0.01",
+
+
+def test_every_function_gets_the_declared_environment(resources: dict[str, dict[str, Any]]) -> None:
+    """The common variables (jobsched.functions) on every function, plus exactly its own declared ones."""
+    declared = FunctionEnvironment(
+        regions=config.REGIONS,
+        service_account_id="",
+        allow_http_targets=False,
+        log_level="WARNING",
+        log_sample_rate="0.01",
+    )
+    # The deploying account is resolved at deploy time.
+    common: dict[str, Any] = {**declared.variables(), "SERVICE_ACCOUNT_ID": {"Ref": "AWS::AccountId"}}
+    functions = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Function" and logical_id.startswith("Functions")
     }
-    # Lambda passes INFO (what Powertools' 1% sample writes) and drops its own START/END/REPORT lines.
-    assert function["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
-    assert function["LoggingConfig"]["SystemLogLevel"] == "WARN"
+    code_dirs = {path.name for path in paths.FUNCTIONS_DIR.iterdir() if (path / "handler.py").exists()}
+    found = set()
+    for logical_id, function in functions.items():
+        (code_dir,) = [
+            d for d in code_dirs if logical_id.startswith(f"Functions{_construct_name(d)}Function")
+        ]
+        found.add(code_dir)
+        environment = dict(function["Environment"]["Variables"])
+        own = {name: environment.pop(name, None) for name in FUNCTION_VARIABLES.get(code_dir, {})}
+        assert environment == common, code_dir
+        assert all(own.values()), (code_dir, own)
+        # Lambda passes INFO (what Powertools' 1% sample writes) and drops its own START/END/REPORT lines.
+        assert function["LoggingConfig"]["ApplicationLogLevel"] == "INFO", code_dir
+        assert function["LoggingConfig"]["SystemLogLevel"] == "WARN", code_dir
+    assert found >= {route.function for route in ROUTES} | set(FUNCTION_VARIABLES)
 
 
 def test_job_api_reads_and_writes_this_regions_replica(

@@ -63,8 +63,15 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def emulated_aws(monkeypatch: pytest.MonkeyPatch, server: DynamoDBLocal | None) -> Iterator[None]:
+@pytest.fixture
+def empty_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto with no tables yet: for tests of what the local runtime's provisioning creates."""
+    _credentials(monkeypatch)
+    with mock_aws():
+        yield
+
+
+def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -75,6 +82,11 @@ def emulated_aws(monkeypatch: pytest.MonkeyPatch, server: DynamoDBLocal | None) 
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", *DYNAMODB_ENDPOINT_VARIABLES):
         monkeypatch.delenv(name, raising=False)
+
+
+@contextmanager
+def emulated_aws(monkeypatch: pytest.MonkeyPatch, server: DynamoDBLocal | None) -> Iterator[None]:
+    _credentials(monkeypatch)
     if server is not None:
         for name in DYNAMODB_ENDPOINT_VARIABLES:
             monkeypatch.setenv(name, server.endpoint_url)

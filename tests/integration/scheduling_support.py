@@ -72,7 +72,7 @@ def schedules(region: str) -> list[dict[str, Any]]:
 
 def stored(tenant: str, job_id: str) -> dict[str, Any]:
     from jobsched.aws.dynamodb import from_item
-    from jobsched.jobs.adapters.job_store import job_sk, tenant_pk
+    from jobsched.keyscheme import job_sk, tenant_pk
 
     item = client_for("dynamodb", SERVING).get_item(
         TableName=config.JOBS_TABLE,

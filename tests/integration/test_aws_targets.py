@@ -13,8 +13,8 @@ import pytest
 
 from jobsched import config
 from jobsched.aws.clients import assumed_client, client
-from jobsched.execution.executor import Delivery
 from jobsched.execution.fire import Trigger
+from jobsched.execution.ports import Delivery
 from jobsched.jobs.models import (
     AwsTarget,
     EventBridgeTarget,

@@ -13,9 +13,10 @@ import pytest
 from jobsched import config
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
 from jobsched.execution.adapters.job_reader import DynamoJobReader
-from jobsched.execution.executor import Claim
 from jobsched.execution.fire import FireMessage
 from jobsched.execution.models import ExecutionStatus, Outcome
+from jobsched.execution.ports import Claim
+from jobsched.keyscheme import JobKey
 from jobsched.targets.webhook import secret_key
 from tests.support.apigw import rest_event
 
@@ -65,10 +66,10 @@ def record(job_id: str, execution_id: str, status: ExecutionStatus, at: datetime
     message = FireMessage(
         tenant="acme", job_id=job_id, job_version=1, scheduled_time=at, execution_id=execution_id
     )
-    store.claim(Claim("acme", message, execution_id, 1, 1, at, at))
+    store.claim(Claim(message.job, message, execution_id, 1, 1, at, at))
     outcome = Outcome(succeeded=status is ExecutionStatus.SUCCEEDED, duration_ms=5, status_code=500)
     store.finish(
-        "acme", job_id, execution_id, 1, status=status, finished_at=at, outcome=outcome, skip_reason=None
+        message.job, execution_id, 1, status=status, finished_at=at, outcome=outcome, skip_reason=None
     )
 
 
@@ -79,7 +80,7 @@ def test_the_secret_is_shown_once_stored_and_never_read_back(call: Call) -> None
     assert status == 200 and "webhook_secret" not in again
     _, listing = call("GET", "/api/v1/jobs")
     assert all("webhook_secret" not in item for item in listing["items"])
-    loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load("acme", job["job_id"])
+    loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load(JobKey("acme", job["job_id"]))
     assert loaded is not None and loaded.webhook_secret == job["webhook_secret"]
 
 
@@ -91,7 +92,7 @@ def test_operators_rotate_the_secret_and_viewers_may_not(call: Call) -> None:
     status, body = call("POST", path, role="operator", raw_body="")
     assert status == 200, body
     assert body["webhook_secret"] != job["webhook_secret"]
-    loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load("acme", job["job_id"])
+    loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load(JobKey("acme", job["job_id"]))
     assert loaded is not None and loaded.webhook_secret == body["webhook_secret"]
     assert loaded.job.version == 1
     assert call("POST", path, tenant="other", raw_body="")[0] == 404

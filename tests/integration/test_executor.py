@@ -14,12 +14,14 @@ from jobsched.api.auth import Principal
 from jobsched.config import Role, Tier
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
 from jobsched.execution.adapters.job_reader import DynamoJobReader
-from jobsched.execution.executor import Delivery, Executor, Rejection, RejectReason, Result
+from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Outcome
+from jobsched.execution.ports import Delivery
 from jobsched.jobs.adapters.job_store import DynamoJobStore
 from jobsched.jobs.models import Job, JobSpec
 from jobsched.jobs.service import JobService
+from jobsched.keyscheme import JobKey
 from jobsched.settings import Settings
 from jobsched.telemetry import FIRES_REJECTED_TOTAL
 from tests.support.emf import captured_logs, emitted_metrics, log_records, named
@@ -101,14 +103,14 @@ def executor(clock: Clock, target: ScriptedTarget, queue: RecordingQueue, failur
         queue=queue,
         invoker=target,
         lease=LEASE,
-        on_final_failure=lambda tenant, job_id: failures.append(job_id),
+        on_final_failure=lambda job: failures.append(job.job_id),
         clock=clock,
     )
 
 
 def fire_token(job_id: str) -> str | None:
     """The job's fire token as the job item holds it (no API response ever shows it)."""
-    loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load("acme", job_id)
+    loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load(JobKey("acme", job_id))
     return loaded.job.fire_token if loaded else None
 
 
@@ -127,7 +129,7 @@ def fire(job: dict[str, Any], **overrides: Any) -> FireMessage:
 
 def history(job_id: str) -> list[dict[str, Any]]:
     store = DynamoExecutionStore(boto3.client("dynamodb"), config.EXECUTIONS_TABLE)
-    items, _ = store.list("acme", job_id, limit=100, next_token=None, status=None)
+    items, _ = store.list(JobKey("acme", job_id), limit=100, next_token=None, status=None)
     return [item.model_dump(mode="json") for item in items]
 
 
@@ -238,7 +240,7 @@ def test_a_crash_after_queueing_the_next_attempt_loses_nothing(clock: Clock, job
     clock.now += LEASE
     assert run.process(fire(job)) is Result.DUPLICATE  # the first message, redelivered much later
     assert [call.attempt for call in target.calls] == [1, 2]
-    assert store.get("acme", job["job_id"], fire(job).effective_execution_id).status == "succeeded"
+    assert store.get(JobKey("acme", job["job_id"]), fire(job).effective_execution_id).status == "succeeded"
 
 
 def test_a_backoff_longer_than_sqs_allows_travels_in_hops(clock: Clock, jobs: JobService) -> None:
@@ -357,10 +359,10 @@ def test_the_handler_drops_what_the_service_did_not_make_and_reports_only_what_f
     broken = fire(victim, job_id="job_broken", fire_token="t")
     real_load = executor_function.EXECUTOR._jobs.load
 
-    def flaky_load(tenant: str, job_id: str) -> Any:
-        if job_id == "job_broken":
+    def flaky_load(job: JobKey) -> Any:
+        if job.job_id == "job_broken":
             raise ConnectionError("DynamoDB unreachable")
-        return real_load(tenant, job_id)
+        return real_load(job)
 
     monkeypatch.setattr(executor_function.EXECUTOR._jobs, "load", flaky_load)
     event = {

@@ -10,11 +10,11 @@ import pytest
 
 from jobsched import config
 from jobsched.aws.dynamodb import to_item
-from jobsched.execution.adapters.execution_store import execution_pk, execution_sk
 from jobsched.execution.fire import FireMessage
 from jobsched.keys.adapters.key_registry import ApiGatewayKeyRegistry
 from jobsched.keys.adapters.key_store import DynamoKeyStore
 from jobsched.keys.models import KeyService
+from jobsched.keyscheme import JobKey, execution_pk, execution_sk
 from jobsched_local.execution_recovery import recover
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID
 from jobsched_local.provision import ensure_api
@@ -127,7 +127,7 @@ def test_the_clock_reads_a_jobs_times_and_which_fires_never_ran() -> None:
         TableName=config.EXECUTIONS_TABLE,
         Item=to_item(
             {
-                "pk": execution_pk("acme", job["job_id"]),
+                "pk": execution_pk(JobKey("acme", job["job_id"])),
                 "sk": execution_sk(execution_id),
                 "status": "succeeded",
             }
@@ -155,7 +155,7 @@ def test_recovery_sends_again_what_a_running_execution_needs() -> None:
             **fields,
             "execution_id": execution_id,
             "scheduled_at": "2030-01-01T00:00:00Z",
-            "pk": execution_pk("acme", "job_1"),
+            "pk": execution_pk(JobKey("acme", "job_1")),
             "sk": execution_sk(execution_id),
         }
         dynamodb.put_item(TableName=config.EXECUTIONS_TABLE, Item=to_item(item))

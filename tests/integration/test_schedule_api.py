@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from jobsched.config import JOBS_TABLE
+from jobsched.keyscheme import JobKey
 from jobsched_local.scheduling_provision import provision_scheduling
 from tests.integration.scheduling_support import Harness, client_for, job_service, principal, spec
 from tests.support.apigw import headers_of, rest_event
@@ -106,7 +107,9 @@ def test_pause_stores_an_empty_preview_and_resume_a_fresh_one(call: Call, job_id
     from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 
     def stored_runs() -> Any:
-        job = DynamoJobScheduleStore(client_for("dynamodb", "us-east-1"), JOBS_TABLE).current("acme", job_id)
+        job = DynamoJobScheduleStore(client_for("dynamodb", "us-east-1"), JOBS_TABLE).current(
+            JobKey("acme", job_id)
+        )
         assert job is not None
         return job.next_runs
 

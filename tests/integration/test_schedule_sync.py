@@ -167,7 +167,7 @@ def test_replayed_and_out_of_order_records_never_resurrect(harness: Harness) -> 
 
 def test_an_at_job_completes_after_its_one_run(harness: Harness) -> None:
     from jobsched.aws.dynamodb import to_item
-    from jobsched.jobs.adapters.job_store import job_sk, tenant_pk
+    from jobsched.keyscheme import job_sk, tenant_pk
 
     when = future(3600)
     job = job_service().create(principal(), spec(expression=f"at({when})", timezone="UTC")).job

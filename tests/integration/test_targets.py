@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from jobsched.execution.executor import Delivery
 from jobsched.execution.fire import Trigger
+from jobsched.execution.ports import Delivery
 from jobsched.jobs.models import HttpTarget, Job
 from jobsched.targets.adapters.invokers import HttpInvoker
 from jobsched.targets.guard import TargetPolicy

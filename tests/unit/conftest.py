@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 # The X-Ray SDK creates its UDP emitter socket when first imported (Powertools' Tracer imports it even
@@ -38,12 +37,3 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def fake_aws(aws_env: None) -> Iterator[None]:
-    """moto in-process (no sockets)."""
-    from moto import mock_aws
-
-    with mock_aws():
-        yield

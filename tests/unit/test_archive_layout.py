@@ -23,9 +23,12 @@ from jobsched.execution.archive import (
 from jobsched.execution.executor import LAST_EXECUTION_REFRESH, last_execution_changes
 from jobsched.execution.fire import Trigger
 from jobsched.execution.models import Execution, ExecutionStatus
+from jobsched.keyscheme import JobKey
 from jobsched_local.archive_commands import archive_dir, parse_age
 
 DAY = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+
+JOB = JobKey("acme", "job1")
 
 
 def item(minute: int, status: str = "succeeded", job_id: str = "job1", day: datetime = DAY) -> dict[str, Any]:
@@ -54,18 +57,18 @@ def archive(tmp_path: Path) -> ExecutionArchive:
 def test_one_object_per_job_and_day_newest_first_without_internal_fields(
     archive: ExecutionArchive, tmp_path: Path
 ) -> None:
-    archive.archive("acme", "job1", [item(0), item(5), item(60 * 24)])
-    day_one = tmp_path / object_key("acme", "job1", "2026-10-01")
+    archive.archive(JOB, [item(0), item(5), item(60 * 24)])
+    day_one = tmp_path / object_key(JOB, "2026-10-01")
     records = decode(day_one.read_bytes())
     assert [r["execution_id"] for r in records] == [item(5)["execution_id"], item(0)["execution_id"]]
     assert all("lease_until" not in r and "tenant" not in r and "pk" not in r for r in records)
-    assert (tmp_path / object_key("acme", "job1", "2026-10-02")).exists()
+    assert (tmp_path / object_key(JOB, "2026-10-02")).exists()
 
 
 def test_archiving_again_merges_instead_of_replacing(archive: ExecutionArchive) -> None:
-    archive.archive("acme", "job1", [item(0), item(5, "running")])
-    archive.archive("acme", "job1", [item(5, "failed"), item(10)])
-    page, more = archive.page("acme", "job1", before=None, limit=10, status=None)
+    archive.archive(JOB, [item(0), item(5, "running")])
+    archive.archive(JOB, [item(5, "failed"), item(10)])
+    page, more = archive.page(JOB, before=None, limit=10, status=None)
     assert [(e.execution_id[13:17], e.status.value) for e in page] == [
         ("0810", "succeeded"),
         ("0805", "failed"),
@@ -75,22 +78,22 @@ def test_archiving_again_merges_instead_of_replacing(archive: ExecutionArchive) 
 
 
 def test_pages_walk_days_backwards_and_filter_by_status(archive: ExecutionArchive) -> None:
-    archive.archive("acme", "job1", [item(0), item(5, "failed"), item(60 * 24), item(60 * 48 + 1, "failed")])
-    first, more = archive.page("acme", "job1", before=None, limit=2, status=None)
+    archive.archive(JOB, [item(0), item(5, "failed"), item(60 * 24), item(60 * 48 + 1, "failed")])
+    first, more = archive.page(JOB, before=None, limit=2, status=None)
     assert [e.scheduled_at.day for e in first] == [3, 2] and more is True
-    rest, more = archive.page("acme", "job1", before=first[-1].execution_id, limit=2, status=None)
+    rest, more = archive.page(JOB, before=first[-1].execution_id, limit=2, status=None)
     assert [e.scheduled_at.minute for e in rest] == [5, 0] and more is False
-    failed, _ = archive.page("acme", "job1", before=None, limit=10, status=ExecutionStatus.FAILED)
+    failed, _ = archive.page(JOB, before=None, limit=10, status=ExecutionStatus.FAILED)
     assert [e.scheduled_at.day for e in failed] == [3, 1]
 
 
 def test_get_by_id_finds_the_day_object_and_nothing_for_foreign_ids(archive: ExecutionArchive) -> None:
-    archive.archive("acme", "job1", [item(5, "failed")])
-    found = archive.get("acme", "job1", item(5)["execution_id"])
+    archive.archive(JOB, [item(5, "failed")])
+    found = archive.get(JOB, item(5)["execution_id"])
     assert found is not None and found.status is ExecutionStatus.FAILED and found.archived
-    assert archive.get("acme", "job1", item(6)["execution_id"]) is None
-    assert archive.get("acme", "job1", "not-an-id") is None
-    assert archive.get("globex", "job1", item(5)["execution_id"]) is None
+    assert archive.get(JOB, item(6)["execution_id"]) is None
+    assert archive.get(JOB, "not-an-id") is None
+    assert archive.get(JobKey("globex", "job1"), item(5)["execution_id"]) is None
     assert execution_day("exe_20261001T080500Z_x") == "2026-10-01"
 
 
@@ -116,14 +119,14 @@ class FakeTable:
     def __init__(self, executions: list[Execution]) -> None:
         self.items = sorted(executions, key=lambda e: e.execution_id, reverse=True)
 
-    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution:
+    def get(self, job: JobKey, execution_id: str) -> Execution:
         for execution in self.items:
             if execution.execution_id == execution_id:
                 return execution
         raise NotFound("no such execution")
 
     def list(
-        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
+        self, job: JobKey, *, limit: int, next_token: str | None, status: ExecutionStatus | None
     ) -> tuple[list[Execution], str | None]:
         after = decode_execution_token(next_token) if next_token else None
         rest = [e for e in self.items if after is None or e.execution_id < after]
@@ -133,7 +136,7 @@ class FakeTable:
             encode_execution_token(page[-1].execution_id) if more else None
         )
 
-    def latest_failed(self, tenant: str, job_id: str) -> Execution | None:
+    def latest_failed(self, job: JobKey) -> Execution | None:
         return next((e for e in self.items if e.status is ExecutionStatus.FAILED), None)
 
 
@@ -145,26 +148,26 @@ def history(archive: ExecutionArchive, recent: list[dict[str, Any]]) -> Archived
 
 
 def test_the_token_crosses_from_the_table_into_the_archive(archive: ExecutionArchive) -> None:
-    archive.archive("acme", "job1", [item(0), item(5, "failed"), item(10)])
+    archive.archive(JOB, [item(0), item(5, "failed"), item(10)])
     recent_day = DAY + timedelta(days=40)
     both = history(archive, [item(0, day=recent_day), item(5, day=recent_day)])
     seen: list[tuple[int, bool]] = []
     token = None
     while True:
-        page, token = both.list("acme", "job1", limit=2, next_token=token, status=None)
+        page, token = both.list(JOB, limit=2, next_token=token, status=None)
         seen += [(e.scheduled_at.day, e.archived) for e in page]
         if token is None:
             break
     assert seen == [(10, False), (10, False), (1, True), (1, True), (1, True)]
-    assert both.get("acme", "job1", item(5)["execution_id"]).archived is True
+    assert both.get(JOB, item(5)["execution_id"]).archived is True
     with pytest.raises(NotFound):
-        both.get("acme", "job1", item(7)["execution_id"])
-    assert both.latest_failed("acme", "job1") is None  # retry's default looks at recent history only
+        both.get(JOB, item(7)["execution_id"])
+    assert both.latest_failed(JOB) is None  # retry's default looks at recent history only
 
 
 def test_an_empty_table_reads_the_archive_alone(archive: ExecutionArchive) -> None:
-    archive.archive("acme", "job1", [item(0)])
-    page, token = history(archive, []).list("acme", "job1", limit=5, next_token=None, status=None)
+    archive.archive(JOB, [item(0)])
+    page, token = history(archive, []).list(JOB, limit=5, next_token=None, status=None)
     assert [e.archived for e in page] == [True] and token is None
 
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from jobsched.execution.executor import Claim, Delivery, Executor, LoadedJob, Rejection, RejectReason, Result
+from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage, Trigger, new_fire_token, scheduler_input_template
-from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
-from jobsched.jobs.models import Job, LastExecution
+from jobsched.execution.models import ExecutionStatus, Outcome, SkipReason
+from jobsched.jobs.models import Job
+from jobsched.keyscheme import JobKey
+from tests.support.fakes import InMemoryExecutions, InMemoryJobs, RecordingQueue, ScriptedTarget
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 TOKEN_A = new_fire_token()
@@ -35,63 +37,23 @@ def job(job_id: str = "job_a", token: str | None = TOKEN_A, version: int = 2) ->
     )
 
 
-class FakeJobs:
-    def __init__(self, *jobs: tuple[str, Job]) -> None:
-        self.jobs = {(tenant, j.job_id): j for tenant, j in jobs}
-
-    def load(self, tenant: str, job_id: str) -> LoadedJob | None:
-        found = self.jobs.get((tenant, job_id))
-        return LoadedJob(job=found, webhook_secret="whsec_x") if found else None
-
-    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None:
-        pass
+World = tuple[Executor, InMemoryExecutions, RecordingQueue, ScriptedTarget, list[Rejection]]
 
 
-class FakeStore:
-    def __init__(self) -> None:
-        self.claims: list[Claim] = []
-        self.finished: list[tuple[str, ExecutionStatus]] = []
-
-    def claim(self, claim: Claim) -> bool:
-        self.claims.append(claim)
-        return True
-
-    def finish(
-        self, tenant: str, job_id: str, execution_id: str, attempt: int, **kw: Any
-    ) -> Execution | None:
-        self.finished.append((execution_id, kw["status"]))
-        return None
-
-    def await_retry(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def earlier_run_active(self, *args: Any) -> bool:
-        return False
-
-
-class FakeQueue:
-    def __init__(self) -> None:
-        self.sent: list[FireMessage] = []
-
-    def send(self, message: FireMessage, delay_seconds: int) -> None:
-        self.sent.append(message)
-
-
-class FakeTarget:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Delivery]] = []
-
-    def invoke(self, job: Job, secret: str | None, delivery: Delivery) -> Outcome:
-        self.calls.append((job.job_id, delivery))
-        return Outcome(succeeded=True, duration_ms=1, status_code=200)
+def jobs_of(*jobs: tuple[str, Job]) -> InMemoryJobs:
+    table = InMemoryJobs()
+    for tenant, stored in jobs:
+        table.jobs[JobKey(tenant, stored.job_id)] = stored
+    return table
 
 
 @pytest.fixture
-def world() -> tuple[Executor, FakeStore, FakeQueue, FakeTarget, list[Rejection]]:
-    store, queue, target, rejected = FakeStore(), FakeQueue(), FakeTarget(), []
+def world() -> World:
+    store, queue, target = InMemoryExecutions(), RecordingQueue(), ScriptedTarget()
+    rejected: list[Rejection] = []
     executor = Executor(
         store=store,
-        jobs=FakeJobs(("tenant-a", job()), ("tenant-a", job("job_old", token=None))),
+        jobs=jobs_of(("tenant-a", job()), ("tenant-a", job("job_old", token=None))),
         queue=queue,
         invoker=target,
         lease=timedelta(minutes=15),
@@ -116,7 +78,7 @@ def test_a_fire_with_the_jobs_token_runs(world: Any) -> None:
     executor, _, _, target, rejected = world
 
     assert executor.process(fire()) is Result.SUCCEEDED
-    assert [job_id for job_id, _ in target.calls] == ["job_a"]
+    assert [job_id for job_id, _, _ in target.calls] == ["job_a"]
     assert rejected == []
 
 
@@ -140,7 +102,7 @@ def test_a_forged_fire_calls_nothing_claims_nothing_and_is_reported(
     forged = fire(trigger=Trigger.MANUAL, execution_id="exe_20261201T100000Z_victim", **overrides)
 
     assert executor.process(forged) is Result.REJECTED
-    assert (target.calls, store.claims, store.finished, queue.sent) == ([], [], [], [])
+    assert (target.calls, store.records, queue.sent) == ([], {}, [])
     [rejection] = rejected
     assert rejection.reason is reason
     assert (rejection.tenant, rejection.job_id, rejection.trigger) == (forged.tenant, forged.job_id, "manual")
@@ -160,26 +122,25 @@ def test_an_older_version_still_runs_into_the_skip_not_a_rejection(world: Any) -
 
     assert executor.process(fire(job_version=1)) is Result.SKIPPED
     assert target.calls == [] and rejected == []
-    assert store.finished == [(fire().effective_execution_id, ExecutionStatus.SKIPPED)]
+    [(key, execution_id)] = store.records
+    assert (key, execution_id) == (JobKey("tenant-a", "job_a"), fire().effective_execution_id)
+    assert store.records[(key, execution_id)].execution.status is ExecutionStatus.SKIPPED
     assert SkipReason.JOB_CHANGED.value == "job_version_changed"
 
 
 def test_the_executors_own_retry_carries_the_token() -> None:
-    class Failing(FakeTarget):
-        def invoke(self, job: Job, secret: str | None, delivery: Delivery) -> Outcome:
-            return Outcome(succeeded=False, duration_ms=1, status_code=503, error="HTTP 503")
-
-    queue = FakeQueue()
+    failing = ScriptedTarget([Outcome(succeeded=False, duration_ms=1, status_code=503, error="HTTP 503")])
+    queue = RecordingQueue()
     executor = Executor(
-        store=FakeStore(),
-        jobs=FakeJobs(("tenant-a", job())),
+        store=InMemoryExecutions(),
+        jobs=jobs_of(("tenant-a", job())),
         queue=queue,
-        invoker=Failing(),
+        invoker=failing,
         lease=timedelta(minutes=15),
         clock=lambda: NOW,
     )
     assert executor.process(fire()) is Result.RETRY_SCHEDULED
-    [retry] = queue.sent
+    [retry] = queue.messages
     assert retry.fire_token == TOKEN_A and retry.attempt == 2
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from jobsched_local.lambda_functions import function_env, one_at_a_time
+from jobsched.functions import FunctionEnvironment
+from jobsched_local.lambda_functions import LOCAL_ACCOUNT_ID, function_env, one_at_a_time
 
 
 def test_invocations_of_one_function_never_overlap() -> None:
@@ -50,3 +51,20 @@ def test_functions_get_the_allow_list_and_the_runtimes_own_ports_but_no_blanket_
         "8080,4566",
     )
     assert "ALLOW_PRIVATE_TARGETS" not in env
+
+
+def test_local_functions_get_the_declared_environment_with_local_values() -> None:
+    env = function_env("eu-west-1", ("us-east-1", "eu-west-1"))
+    declared = FunctionEnvironment(
+        regions=("us-east-1", "eu-west-1"), service_account_id=LOCAL_ACCOUNT_ID, allow_http_targets=True
+    ).variables()
+    assert {name: env[name] for name in declared} == declared
+    assert set(env) - set(declared) == {
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "ALLOW_TARGETS",
+        "RESERVED_TARGET_PORTS",
+        "POWERTOOLS_TRACE_DISABLED",
+        "POWERTOOLS_LOG_DEDUPLICATION_DISABLED",
+    }
+    assert (env["AWS_REGION"], env["JOBSCHED_REGIONS"]) == ("eu-west-1", "us-east-1,eu-west-1")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from jobsched.api.routes import ANY, ANYONE, READ_ROLES, WRITE_ROLES, route_functions, routes_of
+from jobsched.config import Role
 from jobsched_local.routes import ROUTES, Route, match_resource, match_route
 
 
@@ -64,3 +66,28 @@ def test_resource_templates() -> None:
     assert match_resource("/a/{b}/c", "/a/1/d") is None
     assert match_resource("/a/{b}", "/a/1/2") is None
     assert match_resource("/a/{rest+}", "/a/1/2") == {"rest": "1/2"}
+
+
+def test_reads_are_open_to_every_role_and_writes_to_operators_and_admins() -> None:
+    for route in ROUTES:
+        if not route.key_required:
+            assert route.roles == ANYONE, route
+        elif route.method in ("GET", ANY):
+            assert route.roles == READ_ROLES, route
+        else:
+            assert route.roles == WRITE_ROLES == {Role.OPERATOR, Role.ADMIN}, route
+
+
+def test_path_parameters_are_the_named_segments_in_order() -> None:
+    (execution,) = [r for r in routes_of("executions_api") if r.resource.endswith("{execution_id}")]
+    (catch_all,) = [r for r in ROUTES if r.method == ANY]
+    assert execution.path_parameters == ("job_id", "execution_id")
+    assert catch_all.path_parameters == ()
+
+
+def test_routes_are_found_per_function_in_table_order() -> None:
+    assert route_functions(key_required=True) == ("job_api", "executions_api", "schedule_api")
+    assert route_functions(key_required=False) == ("health", "deep_health")
+    assert [r.method for r in routes_of("schedule_api")] == ["GET", "POST", "DELETE"]
+    with pytest.raises(KeyError):
+        routes_of("nobody")

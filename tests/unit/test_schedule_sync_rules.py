@@ -6,11 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from jobsched.jobs.models import Job, JobStatus, ScheduleState
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.adapters.stream_records import handle_stream_event, job_change
-from jobsched.scheduling.control import move_jobs
 from jobsched.scheduling.sync import (
     ChangeKind,
     ExistingSchedule,
@@ -80,14 +78,14 @@ class FakeStore:
         self.states: list[tuple[ScheduleState, str | None, str | None]] = []
         self.completed = False
 
-    def current(self, tenant: str, job_id: str) -> Job | None:
+    def current(self, job: JobKey) -> Job | None:
         return self.job
 
-    def record_schedule_state(self, tenant: str, job_id: str, **kw: Any) -> bool:
+    def record_schedule_state(self, job: JobKey, **kw: Any) -> bool:
         self.states.append((kw["state"], kw["arn"], kw["error"]))
         return True
 
-    def mark_completed(self, tenant: str, job_id: str, *, version: int, at: datetime) -> bool:
+    def mark_completed(self, job: JobKey, *, version: int, at: datetime) -> bool:
         self.completed = True
         return True
 
@@ -197,33 +195,6 @@ def test_the_batch_stops_at_the_first_failure_and_reports_it() -> None:
     assert handle_stream_event(sync, {"Records": [counter, record]}) == {
         "batchItemFailures": [{"itemIdentifier": "42"}]
     }
-
-
-class FakeMoves:
-    def __init__(self) -> None:
-        self.regions = {("acme", "j1"): "us-east-1", ("acme", "j2"): "eu-west-1"}
-
-    def jobs_in_region(self, region: str, tenant: str | None = None) -> Any:
-        return iter([key for key, value in self.regions.items() if value == region])
-
-    def move(self, tenant: str, job_id: str, *, from_region: str, to_region: str, at: datetime) -> bool:
-        if self.regions[(tenant, job_id)] != from_region:
-            return False
-        self.regions[(tenant, job_id)] = to_region
-        return True
-
-
-def test_moving_is_idempotent_and_checks_the_regions() -> None:
-    store = FakeMoves()
-    regions = ("us-east-1", "eu-west-1")
-    listed = list(store.jobs_in_region("us-east-1"))
-    first = move_jobs(store, listed, from_region="us-east-1", to_region="eu-west-1", regions=regions)
-    again = move_jobs(store, listed, from_region="us-east-1", to_region="eu-west-1", regions=regions)
-    assert (first.moved, again.moved, again.already_moved) == (1, 0, 1)
-    with pytest.raises(Exception, match="same region"):
-        move_jobs(store, [], from_region="eu-west-1", to_region="eu-west-1", regions=regions)
-    with pytest.raises(Exception, match="configured regions"):
-        move_jobs(store, [], from_region="us-west-2", to_region="eu-west-1", regions=regions)
 
 
 def test_the_schedule_input_carries_the_jobs_fire_token() -> None:

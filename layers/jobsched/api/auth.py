@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jobsched.api.routes import WRITE_ROLES
 from jobsched.config import Role, Tier
 from jobsched.errors import Forbidden, Unauthorized
 from jobsched.keys.models import KeyStatus, KeyStore, hash_key
-
-WRITE_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
+from jobsched.keyscheme import JobKey
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,12 @@ class Principal:
             "key_id": self.key_id,
         }
 
+    def job(self, job_id: str) -> JobKey:
+        """The caller's job `job_id`: always under the caller's own tenant."""
+        return JobKey(self.tenant, job_id)
+
     def require_write(self) -> None:
+        """The check behind every route the table (jobsched.api.routes) opens to WRITE_ROLES only."""
         if self.role not in WRITE_ROLES:
             raise Forbidden(f"role '{self.role.value}' may only read; writing needs operator or admin")
 

@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 from jobsched.errors import NotFound
 from jobsched.execution.models import Execution, ExecutionStatus
+from jobsched.execution.ports import ExecutionHistory
+from jobsched.keyscheme import JobKey
 
 PREFIX = "executions"
 SUFFIX = ".jsonl.gz"
@@ -49,22 +51,12 @@ class ArchiveStore(Protocol):
         ...
 
 
-class TableHistory(Protocol):
-    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution: ...
-
-    def list(
-        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
-    ) -> tuple[list[Execution], str | None]: ...
-
-    def latest_failed(self, tenant: str, job_id: str) -> Execution | None: ...
+def job_prefix(job: JobKey) -> str:
+    return f"{PREFIX}/{job.tenant}/{job.job_id}/"
 
 
-def job_prefix(tenant: str, job_id: str) -> str:
-    return f"{PREFIX}/{tenant}/{job_id}/"
-
-
-def object_key(tenant: str, job_id: str, day: str) -> str:
-    return f"{job_prefix(tenant, job_id)}{day}{SUFFIX}"
+def object_key(job: JobKey, day: str) -> str:
+    return f"{job_prefix(job)}{day}{SUFFIX}"
 
 
 def execution_day(execution_id: str) -> str | None:
@@ -96,7 +88,7 @@ class ExecutionArchive:
     def __init__(self, store: ArchiveStore) -> None:
         self._store = store
 
-    def archive(self, tenant: str, job_id: str, items: Iterable[Mapping[str, Any]]) -> int:
+    def archive(self, job: JobKey, items: Iterable[Mapping[str, Any]]) -> int:
         """Write one job's executions into their day objects, merged with what is there. Returns the count."""
         by_day: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for item in items:
@@ -106,35 +98,35 @@ class ExecutionArchive:
                 continue  # not an id this service made; nothing could ever read it back
             by_day[day][record["execution_id"]] = record
         for day, records in by_day.items():
-            key = object_key(tenant, job_id, day)
+            key = object_key(job, day)
             existing = self._store.get(key)
             merged = {r["execution_id"]: r for r in decode(existing)} if existing else {}
             merged.update(records)
             self._store.put(key, encode(merged.values()))
         return sum(len(records) for records in by_day.values())
 
-    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution | None:
+    def get(self, job: JobKey, execution_id: str) -> Execution | None:
         day = execution_day(execution_id)
         if day is None:
             return None
-        data = self._store.get(object_key(tenant, job_id, day))
+        data = self._store.get(object_key(job, day))
         for record in decode(data) if data else ():
             if record["execution_id"] == execution_id:
                 return _archived(record)
         return None
 
     def page(
-        self, tenant: str, job_id: str, *, before: str | None, limit: int, status: ExecutionStatus | None
+        self, job: JobKey, *, before: str | None, limit: int, status: ExecutionStatus | None
     ) -> tuple[list[Execution], bool]:
         """Up to `limit` executions older than `before` (newest first), and whether older ones remain."""
-        prefix = job_prefix(tenant, job_id)
+        prefix = job_prefix(job)
         days = [key[len(prefix) : -len(SUFFIX)] for key in self._store.list(prefix) if key.endswith(SUFFIX)]
         last_day = execution_day(before) if before else None
         found: list[Execution] = []
         for day in sorted((d for d in days if _DAY.match(d)), reverse=True):
             if last_day is not None and day > last_day:
                 continue
-            data = self._store.get(object_key(tenant, job_id, day))
+            data = self._store.get(object_key(job, day))
             for record in decode(data) if data else ():
                 if before is not None and record["execution_id"] >= before:
                     continue
@@ -160,7 +152,7 @@ class ArchivedHistory:
 
     def __init__(
         self,
-        table: TableHistory,
+        table: ExecutionHistory,
         archive: ExecutionArchive,
         *,
         encode_token: Callable[[str], str],
@@ -171,19 +163,19 @@ class ArchivedHistory:
         self._encode_token = encode_token
         self._decode_token = decode_token
 
-    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution:
+    def get(self, job: JobKey, execution_id: str) -> Execution:
         try:
-            return self._table.get(tenant, job_id, execution_id)
+            return self._table.get(job, execution_id)
         except NotFound:
-            archived = self._archive.get(tenant, job_id, execution_id)
+            archived = self._archive.get(job, execution_id)
             if archived is None:
                 raise
             return archived
 
     def list(
-        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
+        self, job: JobKey, *, limit: int, next_token: str | None, status: ExecutionStatus | None
     ) -> tuple[list[Execution], str | None]:
-        items, token = self._table.list(tenant, job_id, limit=limit, next_token=next_token, status=status)
+        items, token = self._table.list(job, limit=limit, next_token=next_token, status=status)
         if token is not None:
             return items, token
         # The table has nothing older: continue below the last execution returned (or the token's).
@@ -191,14 +183,12 @@ class ArchivedHistory:
             before: str | None = items[-1].execution_id
         else:
             before = self._decode_token(next_token) if next_token else None
-        older, more = self._archive.page(
-            tenant, job_id, before=before, limit=limit - len(items), status=status
-        )
+        older, more = self._archive.page(job, before=before, limit=limit - len(items), status=status)
         items = items + older
         return items, (self._encode_token(items[-1].execution_id) if more and items else None)
 
-    def latest_failed(self, tenant: str, job_id: str) -> Execution | None:
-        return self._table.latest_failed(tenant, job_id)
+    def latest_failed(self, job: JobKey) -> Execution | None:
+        return self._table.latest_failed(job)
 
 
 def archive_items(archive: ExecutionArchive, items: Iterable[Mapping[str, Any]]) -> ArchiveRun:
@@ -208,10 +198,8 @@ def archive_items(archive: ExecutionArchive, items: Iterable[Mapping[str, Any]])
     a job's items ever split, the object merge would still keep all of them (at the price of a second PUT).
     """
     run = ArchiveRun()
-    for (tenant, job_id), job_items in groupby(
-        items, key=lambda item: (str(item["tenant"]), str(item["job_id"]))
-    ):
-        run.executions += archive.archive(tenant, job_id, job_items)
+    for job, job_items in groupby(items, key=lambda item: JobKey(str(item["tenant"]), str(item["job_id"]))):
+        run.executions += archive.archive(job, job_items)
         run.jobs += 1
     return run
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.heartbeat import HeartbeatReceiver, is_heartbeat
@@ -27,7 +26,17 @@ from jobsched.execution.models import (
     backoff_delay,
     queue_delay,
 )
+from jobsched.execution.ports import (
+    Claim,
+    Delivery,
+    ExecutionStore,
+    FireQueue,
+    JobReader,
+    LoadedJob,
+    TargetInvoker,
+)
 from jobsched.jobs.models import Job, JobStatus, LastExecution, OverlapPolicy
+from jobsched.keyscheme import JobKey
 
 Clock = Callable[[], datetime]
 
@@ -98,88 +107,6 @@ def rejection_of(message: FireMessage, loaded: LoadedJob | None) -> Rejection | 
     return Rejection(reason, message.tenant, message.job_id, message.trigger.value)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """Attempt `attempt` of an execution; `lease_until` bounds how long the claimer may hold it."""
-
-    tenant: str
-    message: FireMessage
-    execution_id: str
-    attempt: int
-    max_attempts: int
-    now: datetime
-    lease_until: datetime
-
-
-@dataclass(frozen=True)
-class LoadedJob:
-    job: Job
-    webhook_secret: str | None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One call of a job's target: what the HTTP target puts in its headers."""
-
-    tenant: str
-    execution_id: str
-    scheduled_at: datetime
-    attempt: int
-    trigger: Trigger
-
-
-class ExecutionStore(Protocol):
-    def claim(self, claim: Claim) -> bool:
-        """Record the attempt as running unless it is already claimed or finished; True if this call won."""
-        ...
-
-    def finish(
-        self,
-        tenant: str,
-        job_id: str,
-        execution_id: str,
-        attempt: int,
-        *,
-        status: ExecutionStatus,
-        finished_at: datetime,
-        outcome: Outcome | None,
-        skip_reason: SkipReason | None,
-    ) -> Execution | None:
-        """Record the final state of the execution if `attempt` is still its latest; None otherwise."""
-        ...
-
-    def await_retry(
-        self,
-        tenant: str,
-        job_id: str,
-        execution_id: str,
-        attempt: int,
-        outcome: Outcome,
-        next_attempt_at: datetime,
-        active_until: datetime,
-    ) -> None: ...
-
-    def earlier_run_active(
-        self, tenant: str, job_id: str, execution_id: str, scheduled_at: datetime, now: datetime
-    ) -> bool:
-        """True if another execution of the job, scheduled before this one, is still running."""
-        ...
-
-
-class JobReader(Protocol):
-    def load(self, tenant: str, job_id: str) -> LoadedJob | None: ...
-
-    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None: ...
-
-
-class FireQueue(Protocol):
-    def send(self, message: FireMessage, delay_seconds: int) -> None: ...
-
-
-class TargetInvoker(Protocol):
-    def invoke(self, job: Job, secret: str | None, delivery: Delivery) -> Outcome: ...
-
-
 class Executor:
     def __init__(
         self,
@@ -189,7 +116,7 @@ class Executor:
         queue: FireQueue,
         invoker: TargetInvoker,
         lease: timedelta,
-        on_final_failure: Callable[[str, str], None] = lambda tenant, job_id: None,
+        on_final_failure: Callable[[JobKey], None] = lambda job: None,
         on_finished: Callable[[ExecutionStatus, float], None] = lambda status, duration_ms: None,
         on_rejected: Callable[[Rejection], None] = lambda rejection: None,
         clock: Clock | None = None,
@@ -211,7 +138,7 @@ class Executor:
             return self._receive_heartbeat(message)
         # Verified before anything else: a forged message must not pre-claim another tenant's execution ids,
         # nor be re-queued (deferred) with the executor's own credentials.
-        loaded = self._jobs.load(message.tenant, message.job_id)
+        loaded = self._jobs.load(message.job)
         rejection = rejection_of(message, loaded)
         if rejection is not None or loaded is None:
             self.reject(rejection or Rejection(RejectReason.UNKNOWN_JOB))
@@ -221,7 +148,7 @@ class Executor:
             self._queue.send(message, queue_delay(message.not_before, now))
             return Result.DEFERRED
         claim = Claim(
-            tenant=message.tenant,
+            job=message.job,
             message=message,
             execution_id=message.effective_execution_id,
             attempt=message.attempt,
@@ -257,7 +184,7 @@ class Executor:
         if job.version > message.job_version:
             return SkipReason.JOB_CHANGED
         if job.overlap_policy is OverlapPolicy.FORBID and self._store.earlier_run_active(
-            message.tenant, job.job_id, message.effective_execution_id, message.scheduled_time, now
+            message.job, message.effective_execution_id, message.scheduled_time, now
         ):
             return SkipReason.OVERLAP
         return None
@@ -265,7 +192,7 @@ class Executor:
     def _run(self, claim: Claim, loaded: LoadedJob) -> Result:
         message = claim.message
         delivery = Delivery(
-            tenant=claim.tenant,
+            tenant=claim.job.tenant,
             execution_id=claim.execution_id,
             scheduled_at=message.scheduled_time,
             attempt=claim.attempt,
@@ -279,7 +206,7 @@ class Executor:
             self._schedule_retry(claim, loaded.job, outcome)
             return Result.RETRY_SCHEDULED
         self._finish(claim, loaded, status=ExecutionStatus.FAILED, outcome=outcome)
-        self._on_final_failure(claim.tenant, loaded.job.job_id)
+        self._on_final_failure(claim.job)
         return Result.FAILED
 
     def _schedule_retry(self, claim: Claim, job: Job, outcome: Outcome) -> None:
@@ -295,8 +222,7 @@ class Executor:
         )
         self._queue.send(follow_up, delay)
         self._store.await_retry(
-            claim.tenant,
-            job.job_id,
+            claim.job,
             claim.execution_id,
             claim.attempt,
             outcome,
@@ -314,8 +240,7 @@ class Executor:
         skip_reason: SkipReason | None = None,
     ) -> None:
         execution = self._store.finish(
-            claim.tenant,
-            claim.message.job_id,
+            claim.job,
             claim.execution_id,
             claim.attempt,
             status=status,
@@ -327,4 +252,4 @@ class Executor:
             return
         self._on_finished(status, float(outcome.duration_ms) if outcome else 0.0)
         if loaded is not None and last_execution_changes(loaded.job.last_execution, execution):
-            self._jobs.record_last_execution(claim.tenant, loaded.job.job_id, execution.summary())
+            self._jobs.record_last_execution(claim.job, execution.summary())

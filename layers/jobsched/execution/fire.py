@@ -16,6 +16,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from jobsched.keyscheme import JobKey
+
 
 class Trigger(StrEnum):
     SCHEDULE = "schedule"
@@ -46,6 +48,11 @@ class FireMessage(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+    @property
+    def job(self) -> JobKey:
+        """The job this message fires (tenant and job id travel as separate fields on the wire)."""
+        return JobKey(self.tenant, self.job_id)
 
     @property
     def effective_execution_id(self) -> str:

@@ -5,32 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from jobsched.api.auth import Principal
 from jobsched.errors import Conflict
-from jobsched.execution.executor import FireQueue
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
+from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
 from jobsched.jobs.models import Job
 
 Clock = Callable[[], datetime]
-
-
-class JobLookup(Protocol):
-    def get(self, tenant: str, job_id: str) -> Job:
-        """The tenant's job, or NotFound (also for another tenant's job)."""
-        ...
-
-
-class ExecutionHistory(Protocol):
-    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution: ...
-
-    def list(
-        self, tenant: str, job_id: str, *, limit: int, next_token: str | None, status: ExecutionStatus | None
-    ) -> tuple[list[Execution], str | None]: ...
-
-    def latest_failed(self, tenant: str, job_id: str) -> Execution | None: ...
 
 
 @dataclass(frozen=True)
@@ -75,31 +58,34 @@ class ExecutionService:
         next_token: str | None,
         status: ExecutionStatus | None,
     ) -> ExecutionPage:
-        job = self._jobs.get(principal.tenant, job_id)
+        key = principal.job(job_id)
+        job = self._jobs.get(key)
         items, token = self._history_in(job.region).list(
-            principal.tenant, job_id, limit=limit, next_token=next_token, status=status
+            key, limit=limit, next_token=next_token, status=status
         )
         return ExecutionPage(items=items, next_token=token)
 
     def get(self, principal: Principal, job_id: str, execution_id: str) -> Execution:
-        job = self._jobs.get(principal.tenant, job_id)
-        return self._history_in(job.region).get(principal.tenant, job_id, execution_id)
+        key = principal.job(job_id)
+        job = self._jobs.get(key)
+        return self._history_in(job.region).get(key, execution_id)
 
     def run_now(self, principal: Principal, job_id: str) -> Queued:
         principal.require_write()
-        job = self._jobs.get(principal.tenant, job_id)
+        job = self._jobs.get(principal.job(job_id))
         return self._enqueue(principal.tenant, job, Trigger.MANUAL, retry_of=None)
 
     def retry(self, principal: Principal, job_id: str, execution_id: str | None) -> Queued:
         """Run a failed execution again, as a new execution (trigger `retry`) of the job as it is now."""
         principal.require_write()
-        job = self._jobs.get(principal.tenant, job_id)
+        key = principal.job(job_id)
+        job = self._jobs.get(key)
         if execution_id is None:
-            source = self._history_in(job.region).latest_failed(principal.tenant, job_id)
+            source = self._history_in(job.region).latest_failed(key)
             if source is None:
                 raise Conflict(f"job {job_id} has no failed execution to retry")
         else:
-            source = self._history_in(job.region).get(principal.tenant, job_id, execution_id)
+            source = self._history_in(job.region).get(key, execution_id)
             if source.status is not ExecutionStatus.FAILED:
                 raise Conflict(
                     f"execution {execution_id} is {source.status.value}; only a failed one is retried"

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from jobsched.api.auth import Principal
 from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
@@ -18,12 +18,12 @@ from jobsched.jobs.models import (
     HttpTarget,
     Job,
     JobSpec,
-    JobStatus,
     JobView,
     new_job_id,
     status_for,
     stored_preview,
 )
+from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters, JobStore
 from jobsched.settings import Settings
 from jobsched.targets.access import (
     TargetAccessReader,
@@ -42,21 +42,6 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
-class IdempotencyClaim:
-    key: str
-    body_hash: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class JobFilters:
-    status: JobStatus | None = None
-    enabled: bool | None = None
-    tag: tuple[str, str] | None = None
-    name_prefix: str | None = None
-
-
-@dataclass(frozen=True)
 class JobPage:
     items: list[JobView]
     next_token: str | None
@@ -68,52 +53,6 @@ class Created:
     replayed: bool = False
     # Shown once, in the 201 of the create itself (a replay does not repeat it; rotate to get a new one).
     webhook_secret: str | None = None
-
-
-class IdempotentReplay(Exception):
-    """The idempotency key was used before with the same body: here is what that request returned."""
-
-    def __init__(self, response: dict[str, Any]) -> None:
-        super().__init__("idempotent replay")
-        self.response = response
-
-
-class JobStore(Protocol):
-    def create(
-        self,
-        tenant: str,
-        job: Job,
-        response: dict[str, Any],
-        max_jobs: int,
-        claim: IdempotencyClaim | None,
-        webhook_secret: str | None = None,
-    ) -> None: ...
-
-    def rotate_webhook_secret(self, tenant: str, job_id: str, secret: str, at: datetime) -> None: ...
-
-    def get(self, tenant: str, job_id: str) -> Job: ...
-
-    def replace(
-        self,
-        tenant: str,
-        job_id: str,
-        spec: JobSpec,
-        *,
-        expected_version: int | None,
-        at: datetime,
-        by: str,
-        fire_token: str | None = None,
-        next_runs: list[datetime] | None = None,
-    ) -> Job:
-        """Replace the spec; `fire_token` is stored only if the job has none yet; `next_runs` is the new
-        stored preview (None: dropped, so reads compute it)."""
-        ...
-
-    def delete(self, tenant: str, job_id: str, *, expected_version: int | None) -> None: ...
-
-    def list(
-        self, tenant: str, limit: int, start_after: str | None, filters: JobFilters
-    ) -> tuple[list[Job], str | None]: ...
 
 
 class NoTargetAccess:
@@ -190,11 +129,11 @@ class JobService:
         """A new signing secret for the job's webhooks, in force from the next call; shown only here."""
         principal.require_write()
         secret = new_webhook_secret()
-        self._store.rotate_webhook_secret(principal.tenant, job_id, secret, self._now())
+        self._store.rotate_webhook_secret(principal.job(job_id), secret, self._now())
         return secret
 
     def get(self, principal: Principal, job_id: str) -> JobView:
-        return JobView.of(self._store.get(principal.tenant, job_id), self._now())
+        return JobView.of(self._store.get(principal.job(job_id)), self._now())
 
     def replace(self, principal: Principal, job_id: str, spec: JobSpec, if_match: str | None) -> JobView:
         principal.require_write()
@@ -203,8 +142,7 @@ class JobService:
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
         job = self._store.replace(
-            principal.tenant,
-            job_id,
+            principal.job(job_id),
             spec,
             expected_version=parse_if_match(if_match),
             at=now,
@@ -216,7 +154,7 @@ class JobService:
 
     def delete(self, principal: Principal, job_id: str, if_match: str | None = None) -> None:
         principal.require_write()
-        self._store.delete(principal.tenant, job_id, expected_version=parse_if_match(if_match))
+        self._store.delete(principal.job(job_id), expected_version=parse_if_match(if_match))
 
     def list(
         self, principal: Principal, *, limit: int, next_token: str | None, filters: JobFilters

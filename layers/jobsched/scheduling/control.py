@@ -7,39 +7,21 @@ re-enables the schedule from the table's stream, like any other change of the jo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.api.auth import Principal
 from jobsched.errors import Conflict, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus, JobView, ScheduleState, stored_preview
+from jobsched.keyscheme import JobKey
+from jobsched.scheduling.ports import RegionMoveStore, ScheduleControlStore
 
 Clock = Callable[[], datetime]
 NEXT_DUE_COUNT = 10
 _WRITE_ATTEMPTS = 3
-
-
-class ScheduleControlStore(Protocol):
-    def current(self, tenant: str, job_id: str) -> Job | None: ...
-
-    def set_enabled(
-        self,
-        tenant: str,
-        job_id: str,
-        *,
-        enabled: bool,
-        note: str | None,
-        version: int,
-        at: datetime,
-        by: str,
-        next_runs: list[datetime] | None = None,
-    ) -> Job | None: ...
-
-    def tenant_jobs(self, tenant: str) -> Iterator[Job]: ...
 
 
 class RegionJobs(BaseModel):
@@ -100,8 +82,9 @@ class ScheduleControl:
         return self._set_enabled(principal, job_id, enabled=True, note=None)
 
     def _set_enabled(self, principal: Principal, job_id: str, *, enabled: bool, note: str | None) -> JobView:
+        key = principal.job(job_id)
         for _ in range(_WRITE_ATTEMPTS):
-            job = self._store.current(principal.tenant, job_id)
+            job = self._store.current(key)
             if job is None:
                 raise NotFound(f"job {job_id} not found")
             now = self._now()
@@ -117,8 +100,7 @@ class ScheduleControl:
                     field, why = problem
                     raise InvalidInput.field(field, f"{why}; resuming would never fire")
             changed = self._store.set_enabled(
-                principal.tenant,
-                job_id,
+                key,
                 enabled=enabled,
                 note=note,
                 version=job.version,
@@ -167,21 +149,13 @@ def _next_due(job: Job, now: datetime) -> list[NextDue]:
     return [NextDue(job_id=job.job_id, name=job.name, region=job.region, at=runs[0])] if runs else []
 
 
-class RegionMoveStore(Protocol):
-    def jobs_in_region(self, region: str, tenant: str | None = None) -> Iterator[tuple[str, str]]: ...
-
-    def move(self, tenant: str, job_id: str, *, from_region: str, to_region: str, at: datetime) -> bool: ...
-
-
-def jobs_to_move(
-    store: RegionMoveStore, from_region: str, tenant: str | None = None
-) -> list[tuple[str, str]]:
+def jobs_to_move(store: RegionMoveStore, from_region: str, tenant: str | None = None) -> list[JobKey]:
     return list(store.jobs_in_region(from_region, tenant))
 
 
 def move_jobs(
     store: RegionMoveStore,
-    jobs: Iterable[tuple[str, str]],
+    jobs: Iterable[JobKey],
     *,
     from_region: str,
     to_region: str,
@@ -201,11 +175,11 @@ def move_jobs(
         raise InvalidInput("--from and --to name the same region")
     now = clock or (lambda: datetime.now(UTC))
     summary = MoveSummary()
-    for tenant, job_id in jobs:
+    for job in jobs:
         try:
-            moved = store.move(tenant, job_id, from_region=from_region, to_region=to_region, at=now())
+            moved = store.move(job, from_region=from_region, to_region=to_region, at=now())
         except Exception as exc:  # one job's failure must not stop an evacuation; it is reported
-            summary.failed.append(f"{tenant}/{job_id}: {exc}")
+            summary.failed.append(f"{job}: {exc}")
             continue
         if moved:
             summary.moved += 1

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from jobsched.execution.fire import scheduler_input_template
 from jobsched.jobs.models import Job, JobStatus, ScheduleState
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.expressions import (
     ExpressionError,
     ScheduleKind,
@@ -26,6 +27,7 @@ from jobsched.scheduling.expressions import (
     parse_expression,
     parse_timezone,
 )
+from jobsched.scheduling.ports import ScheduleStateStore
 
 MAX_SCHEDULE_NAME = 64
 _DESCRIPTION_VERSION = re.compile(r"\bv(?P<version>\d+)$")
@@ -54,6 +56,10 @@ class JobChange:
     ran: bool = False
     # The job got its fire token (a job made before tokens existed): its schedule's input must carry it.
     rekeyed: bool = False
+
+    @property
+    def job(self) -> JobKey:
+        return JobKey(self.tenant, self.job_id)
 
     @property
     def redefines(self) -> bool:
@@ -111,24 +117,6 @@ class SchedulerGateway(Protocol):
     def update(self, definition: ScheduleDefinition) -> str: ...
 
     def delete(self, name: str) -> bool: ...
-
-
-class ScheduleStateStore(Protocol):
-    def current(self, tenant: str, job_id: str) -> Job | None: ...
-
-    def record_schedule_state(
-        self,
-        tenant: str,
-        job_id: str,
-        *,
-        version: int,
-        state: ScheduleState,
-        arn: str | None,
-        error: str | None,
-        at: datetime,
-    ) -> bool: ...
-
-    def mark_completed(self, tenant: str, job_id: str, *, version: int, at: datetime) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -204,7 +192,7 @@ class ScheduleSync:
     def apply(self, change: JobChange) -> Outcome:
         if not change.redefines and not change.ran:
             return Outcome.SKIPPED  # our own schedule_state write, or another field that keeps the version
-        job = self._store.current(change.tenant, change.job_id)
+        job = self._store.current(change.job)
         name = schedule_name(change.tenant, change.job_id)
         if job is None:
             return Outcome.DELETED if self._gateway.delete(name) else Outcome.UNCHANGED
@@ -213,7 +201,7 @@ class ScheduleSync:
         if job.region != self.region or job.status is JobStatus.COMPLETED:
             return Outcome.DELETED if self._gateway.delete(name) else Outcome.UNCHANGED
         if self._ran_its_only_time(job):
-            self._store.mark_completed(change.tenant, job.job_id, version=job.version, at=self._now())
+            self._store.mark_completed(change.job, version=job.version, at=self._now())
             return Outcome.COMPLETED
         if not change.redefines:
             return Outcome.SKIPPED
@@ -247,7 +235,7 @@ class ScheduleSync:
         if job.schedule_state is state and job.schedule_arn == arn and job.schedule_error == error:
             return
         self._store.record_schedule_state(
-            tenant, job.job_id, version=job.version, state=state, arn=arn, error=error, at=self._now()
+            JobKey(tenant, job.job_id), version=job.version, state=state, arn=arn, error=error, at=self._now()
         )
 
     def _one_off_in_the_past(self, job: Job) -> bool:

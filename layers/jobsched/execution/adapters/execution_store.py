@@ -1,6 +1,6 @@
 """Execution history in the executions table, one item per execution, newest first under its job.
 
-- pk = TENANT#<tenant>#JOB#<job_id>, sk = EXEC#<execution_id>; execution ids start with the UTC stamp of
+- keyed by job and execution id (jobsched.keyscheme); execution ids start with the UTC stamp of
   their scheduled time, so the sort key orders a job's history by time (read backwards: newest first).
 - lease_until (epoch s, 0 when no attempt is in flight) and active_until (until when the execution counts
   as running for overlap checks) are internal and never returned; expires_at is the 12-month TTL.
@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import BadRequest, NotFound
-from jobsched.execution.executor import Claim
 from jobsched.execution.models import (
     Execution,
     ExecutionStatus,
@@ -30,30 +28,19 @@ from jobsched.execution.models import (
     bounded_error,
     expires_at,
 )
+from jobsched.execution.ports import Claim
+from jobsched.keyscheme import (
+    EXECUTION_PREFIX,
+    JobKey,
+    execution_id_of,
+    execution_item_key,
+    execution_pk,
+    running_index_pk,
+    stuck_after_key,
+)
 
 OVERLAP_SCAN_LIMIT = 50
-# Running executions spread over this many gsi1 partitions, so no index partition takes every claim.
-RUNNING_SHARDS = 4
-RUNNING_INDEX_PREFIX = "RUNNING#"
 _OUTCOME_ATTRIBUTES = ("status_code", "error", "response_excerpt", "duration_ms")
-
-
-def execution_pk(tenant: str, job_id: str) -> str:
-    return f"TENANT#{tenant}#JOB#{job_id}"
-
-
-def execution_sk(execution_id: str) -> str:
-    return f"EXEC#{execution_id}"
-
-
-def running_index_pk(execution_id: str) -> str:
-    shard = int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % RUNNING_SHARDS
-    return f"{RUNNING_INDEX_PREFIX}{shard}"
-
-
-def stuck_after_key(epoch_seconds: int) -> str:
-    """gsi1sk of a running execution: sorts as the time does (zero-padded epoch seconds)."""
-    return f"{epoch_seconds:012d}"
 
 
 def _epoch(value: datetime) -> int:
@@ -69,14 +56,14 @@ class DynamoExecutionStore:
         self._client = client
         self._table = table_name
 
-    def _key(self, tenant: str, job_id: str, execution_id: str) -> dict[str, Any]:
-        return to_item({"pk": execution_pk(tenant, job_id), "sk": execution_sk(execution_id)})
+    def _key(self, job: JobKey, execution_id: str) -> dict[str, Any]:
+        return to_item(execution_item_key(job, execution_id))
 
     def claim(self, claim: Claim) -> bool:
         message = claim.message
         values: dict[str, Any] = {
-            ":tenant": claim.tenant,
-            ":job_id": message.job_id,
+            ":tenant": claim.job.tenant,
+            ":job_id": claim.job.job_id,
             ":execution_id": claim.execution_id,
             ":trigger": message.trigger.value,
             ":job_version": message.job_version,
@@ -122,7 +109,7 @@ class DynamoExecutionStore:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=self._key(claim.tenant, message.job_id, claim.execution_id),
+                Key=self._key(claim.job, claim.execution_id),
                 UpdateExpression="SET " + ", ".join(sets) + " REMOVE next_attempt_at",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status", "#trigger": "trigger"},
@@ -134,8 +121,7 @@ class DynamoExecutionStore:
 
     def finish(
         self,
-        tenant: str,
-        job_id: str,
+        job: JobKey,
         execution_id: str,
         attempt: int,
         *,
@@ -148,12 +134,11 @@ class DynamoExecutionStore:
         if skip_reason is not None:
             fields["skip_reason"] = skip_reason.value
         fields.update(_outcome_fields(outcome))
-        return self._update_attempt(tenant, job_id, execution_id, attempt, fields, active_until=0)
+        return self._update_attempt(job, execution_id, attempt, fields, active_until=0)
 
     def await_retry(
         self,
-        tenant: str,
-        job_id: str,
+        job: JobKey,
         execution_id: str,
         attempt: int,
         outcome: Outcome,
@@ -161,12 +146,11 @@ class DynamoExecutionStore:
         active_until: datetime,
     ) -> None:
         fields = {"next_attempt_at": _iso(next_attempt_at), **_outcome_fields(outcome)}
-        self._update_attempt(tenant, job_id, execution_id, attempt, fields, active_until=_epoch(active_until))
+        self._update_attempt(job, execution_id, attempt, fields, active_until=_epoch(active_until))
 
     def _update_attempt(
         self,
-        tenant: str,
-        job_id: str,
+        job: JobKey,
         execution_id: str,
         attempt: int,
         fields: dict[str, Any],
@@ -196,7 +180,7 @@ class DynamoExecutionStore:
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=self._key(tenant, job_id, execution_id),
+                Key=self._key(job, execution_id),
                 UpdateExpression=expression,
                 ConditionExpression="attempts = :k AND #status = :running",
                 ExpressionAttributeNames=names,
@@ -208,7 +192,7 @@ class DynamoExecutionStore:
         return execution_from_item(from_item(response["Attributes"]))
 
     def earlier_run_active(
-        self, tenant: str, job_id: str, execution_id: str, scheduled_at: datetime, now: datetime
+        self, job: JobKey, execution_id: str, scheduled_at: datetime, now: datetime
     ) -> bool:
         response = self._client.query(
             TableName=self._table,
@@ -217,8 +201,8 @@ class DynamoExecutionStore:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(
                 {
-                    ":pk": execution_pk(tenant, job_id),
-                    ":prefix": "EXEC#",
+                    ":pk": execution_pk(job),
+                    ":prefix": EXECUTION_PREFIX,
                     ":running": ExecutionStatus.RUNNING.value,
                     ":now": _epoch(now),
                 }
@@ -236,22 +220,21 @@ class DynamoExecutionStore:
 
     # The API's side: read a tenant's history.
 
-    def get(self, tenant: str, job_id: str, execution_id: str) -> Execution:
-        response = self._client.get_item(TableName=self._table, Key=self._key(tenant, job_id, execution_id))
+    def get(self, job: JobKey, execution_id: str) -> Execution:
+        response = self._client.get_item(TableName=self._table, Key=self._key(job, execution_id))
         if "Item" not in response:
-            raise NotFound(f"execution {execution_id} of job {job_id} not found")
+            raise NotFound(f"execution {execution_id} of job {job.job_id} not found")
         return execution_from_item(from_item(response["Item"]))
 
     def list(
         self,
-        tenant: str,
-        job_id: str,
+        job: JobKey,
         *,
         limit: int,
         next_token: str | None,
         status: ExecutionStatus | None,
     ) -> tuple[list[Execution], str | None]:
-        values: dict[str, Any] = {":pk": execution_pk(tenant, job_id), ":prefix": "EXEC#"}
+        values: dict[str, Any] = {":pk": execution_pk(job), ":prefix": EXECUTION_PREFIX}
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
@@ -264,19 +247,17 @@ class DynamoExecutionStore:
             values[":status"] = status.value
         query["ExpressionAttributeValues"] = to_item(values)
         if next_token:
-            query["ExclusiveStartKey"] = self._key(tenant, job_id, decode_execution_token(next_token))
+            query["ExclusiveStartKey"] = self._key(job, decode_execution_token(next_token))
         response = self._client.query(**query)
         items = [execution_from_item(from_item(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        token = encode_execution_token(from_item(last)["sk"].removeprefix("EXEC#")) if last else None
+        token = encode_execution_token(execution_id_of(from_item(last)["sk"])) if last else None
         return items, token
 
-    def latest_failed(self, tenant: str, job_id: str) -> Execution | None:
+    def latest_failed(self, job: JobKey) -> Execution | None:
         token: str | None = None
         while True:
-            items, token = self.list(
-                tenant, job_id, limit=50, next_token=token, status=ExecutionStatus.FAILED
-            )
+            items, token = self.list(job, limit=50, next_token=token, status=ExecutionStatus.FAILED)
             if items:
                 return items[0]
             if token is None:

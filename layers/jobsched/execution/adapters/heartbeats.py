@@ -14,13 +14,11 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.execution.heartbeat import Heartbeat
-
-HEARTBEAT_PK_PREFIX = "HEARTBEAT#"
-HEARTBEAT_SK = "HEARTBEAT"
+from jobsched.keyscheme import heartbeat_key
 
 
-def heartbeat_key(region: str) -> dict[str, Any]:
-    return to_item({"pk": f"{HEARTBEAT_PK_PREFIX}{region}", "sk": HEARTBEAT_SK})
+def heartbeat_item_key(region: str) -> dict[str, Any]:
+    return to_item(heartbeat_key(region))
 
 
 def _iso(value: datetime) -> str:
@@ -41,7 +39,7 @@ class DynamoHeartbeats:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=heartbeat_key(heartbeat.region),
+                Key=heartbeat_item_key(heartbeat.region),
                 UpdateExpression=(
                     "SET scheduled_at = :scheduled, arrived_at = :arrived, heartbeat_region = :r"
                 ),
@@ -60,7 +58,7 @@ class DynamoHeartbeats:
     def latest(self, regions: Iterable[str]) -> dict[str, Heartbeat | None]:
         found: dict[str, Heartbeat | None] = {}
         for region in regions:
-            item = self._client.get_item(TableName=self._table, Key=heartbeat_key(region)).get("Item")
+            item = self._client.get_item(TableName=self._table, Key=heartbeat_item_key(region)).get("Item")
             plain = from_item(item) if item else {}
             found[region] = (
                 Heartbeat(region, _time(plain["scheduled_at"]), _time(plain["arrived_at"]))

@@ -10,9 +10,10 @@ from contextlib import suppress
 from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
-from jobsched.execution.executor import LoadedJob
-from jobsched.jobs.adapters.job_store import job_from_item, job_sk, tenant_pk
+from jobsched.execution.ports import LoadedJob
+from jobsched.jobs.adapters.job_store import job_from_item
 from jobsched.jobs.models import LastExecution
+from jobsched.keyscheme import JobKey, job_item_key
 
 WEBHOOK_SECRET_ATTRIBUTE = "webhook_secret"  # noqa: S105 (an attribute name)
 
@@ -22,10 +23,10 @@ class DynamoJobReader:
         self._client = client
         self._table = table_name
 
-    def load(self, tenant: str, job_id: str) -> LoadedJob | None:
+    def load(self, job: JobKey) -> LoadedJob | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+            Key=to_item(job_item_key(job)),
             ConsistentRead=True,
         )
         if "Item" not in response:
@@ -34,12 +35,12 @@ class DynamoJobReader:
         secret = item.get(WEBHOOK_SECRET_ATTRIBUTE)
         return LoadedJob(job=job_from_item(item), webhook_secret=secret if isinstance(secret, str) else None)
 
-    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None:
+    def record_last_execution(self, job: JobKey, summary: LastExecution) -> None:
         document = summary.model_dump(mode="json")
         with suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
-                Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+                Key=to_item(job_item_key(job)),
                 UpdateExpression="SET last_execution = :summary",
                 # An older execution finishing late must not hide a newer one.
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_execution) "

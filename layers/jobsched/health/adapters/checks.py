@@ -16,11 +16,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from jobsched import config
+from jobsched import config, keyscheme
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.health.deep import DependencyFailed, DrillMarker
 
-DRILL_SK = "HEALTH_DRILL"
 HEALTH_CLIENT_CONFIG = Config(
     connect_timeout=config.DEEP_HEALTH_TIMEOUT_SECONDS,
     read_timeout=config.DEEP_HEALTH_TIMEOUT_SECONDS,
@@ -34,7 +33,7 @@ def health_client(service: str, region: str) -> Any:
 
 
 def drill_key(region: str) -> dict[str, Any]:
-    return to_item({"pk": f"REGION#{region}", "sk": DRILL_SK})
+    return to_item(keyscheme.drill_key(region))
 
 
 def answered(what: str, call: Callable[[], Result]) -> Result:

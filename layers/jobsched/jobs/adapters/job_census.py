@@ -15,13 +15,15 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.config import GSI1
-from jobsched.execution.adapters.execution_store import (
+from jobsched.jobs.models import JobStatus, ScheduleState
+from jobsched.keyscheme import (
+    COUNTERS_INDEX_PK,
+    JOB_PREFIX,
     RUNNING_INDEX_PREFIX,
     RUNNING_SHARDS,
     stuck_after_key,
+    tenant_pk,
 )
-from jobsched.jobs.adapters.job_store import COUNTERS_INDEX_PK, tenant_pk
-from jobsched.jobs.models import JobStatus, ScheduleState
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def count_jobs(client: Any, table: str) -> tuple[int, int]:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :job)",
             ProjectionExpression="#status, schedule_state",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item({":pk": tenant_pk(tenant), ":job": "JOB#"}),
+            ExpressionAttributeValues=to_item({":pk": tenant_pk(tenant), ":job": JOB_PREFIX}),
         )
         for page in pages:
             for item in map(from_item, page["Items"]):

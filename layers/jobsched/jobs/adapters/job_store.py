@@ -1,11 +1,10 @@
 """Jobs in the jobs table, one DynamoDB call per operation.
 
-Every item of a tenant sits under pk = TENANT#<tenant>, so a request can only ever address its own
-tenant's items (the tenant comes from the authorizer, never from the request):
-- job:          sk = JOB#<job_id>              (job_id is a ULID: sort order = creation order)
-- job counter:  sk = COUNT#jobs                (job_count, kept by the same transaction as create/delete;
-                                               gsi1pk = JOBCOUNTERS, gsi1sk = <tenant>)
-- idempotency:  sk = IDEMPOTENCY#<key>         (body hash, first response, expires_at TTL after 24 h)
+Every item of a tenant sits under pk = TENANT#<tenant> (jobsched.keyscheme), so a request can only ever
+address its own tenant's items (the tenant comes from the authorizer, never from the request):
+- job:          the job (job_id is a ULID: sort order = creation order)
+- job counter:  job_count, kept by the same transaction as create/delete; filed under gsi1 for the census
+- idempotency:  body hash, first response, expires_at TTL after 24 h
 
 A job item also holds two secrets no response carries: webhook_secret and fire_token (docs/security.md).
 """
@@ -19,27 +18,26 @@ from typing import Any
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import Conflict, LimitExceeded, NotFound, PreconditionFailed
 from jobsched.jobs.models import Job, JobSpec, ScheduleState, runs_document, status_for
-from jobsched.jobs.service import IdempotencyClaim, IdempotentReplay, JobFilters, idempotency_conflict
+from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters
+from jobsched.jobs.service import idempotency_conflict
+from jobsched.keyscheme import (
+    COUNTERS_INDEX_PK,
+    JOB_PREFIX,
+    JobKey,
+    counter_key,
+    idempotency_key,
+    job_id_of,
+    job_item_key,
+    tenant_pk,
+)
 
-COUNTER_SK = "COUNT#jobs"
-# Every tenant's job counter is also filed under this gsi1 key, so the tenants can be listed without a Scan.
-COUNTERS_INDEX_PK = "JOBCOUNTERS"
 _MUTABLE_FIELDS = tuple(JobSpec.model_fields)
 FIRE_TOKEN_ATTRIBUTE = "fire_token"  # noqa: S105 (an attribute name)
 
 
-def tenant_pk(tenant: str) -> str:
-    return f"TENANT#{tenant}"
-
-
-def job_sk(job_id: str) -> str:
-    return f"JOB#{job_id}"
-
-
 def job_item(tenant: str, job: Job) -> dict[str, Any]:
     return {
-        "pk": tenant_pk(tenant),
-        "sk": job_sk(job.job_id),
+        **job_item_key(JobKey(tenant, job.job_id)),
         "entity": "job",
         "tenant": tenant,
         **job.model_dump(mode="json"),
@@ -79,7 +77,7 @@ class DynamoJobStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": to_item({"pk": tenant_pk(tenant), "sk": COUNTER_SK}),
+                    "Key": to_item(counter_key(tenant)),
                     "UpdateExpression": "SET job_count = if_not_exists(job_count, :zero) + :one, "
                     "gsi1pk = :counters, gsi1sk = :tenant",
                     "ConditionExpression": "attribute_not_exists(job_count) OR job_count < :max",
@@ -111,31 +109,28 @@ class DynamoJobStore:
                 raise Conflict("a concurrent request changed the same items; retry the request") from None
             raise
 
-    def get(self, tenant: str, job_id: str) -> Job:
-        response = self._client.get_item(
-            TableName=self._table, Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)})
-        )
+    def get(self, key: JobKey) -> Job:
+        response = self._client.get_item(TableName=self._table, Key=to_item(job_item_key(key)))
         if "Item" not in response:
-            raise _not_found(job_id)
+            raise _not_found(key.job_id)
         return job_from_item(from_item(response["Item"]))
 
-    def rotate_webhook_secret(self, tenant: str, job_id: str, secret: str, at: datetime) -> None:
+    def rotate_webhook_secret(self, key: JobKey, secret: str, at: datetime) -> None:
         # No version bump: the job's definition did not change, and a stale schedule must not look stale.
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+                Key=to_item(job_item_key(key)),
                 UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :at",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=to_item({":secret": secret, ":at": at.isoformat()}),
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            raise _not_found(job_id) from None
+            raise _not_found(key.job_id) from None
 
     def replace(
         self,
-        tenant: str,
-        job_id: str,
+        key: JobKey,
         spec: JobSpec,
         *,
         expected_version: int | None,
@@ -179,7 +174,7 @@ class DynamoJobStore:
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+                Key=to_item(job_item_key(key)),
                 UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
@@ -188,13 +183,13 @@ class DynamoJobStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._client.exceptions.ConditionalCheckFailedException as exc:
-            raise _not_found(job_id) if "Item" not in exc.response else _stale(job_id) from None
+            raise _not_found(key.job_id) if "Item" not in exc.response else _stale(key.job_id) from None
         return job_from_item(from_item(response["Attributes"]))
 
-    def delete(self, tenant: str, job_id: str, *, expected_version: int | None) -> None:
+    def delete(self, key: JobKey, *, expected_version: int | None) -> None:
         delete: dict[str, Any] = {
             "TableName": self._table,
-            "Key": to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
+            "Key": to_item(job_item_key(key)),
             "ConditionExpression": "attribute_exists(pk)",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -204,7 +199,7 @@ class DynamoJobStore:
             delete["ExpressionAttributeValues"] = to_item({":expected": expected_version})
         count = {
             "TableName": self._table,
-            "Key": to_item({"pk": tenant_pk(tenant), "sk": COUNTER_SK}),
+            "Key": to_item(counter_key(key.tenant)),
             "UpdateExpression": "SET job_count = job_count - :one",
             "ConditionExpression": "job_count > :zero",
             "ExpressionAttributeValues": to_item({":one": 1, ":zero": 0}),
@@ -215,13 +210,13 @@ class DynamoJobStore:
             reasons = exc.response.get("CancellationReasons", [])
             first = reasons[0] if reasons else {}
             if first.get("Code") == "ConditionalCheckFailed":
-                raise (_stale(job_id) if first.get("Item") else _not_found(job_id)) from None
+                raise (_stale(key.job_id) if first.get("Item") else _not_found(key.job_id)) from None
             raise
 
     def list(
         self, tenant: str, limit: int, start_after: str | None, filters: JobFilters
     ) -> tuple[list[Job], str | None]:
-        values: dict[str, Any] = {":pk": tenant_pk(tenant), ":prefix": "JOB#"}
+        values: dict[str, Any] = {":pk": tenant_pk(tenant), ":prefix": JOB_PREFIX}
         names: dict[str, str] = {}
         clauses: list[str] = []
         if filters.status is not None:
@@ -250,18 +245,17 @@ class DynamoJobStore:
         if clauses:
             query["FilterExpression"] = " AND ".join(clauses)
         if start_after is not None:
-            query["ExclusiveStartKey"] = to_item({"pk": tenant_pk(tenant), "sk": job_sk(start_after)})
+            query["ExclusiveStartKey"] = to_item(job_item_key(JobKey(tenant, start_after)))
         response = self._client.query(**query)
         jobs = [job_from_item(from_item(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return jobs, (from_item(last)["sk"].removeprefix("JOB#") if last else None)
+        return jobs, (job_id_of(from_item(last)["sk"]) if last else None)
 
     def _claim_action(
         self, tenant: str, job: Job, response: dict[str, Any], claim: IdempotencyClaim
     ) -> dict[str, Any]:
         item = {
-            "pk": tenant_pk(tenant),
-            "sk": f"IDEMPOTENCY#{claim.key}",
+            **idempotency_key(tenant, claim.key),
             "entity": "idempotency",
             "body_hash": claim.body_hash,
             "job_id": job.job_id,
@@ -281,7 +275,7 @@ class DynamoJobStore:
     def _replay(self, tenant: str, claim: IdempotencyClaim) -> None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=to_item({"pk": tenant_pk(tenant), "sk": f"IDEMPOTENCY#{claim.key}"}),
+            Key=to_item(idempotency_key(tenant, claim.key)),
             ConsistentRead=True,
         )
         record = from_item(response.get("Item", {}))

@@ -13,13 +13,9 @@ from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.config import GSI1
 from jobsched.errors import NotFound
 from jobsched.keys.models import ApiKeyRecord, KeyStatus
+from jobsched.keyscheme import KEYS_INDEX_PK, api_key_item_key
 
-KEYS_INDEX_PK = "APIKEYS"
 _RECORD_FIELDS = set(ApiKeyRecord.model_fields)
-
-
-def key_pk(key_hash: str) -> str:
-    return f"APIKEY#{key_hash}"
 
 
 class DynamoKeyStore:
@@ -29,8 +25,7 @@ class DynamoKeyStore:
 
     def put(self, record: ApiKeyRecord, key_hash: str) -> None:
         item = {
-            "pk": key_pk(key_hash),
-            "sk": "APIKEY",
+            **api_key_item_key(key_hash),
             "gsi1pk": KEYS_INDEX_PK,
             "gsi1sk": record.key_id,
             "entity": "api_key",
@@ -41,9 +36,7 @@ class DynamoKeyStore:
         )
 
     def get_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=to_item({"pk": key_pk(key_hash), "sk": "APIKEY"})
-        )
+        response = self._client.get_item(TableName=self._table, Key=to_item(api_key_item_key(key_hash)))
         item = response.get("Item")
         return _record(from_item(item)) if item else None
 

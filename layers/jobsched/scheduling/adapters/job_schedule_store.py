@@ -12,10 +12,9 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import NotFound
-from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_from_item, job_sk, tenant_pk
+from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE, job_from_item
 from jobsched.jobs.models import Job, JobStatus, ScheduleState, runs_document
-
-_JOB_PREFIX = "JOB#"
+from jobsched.keyscheme import JOB_PREFIX, JobKey, job_item_key, tenant_pk
 
 
 class DynamoJobScheduleStore:
@@ -23,16 +22,13 @@ class DynamoJobScheduleStore:
         self._client = client
         self._table = table_name
 
-    def current(self, tenant: str, job_id: str) -> Job | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=self._key(tenant, job_id), ConsistentRead=True
-        )
+    def current(self, job: JobKey) -> Job | None:
+        response = self._client.get_item(TableName=self._table, Key=self._key(job), ConsistentRead=True)
         return job_from_item(from_item(response["Item"])) if "Item" in response else None
 
     def record_schedule_state(
         self,
-        tenant: str,
-        job_id: str,
+        job: JobKey,
         *,
         version: int,
         state: ScheduleState,
@@ -51,9 +47,9 @@ class DynamoJobScheduleStore:
                 sets.append(f"{field} = :{field}")
                 values[f":{field}"] = value
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        return self._conditional_update(tenant, job_id, expression, values, "#version = :version")
+        return self._conditional_update(job, expression, values, "#version = :version")
 
-    def mark_completed(self, tenant: str, job_id: str, *, version: int, at: datetime) -> bool:
+    def mark_completed(self, job: JobKey, *, version: int, at: datetime) -> bool:
         values = {
             ":completed": JobStatus.COMPLETED.value,
             ":at": at.isoformat(),
@@ -65,12 +61,11 @@ class DynamoJobScheduleStore:
             "SET #status = :completed, updated_at = :at, #version = #version + :one, "
             "schedule_state = :pending"
         )
-        return self._conditional_update(tenant, job_id, expression, values, "#version = :version")
+        return self._conditional_update(job, expression, values, "#version = :version")
 
     def set_enabled(
         self,
-        tenant: str,
-        job_id: str,
+        job: JobKey,
         *,
         enabled: bool,
         note: str | None,
@@ -106,9 +101,9 @@ class DynamoJobScheduleStore:
         else:
             removes.append("next_runs")
         expression = sets + (" REMOVE " + ", ".join(removes) if removes else "")
-        return self._update_returning(tenant, job_id, expression, values)
+        return self._update_returning(job, expression, values)
 
-    def move(self, tenant: str, job_id: str, *, from_region: str, to_region: str, at: datetime) -> bool:
+    def move(self, job: JobKey, *, from_region: str, to_region: str, at: datetime) -> bool:
         """Change the home region if it still is `from_region`; False when it is not (moved already)."""
         values = {
             ":from": from_region,
@@ -120,17 +115,17 @@ class DynamoJobScheduleStore:
         expression = (
             "SET #region = :to, updated_at = :at, #version = #version + :one, schedule_state = :pending"
         )
-        return self._conditional_update(tenant, job_id, expression, values, "#region = :from")
+        return self._conditional_update(job, expression, values, "#region = :from")
 
-    def jobs_in_region(self, region: str, tenant: str | None = None) -> Iterator[tuple[str, str]]:
-        """(tenant, job_id) of every job homed in `region`: one tenant by query, all tenants by a scan."""
+    def jobs_in_region(self, region: str, tenant: str | None = None) -> Iterator[JobKey]:
+        """Every job homed in `region`: one tenant by query, all tenants by a scan."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "ProjectionExpression": "tenant, job_id",
             "ExpressionAttributeNames": {"#region": "region"},
             "ConsistentRead": True,
         }
-        values: dict[str, Any] = {":region": region, ":prefix": _JOB_PREFIX}
+        values: dict[str, Any] = {":region": region, ":prefix": JOB_PREFIX}
         if tenant is not None:
             request["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
             request["FilterExpression"] = "#region = :region"
@@ -144,7 +139,7 @@ class DynamoJobScheduleStore:
             page = operation(**request)
             for item in page.get("Items", []):
                 plain = from_item(item)
-                yield str(plain["tenant"]), str(plain["job_id"])
+                yield JobKey(str(plain["tenant"]), str(plain["job_id"]))
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -154,7 +149,7 @@ class DynamoJobScheduleStore:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": tenant_pk(tenant), ":prefix": _JOB_PREFIX}),
+            "ExpressionAttributeValues": to_item({":pk": tenant_pk(tenant), ":prefix": JOB_PREFIX}),
         }
         while True:
             page = self._client.query(**request)
@@ -164,43 +159,42 @@ class DynamoJobScheduleStore:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def jobs_without_fire_token(self) -> Iterator[tuple[str, str]]:
-        """(tenant, job_id) of every job made before fire tokens existed (a scan: a one-off migration)."""
+    def jobs_without_fire_token(self) -> Iterator[JobKey]:
+        """Every job made before fire tokens existed (a scan: a one-off migration)."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "ProjectionExpression": "tenant, job_id",
             "FilterExpression": f"begins_with(sk, :prefix) AND attribute_not_exists({FIRE_TOKEN_ATTRIBUTE})",
-            "ExpressionAttributeValues": to_item({":prefix": _JOB_PREFIX}),
+            "ExpressionAttributeValues": to_item({":prefix": JOB_PREFIX}),
             "ConsistentRead": True,
         }
         while True:
             page = self._client.scan(**request)
             for item in page.get("Items", []):
                 plain = from_item(item)
-                yield str(plain["tenant"]), str(plain["job_id"])
+                yield JobKey(str(plain["tenant"]), str(plain["job_id"]))
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def issue_fire_token(self, tenant: str, job_id: str, token: str) -> bool:
+    def issue_fire_token(self, job: JobKey, token: str) -> bool:
         """Give the job `token` unless it has one; the version stays (schedule-sync sees the new token)."""
         return self._conditional_update(
-            tenant,
-            job_id,
+            job,
             f"SET {FIRE_TOKEN_ATTRIBUTE} = :token",
             {":token": token},
             f"attribute_not_exists({FIRE_TOKEN_ATTRIBUTE})",
         )
 
-    def _key(self, tenant: str, job_id: str) -> dict[str, Any]:
-        return to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)})
+    def _key(self, job: JobKey) -> dict[str, Any]:
+        return to_item(job_item_key(job))
 
     def _conditional_update(
-        self, tenant: str, job_id: str, expression: str, values: dict[str, Any], condition: str
+        self, job: JobKey, expression: str, values: dict[str, Any], condition: str
     ) -> bool:
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Key": self._key(tenant, job_id),
+            "Key": self._key(job),
             "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(pk) AND " + condition,
             "ExpressionAttributeValues": to_item(values),
@@ -214,14 +208,12 @@ class DynamoJobScheduleStore:
             return False
         return True
 
-    def _update_returning(
-        self, tenant: str, job_id: str, expression: str, values: dict[str, Any]
-    ) -> Job | None:
+    def _update_returning(self, job: JobKey, expression: str, values: dict[str, Any]) -> Job | None:
         condition = "attribute_exists(pk) AND #version = :version"
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=self._key(tenant, job_id),
+                Key=self._key(job),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=_names(expression + condition),
@@ -231,7 +223,7 @@ class DynamoJobScheduleStore:
             )
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             if "Item" not in exc.response:
-                raise NotFound(f"job {job_id} not found") from None
+                raise NotFound(f"job {job.job_id} not found") from None
             return None
         return job_from_item(from_item(response["Attributes"]))
 

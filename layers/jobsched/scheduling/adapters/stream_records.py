@@ -7,10 +7,9 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item
 from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE
+from jobsched.keyscheme import job_key_of
 from jobsched.scheduling.sync import ChangeKind, JobChange, ScheduleSync
 
-_JOB_PREFIX = "JOB#"
-_TENANT_PREFIX = "TENANT#"
 _IMAGE_ATTRIBUTES = ("version", "last_execution", FIRE_TOKEN_ATTRIBUTE)
 
 
@@ -18,16 +17,16 @@ def job_change(record: Mapping[str, Any]) -> JobChange | None:
     """The change a record describes, or None when it is not about a job (keys, counters, idempotency)."""
     data = record.get("dynamodb") or {}
     keys = from_item(data.get("Keys") or {})
-    pk, sk = str(keys.get("pk", "")), str(keys.get("sk", ""))
-    if not (pk.startswith(_TENANT_PREFIX) and sk.startswith(_JOB_PREFIX)):
+    job = job_key_of(keys.get("pk", ""), keys.get("sk", ""))
+    if job is None:
         return None
     old = _image(data.get("OldImage"))
     new = _image(data.get("NewImage"))
     return JobChange(
         record_id=str(data.get("SequenceNumber") or record.get("eventID") or ""),
         kind=ChangeKind(str(record.get("eventName"))),
-        tenant=pk.removeprefix(_TENANT_PREFIX),
-        job_id=sk.removeprefix(_JOB_PREFIX),
+        tenant=job.tenant,
+        job_id=job.job_id,
         old_version=_int_or_none(old.get("version")),
         new_version=_int_or_none(new.get("version")),
         ran=new.get("last_execution") is not None and new.get("last_execution") != old.get("last_execution"),

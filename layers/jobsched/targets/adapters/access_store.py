@@ -1,7 +1,8 @@
 """What operators granted each tenant for AWS targets, in the jobs table.
 
-A partition of its own per tenant, pk = ACCESS#<tenant> (not TENANT#<tenant>), so the functions serving
-tenants' requests may read it but IAM lets none of them write it (only operators, with the CLI):
+A partition of its own per tenant, pk = ACCESS#<tenant> (not TENANT#<tenant>; jobsched.keyscheme), so
+the functions serving tenants' requests may read it but IAM lets none of them write it (only operators,
+with the CLI):
 - profile:     sk = PROFILE          (role_arn: the tenant's target role, assumed with ExternalId = tenant)
 - allow-list:  sk = TARGET#<arn>     (one item per ARN the tenant's jobs may call with the executor's role)
 """
@@ -13,19 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
+from jobsched.keyscheme import ACCESS_PROFILE_SK, ACCESS_TARGET_PREFIX, access_pk, access_target_sk
 from jobsched.targets.access import TenantAccess
 
-PROFILE_SK = "PROFILE"
-TARGET_PREFIX = "TARGET#"
 MAX_BATCH_ROUNDS = 3
 
 
 class AccessUnreadable(Exception):
     """DynamoDB kept the keys unprocessed (throttling): transient, the caller's retry reads them again."""
-
-
-def access_pk(tenant: str) -> str:
-    return f"ACCESS#{tenant}"
 
 
 class DynamoTargetAccessStore:
@@ -35,7 +31,7 @@ class DynamoTargetAccessStore:
 
     def access(self, tenant: str, arn: str) -> TenantAccess:
         """The tenant's role and whether `arn` is on its allow-list: one BatchGetItem of both items."""
-        keys = [self._key(tenant, PROFILE_SK), self._key(tenant, TARGET_PREFIX + arn)]
+        keys = [self._key(tenant, ACCESS_PROFILE_SK), self._key(tenant, access_target_sk(arn))]
         request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
         items: list[dict[str, Any]] = []
         for _ in range(MAX_BATCH_ROUNDS):
@@ -46,17 +42,17 @@ class DynamoTargetAccessStore:
                 break
         else:
             raise AccessUnreadable(f"the target access of tenant {tenant} could not be read (throttled)")
-        role = next((item.get("role_arn") for item in items if item.get("sk") == PROFILE_SK), None)
-        listed = any(item.get("sk") == TARGET_PREFIX + arn for item in items)
+        role = next((item.get("role_arn") for item in items if item.get("sk") == ACCESS_PROFILE_SK), None)
+        listed = any(item.get("sk") == access_target_sk(arn) for item in items)
         return TenantAccess(role_arn=role if isinstance(role, str) else None, allow_listed=listed)
 
     def set_role(self, tenant: str, role_arn: str | None, at: datetime) -> None:
         if role_arn is None:
-            self._client.delete_item(TableName=self._table, Key=self._key(tenant, PROFILE_SK))
+            self._client.delete_item(TableName=self._table, Key=self._key(tenant, ACCESS_PROFILE_SK))
             return
         item = {
             "pk": access_pk(tenant),
-            "sk": PROFILE_SK,
+            "sk": ACCESS_PROFILE_SK,
             "entity": "tenant_profile",
             "tenant": tenant,
             "role_arn": role_arn,
@@ -66,7 +62,7 @@ class DynamoTargetAccessStore:
 
     def role(self, tenant: str) -> str | None:
         response = self._client.get_item(
-            TableName=self._table, Key=self._key(tenant, PROFILE_SK), ConsistentRead=True
+            TableName=self._table, Key=self._key(tenant, ACCESS_PROFILE_SK), ConsistentRead=True
         )
         role = from_item(response.get("Item", {})).get("role_arn")
         return role if isinstance(role, str) else None
@@ -74,7 +70,7 @@ class DynamoTargetAccessStore:
     def allow(self, tenant: str, arn: str, at: datetime) -> None:
         item = {
             "pk": access_pk(tenant),
-            "sk": TARGET_PREFIX + arn,
+            "sk": access_target_sk(arn),
             "entity": "target_allowed",
             "tenant": tenant,
             "arn": arn,
@@ -85,7 +81,7 @@ class DynamoTargetAccessStore:
     def deny(self, tenant: str, arn: str) -> bool:
         """Take `arn` off the allow-list; False if it was not on it."""
         response = self._client.delete_item(
-            TableName=self._table, Key=self._key(tenant, TARGET_PREFIX + arn), ReturnValues="ALL_OLD"
+            TableName=self._table, Key=self._key(tenant, access_target_sk(arn)), ReturnValues="ALL_OLD"
         )
         return "Attributes" in response
 
@@ -93,7 +89,7 @@ class DynamoTargetAccessStore:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": access_pk(tenant), ":prefix": TARGET_PREFIX}),
+            "ExpressionAttributeValues": to_item({":pk": access_pk(tenant), ":prefix": ACCESS_TARGET_PREFIX}),
             "ConsistentRead": True,
         }
         while True:

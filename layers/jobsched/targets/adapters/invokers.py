@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from jobsched import __version__, config
 from jobsched.aws.clients import assumed_client
-from jobsched.execution.executor import Delivery
 from jobsched.execution.models import Outcome, excerpt
+from jobsched.execution.ports import Delivery
 from jobsched.jobs.models import (
     AwsTarget,
     EventBridgeTarget,

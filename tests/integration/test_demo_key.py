@@ -20,7 +20,7 @@ def clients(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
-def test_made_once_then_reused(fake_aws: None, tmp_path: Path) -> None:
+def test_made_once_then_reused(empty_aws: None, tmp_path: Path) -> None:
     provision("us-east-1", REGIONS)
     service, store = make_key_service(clients, "us-east-1", REGIONS), make_key_store(clients, "us-east-1")
     value = ensure_demo_key(tmp_path, service, store)
@@ -32,7 +32,7 @@ def test_made_once_then_reused(fake_aws: None, tmp_path: Path) -> None:
     assert len(store.list(DEMO_TENANT)) == 1
 
 
-def test_a_revoked_or_unknown_demo_key_is_replaced(fake_aws: None, tmp_path: Path) -> None:
+def test_a_revoked_or_unknown_demo_key_is_replaced(empty_aws: None, tmp_path: Path) -> None:
     provision("us-east-1", REGIONS)
     service, store = make_key_service(clients, "us-east-1", REGIONS), make_key_store(clients, "us-east-1")
     first = ensure_demo_key(tmp_path, service, store)

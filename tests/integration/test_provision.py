@@ -10,7 +10,7 @@ from jobsched_local.provision import provision
 REGIONS = ("us-east-1", "eu-west-1")
 
 
-def test_tables_have_the_data_stack_layout(fake_aws: None) -> None:
+def test_tables_have_the_data_stack_layout(empty_aws: None) -> None:
     provision("us-east-1", REGIONS)
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     for name in (config.JOBS_TABLE, config.EXECUTIONS_TABLE):
@@ -25,7 +25,7 @@ def test_tables_have_the_data_stack_layout(fake_aws: None) -> None:
     assert boto3.client("dynamodb", region_name="eu-west-1").list_tables()["TableNames"] == []
 
 
-def test_every_region_has_the_api_stage_and_tier_plans(fake_aws: None) -> None:
+def test_every_region_has_the_api_stage_and_tier_plans(empty_aws: None) -> None:
     api_ids = provision("us-east-1", REGIONS)
     for region in REGIONS:
         client = boto3.client("apigateway", region_name=region)
@@ -42,7 +42,7 @@ def test_every_region_has_the_api_stage_and_tier_plans(fake_aws: None) -> None:
             assert plan["quota"] == {"limit": limits.daily_quota, "period": "DAY", "offset": 0}
 
 
-def test_provisioning_twice_creates_nothing_new(fake_aws: None) -> None:
+def test_provisioning_twice_creates_nothing_new(empty_aws: None) -> None:
     first = provision("us-east-1", REGIONS)
     assert provision("us-east-1", REGIONS) == first
     client = boto3.client("apigateway", region_name="us-east-1")
