@@ -1,4 +1,5 @@
-"""Every regional stack counts active jobs every five minutes through the census function's live alias."""
+"""Every regional stack takes the job census (active jobs, schedules in error, stuck executions) every five
+minutes through the census function's live alias."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def test_the_census_runs_every_five_minutes_on_its_alias(regional_templates: dic
         assert target["Arn"]["Ref"] in aliases
 
 
-def test_the_census_may_only_query_the_jobs_table_and_its_index(
+def test_the_census_may_only_query_the_jobs_table_its_index_and_the_executions_index(
     regional_templates: dict[str, Template],
 ) -> None:
     for template in regional_templates.values():
@@ -40,6 +41,10 @@ def test_the_census_may_only_query_the_jobs_table_and_its_index(
             if statement["Action"] == "dynamodb:Query"
         ]
         assert statements, "no census policy"
-        resources = statements[0]["Resource"]
-        assert len(resources) == 2
-        assert "/index/gsi1" in str(resources[1]) and "*" not in str(resources)
+        resources = [str(resource) for resource in statements[0]["Resource"]]
+        assert len(resources) == 3 and "*" not in str(resources)
+        # The jobs table and its gsi1 (tenants' partitions, the counters); the executions table's gsi1 only
+        # (the sparse index of running executions), never its items.
+        assert sum(":table/jobsched-jobs'" in r for r in resources) == 1
+        assert sum(":table/jobsched-jobs/index/gsi1" in r for r in resources) == 1
+        assert sum(":table/jobsched-executions/index/gsi1" in r for r in resources) == 1
