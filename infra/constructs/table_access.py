@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 
 # Tenants' jobs, counters and idempotency records (jobs table); executions (TENANT#<t>#JOB#<j>).
 TENANT_PARTITIONS = ("TENANT#*",)
-# What operators granted a tenant for AWS targets (jobsched_local.tenant_commands writes it).
+# What operators granted a tenant for AWS targets (jobsched_cli.tenant_commands writes it).
 ACCESS_PARTITIONS = ("ACCESS#*",)
 READ_ACTIONS = ("GetItem", "BatchGetItem", "Query")
 WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem")

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from jobsched import config
+from jobsched.keys.adapters.key_service import make_key_service, make_key_store
 from jobsched.targets.guard import parse_host_port
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
@@ -32,7 +33,6 @@ from jobsched_local.function_pool import (
 )
 from jobsched_local.gateway import Gateway, GatewayServer
 from jobsched_local.key_check import table_key_check
-from jobsched_local.key_service import make_key_service, make_key_store
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.lambda_context import make_context
 from jobsched_local.lambda_functions import Handler, apply_env, function_env, load_handlers

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
+from jobsched.keys.adapters.key_service import make_key_service
 from jobsched.keys.models import KeyService
-from jobsched_local.key_service import make_key_service
 from jobsched_local.provision import ensure_api
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/api/v1/jobs/j-1"
