@@ -234,6 +234,8 @@ def test_same_idempotency_key_and_body_returns_the_first_job(call: Call) -> None
     [
         ({"schedule": {"expression": "cron(0 18 * * * *)"}}, "schedule.expression"),
         ({"schedule": {"expression": "rate(30 seconds)"}}, "schedule.expression"),
+        ({"schedule": {"expression": "rate(1 minutes)"}}, "schedule.expression"),
+        ({"schedule": {"expression": "rate(5 minute)"}}, "schedule.expression"),
         ({"schedule": {"expression": "at(2020-01-01T00:00:00)"}}, "schedule.expression"),
         ({"schedule": {"expression": "rate(1 hour)", "timezone": "Atlantis/Capital"}}, "schedule.timezone"),
         (

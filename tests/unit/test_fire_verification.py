@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from jobsched.execution.executor import Claim, Delivery, Executor, LoadedJob, Rejection, RejectReason, Result
-from jobsched.execution.fire import FireMessage, Trigger, new_fire_token, scheduler_input_template
+from jobsched.execution.fire import FireMessage, Trigger, new_fire_token
 from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
 from jobsched.jobs.models import Job, LastExecution
+from jobsched.scheduling.adapters.scheduler import scheduler_input_template
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 TOKEN_A = new_fire_token()

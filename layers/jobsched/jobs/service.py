@@ -154,7 +154,7 @@ class JobService:
             )
         job = Job.model_validate(
             {
-                **spec.model_dump(),
+                **dict(spec),  # the validated parts as they are: the schedule keeps its parsed expression
                 "job_id": new_job_id(),
                 "region": region,
                 "version": 1,
