@@ -22,12 +22,14 @@ from jobsched.jobs.models import JobSpec, JobStatus, JobView
 from jobsched.jobs.service import JobFilters, JobService
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
+from jobsched.targets.adapters.dns import resolve_host
 from jobsched.telemetry import instrument_api, record_job_created
 
 SETTINGS = load_settings()
 JOBS = JobService(
     DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
     SETTINGS,
+    resolver=resolve_host,
     access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
 )
 app = create_resolver()

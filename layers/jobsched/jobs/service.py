@@ -32,7 +32,7 @@ from jobsched.targets.access import (
     authorize,
     target_field,
 )
-from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, resolve_host
+from jobsched.targets.guard import Resolver, TargetRefused, check_target_url
 from jobsched.targets.webhook import new_webhook_secret
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -129,7 +129,8 @@ class JobService:
         store: JobStore,
         settings: Settings,
         clock: Clock | None = None,
-        resolver: Resolver = resolve_host,
+        *,
+        resolver: Resolver,
         access: TargetAccessReader | None = None,
     ) -> None:
         self._store = store
