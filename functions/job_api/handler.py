@@ -38,7 +38,8 @@ JOBS_PATH = "/api/v1/jobs"
 
 
 def _job_response(status: int, job: dict[str, Any], **headers: str) -> Response[JobView]:
-    return Response(
+    # The body is a JobView already in its JSON form (dumped once here, not again by the resolver).
+    return Response[Any](
         status_code=status,
         content_type=JSON_CONTENT_TYPE,
         body=job,
