@@ -13,8 +13,6 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import single_metric
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
     EventType,
@@ -34,22 +32,14 @@ from jobsched.execution.fire import FireMessage
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
-from jobsched.telemetry import instrument_handler, record_execution, record_fire_rejected
+from jobsched.telemetry import (
+    instrument_handler,
+    record_execution,
+    record_final_failure,
+    record_fire_rejected,
+)
 
 SETTINGS = load_settings()
-FINAL_FAILURE_METRIC = "executions_failed_final"
-
-
-def _final_failure(tenant: str, job_id: str) -> None:
-    # Dimensionless on purpose: tenant and job ids would make one metric per job (cost, cardinality).
-    with single_metric(
-        name=FINAL_FAILURE_METRIC,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=config.METRICS_NAMESPACE,
-    ) as metric:
-        metric.add_dimension(name="service", value=config.SERVICE)
-
 
 EXECUTOR = Executor(
     store=DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
@@ -67,7 +57,7 @@ EXECUTOR = Executor(
         ),
     ),
     lease=timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS),
-    on_final_failure=_final_failure,
+    on_final_failure=lambda tenant, job_id: record_final_failure(),
     on_finished=lambda status, duration_ms: record_execution(status.value, duration_ms),
     on_rejected=lambda rejected: record_fire_rejected(
         rejected.reason.value, tenant=rejected.tenant, job_id=rejected.job_id, trigger=rejected.trigger

@@ -17,10 +17,11 @@ lines on stdout and flushed once at the end of each invocation.
 What never goes into logs: API key values, webhook secrets, target bodies and request bodies. Nothing here
 logs an event or a request body; log lines carry ids, routes, status codes and durations only.
 
-Tracing: Lambda's active tracing records every invocation; Powertools' Tracer adds subsegments for AWS
-calls by patching botocore only, and only when tracing is on. Where it is off (POWERTOOLS_TRACE_DISABLED=true
-locally, or outside Lambda) no Tracer is made at all: making one imports the X-Ray SDK, a third of a
-handler's cold start.
+Tracing: Lambda's active tracing traces the invocations X-Ray samples (its default rule: the first request
+each second, then 5%). Where tracing is on, Powertools' Tracer adds a subsegment around each handler call,
+the correlation ids as annotations (`bind`), and subsegments for AWS calls by patching botocore only. Where
+it is off (POWERTOOLS_TRACE_DISABLED=true locally, or outside Lambda) no Tracer is made at all: making one
+imports the X-Ray SDK, about a third of a handler's import time (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ API_REQUESTS_TOTAL = "api_requests_total"
 AUTHORIZER_DECISIONS_TOTAL = "authorizer_decisions_total"
 # Not in the spec: queue messages the executor dropped as not made by the service (forged or broken fires).
 FIRES_REJECTED_TOTAL = "fires_rejected_total"
+# Not in the spec: executions that failed their last attempt (no retry left).
+EXECUTIONS_FAILED_FINAL = "executions_failed_final"
 
 SERVICE_DIMENSION = "service"
 ROUTE_DIMENSION = "route"
@@ -228,6 +231,12 @@ def record_active_jobs(count: int) -> None:
 
 def record_authorizer_decision(decision: AuthorizerDecision) -> None:
     _dimensioned(AUTHORIZER_DECISIONS_TOTAL, MetricUnit.Count, 1, **{DECISION_DIMENSION: decision.value})
+
+
+def record_final_failure() -> None:
+    """An execution failed its last attempt. Service dimension only: tenant and job ids would make one
+    metric per job (cost, cardinality); the execution history and last_execution say which job."""
+    _dimensioned(EXECUTIONS_FAILED_FINAL, MetricUnit.Count, 1)
 
 
 def record_fire_rejected(reason: str, **claims: str | None) -> None:

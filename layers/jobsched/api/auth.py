@@ -36,11 +36,6 @@ class Principal:
         if self.role not in WRITE_ROLES:
             raise Forbidden(f"role '{self.role.value}' may only read; writing needs operator or admin")
 
-    def require_role(self, *roles: Role) -> None:
-        if self.role not in roles:
-            names = ", ".join(r.value for r in roles)
-            raise Forbidden(f"role '{self.role.value}' may not do this; it needs one of: {names}")
-
 
 def authenticate(key_value: str | None, store: KeyStore) -> Principal:
     if not key_value:

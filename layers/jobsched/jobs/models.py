@@ -506,7 +506,3 @@ def stored_preview(
 def runs_document(runs: list[datetime]) -> list[str]:
     """Fire times as the API writes them (ISO 8601, UTC, Z), for an item written field by field."""
     return [run.astimezone(UTC).isoformat().replace("+00:00", "Z") for run in runs]
-
-
-def job_document(job: Job) -> dict[str, Any]:
-    return job.model_dump(mode="json")

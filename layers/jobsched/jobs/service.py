@@ -66,8 +66,6 @@ class JobPage:
 class Created:
     job: dict[str, Any]
     replayed: bool = False
-    # Shown once, in the 201 of the create itself (a replay does not repeat it; rotate to get a new one).
-    webhook_secret: str | None = None
 
 
 class IdempotentReplay(Exception):
@@ -182,10 +180,8 @@ class JobService:
                 webhook_secret=secret,
             )
         except IdempotentReplay as replay:
-            return Created(
-                job=replay.response, replayed=True, webhook_secret=replay.response.get("webhook_secret")
-            )
-        return Created(job=response, webhook_secret=secret)
+            return Created(job=replay.response, replayed=True)
+        return Created(job=response)
 
     def rotate_webhook_secret(self, principal: Principal, job_id: str) -> str:
         """A new signing secret for the job's webhooks, in force from the next call; shown only here."""
