@@ -46,8 +46,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Strict (pyproject.toml) over every package of runtime code: domain, handlers, infra, local runtime, CLI.
 typecheck: setup
-	$(BIN)/mypy layers/jobsched
+	$(BIN)/mypy layers/jobsched functions infra local cli
 
 pytest: setup
 	$(BIN)/pytest --cov --cov-report=term tests

@@ -70,7 +70,8 @@ def _accepted(queued: Queued) -> Response[ExecutionQueued]:
         retry_of=queued.retry_of,
     )
     location = f"/api/v1/executions/{queued.job_id}/{queued.execution_id}"
-    return Response(
+    # The body in its JSON form (dumped once here, not again by the resolver).
+    return Response[Any](
         status_code=202,
         content_type=JSON_CONTENT_TYPE,
         body=body.model_dump(mode="json"),

@@ -13,13 +13,12 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import single_metric
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
     EventType,
     async_process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
@@ -32,31 +31,18 @@ from jobsched.execution.adapters.job_reader import DynamoJobReader
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage
 from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV, HeartbeatReceiver
-from jobsched.keyscheme import JobKey
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
 from jobsched.telemetry import (
     instrument_handler,
     record_execution,
+    record_final_failure,
     record_fire_rejected,
     record_heartbeat,
 )
 
 SETTINGS = load_settings()
-FINAL_FAILURE_METRIC = "executions_failed_final"
-
-
-def _final_failure(job: JobKey) -> None:
-    # Dimensionless on purpose: tenant and job ids would make one metric per job (cost, cardinality).
-    with single_metric(
-        name=FINAL_FAILURE_METRIC,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=config.METRICS_NAMESPACE,
-    ) as metric:
-        metric.add_dimension(name="service", value=config.SERVICE)
-
 
 EXECUTOR = Executor(
     store=DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
@@ -74,7 +60,7 @@ EXECUTOR = Executor(
         ),
     ),
     lease=timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS),
-    on_final_failure=_final_failure,
+    on_final_failure=lambda job: record_final_failure(),
     on_finished=lambda status, duration_ms: record_execution(status.value, duration_ms),
     on_rejected=lambda rejected: record_fire_rejected(
         rejected.reason.value, tenant=rejected.tenant, job_id=rejected.job_id, trigger=rejected.trigger
@@ -101,7 +87,7 @@ async def _record(record: SQSRecord) -> Result:
 
 
 @instrument_handler
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return async_process_partial_response(
         event=event, record_handler=_record, processor=processor, context=context
     )

@@ -23,12 +23,14 @@ from jobsched.jobs.ports import JobFilters
 from jobsched.jobs.service import JobService
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
+from jobsched.targets.adapters.dns import resolve_host
 from jobsched.telemetry import instrument_api, record_job_created
 
 SETTINGS = load_settings()
 JOBS = JobService(
     DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
     SETTINGS,
+    resolver=resolve_host,
     access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
 )
 app = create_resolver()
@@ -37,7 +39,8 @@ JOBS_PATH = "/api/v1/jobs"
 
 
 def _job_response(status: int, job: dict[str, Any], **headers: str) -> Response[JobView]:
-    return Response(
+    # The body is a JobView already in its JSON form (dumped once here, not again by the resolver).
+    return Response[Any](
         status_code=status,
         content_type=JSON_CONTENT_TYPE,
         body=job,

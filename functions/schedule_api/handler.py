@@ -24,7 +24,8 @@ SCHEDULE_PATH = "/api/v1/schedule"
 
 
 def _job_response(job: JobView) -> Response[JobView]:
-    return Response(
+    # The body is the JobView in its JSON form (dumped once here, not again by the resolver).
+    return Response[Any](
         status_code=200,
         content_type=JSON_CONTENT_TYPE,
         body=job.model_dump(mode="json"),

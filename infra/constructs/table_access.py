@@ -18,7 +18,7 @@ from jobsched.keyscheme import ACCESS_PREFIX, TENANT_PREFIX, partitions
 
 # Tenants' jobs, counters and idempotency records (jobs table); executions (TENANT#<t>#JOB#<j>).
 TENANT_PARTITIONS = (partitions(TENANT_PREFIX),)
-# What operators granted a tenant for AWS targets (jobsched_local.tenant_commands writes it).
+# What operators granted a tenant for AWS targets (jobsched_cli.tenant_commands writes it).
 ACCESS_PARTITIONS = (partitions(ACCESS_PREFIX),)
 READ_ACTIONS = ("GetItem", "BatchGetItem", "Query")
 WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem")

@@ -17,10 +17,11 @@ lines on stdout and flushed once at the end of each invocation.
 What never goes into logs: API key values, webhook secrets, target bodies and request bodies. Nothing here
 logs an event or a request body; log lines carry ids, routes, status codes and durations only.
 
-Tracing: Lambda's active tracing records every invocation; Powertools' Tracer adds subsegments for AWS
-calls by patching botocore only, and only when tracing is on. Where it is off (POWERTOOLS_TRACE_DISABLED=true
-locally, or outside Lambda) no Tracer is made at all: making one imports the X-Ray SDK, a third of a
-handler's cold start.
+Tracing: Lambda's active tracing traces the invocations X-Ray samples (its default rule: the first request
+each second, then 5%). Where tracing is on, Powertools' Tracer adds a subsegment around each handler call,
+the correlation ids as annotations (`bind`), and subsegments for AWS calls by patching botocore only. Where
+it is off (POWERTOOLS_TRACE_DISABLED=true locally, or outside Lambda) no Tracer is made at all: making one
+imports the X-Ray SDK, about a third of a handler's import time (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ SCHEDULE_SYNC_FAILURES_TOTAL = "schedule_sync_failures_total"
 # still `running` after their lease (their executor died; the message comes back or goes to the DLQ).
 SCHEDULES_IN_ERROR_GAUGE = "schedules_in_error_gauge"
 STUCK_EXECUTIONS_GAUGE = "stuck_executions_gauge"
+# Not in the spec: executions that failed their last attempt (no retry left).
+EXECUTIONS_FAILED_FINAL = "executions_failed_final"
 
 SERVICE_DIMENSION = "service"
 ROUTE_DIMENSION = "route"
@@ -236,6 +239,12 @@ def record_active_jobs(count: int) -> None:
 
 def record_authorizer_decision(decision: AuthorizerDecision) -> None:
     _dimensioned(AUTHORIZER_DECISIONS_TOTAL, MetricUnit.Count, 1, **{DECISION_DIMENSION: decision.value})
+
+
+def record_final_failure() -> None:
+    """An execution failed its last attempt. Service dimension only: tenant and job ids would make one
+    metric per job (cost, cardinality); the execution history and last_execution say which job."""
+    _dimensioned(EXECUTIONS_FAILED_FINAL, MetricUnit.Count, 1)
 
 
 def record_fire_rejected(reason: str, **claims: str | None) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import boto3
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 from moto.server import ThreadedMotoServer
 
 from jobsched_local.aws_router import AwsRouter, AwsRouterServer
@@ -69,10 +70,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 # Lambda targets are invoked asynchronously (InvocationType Event): moto accepts them without Docker.
-MOTO_LAMBDA_WITHOUT_DOCKER: dict[str, object] = {"lambda": {"use_docker": False}}
+MOTO_LAMBDA_WITHOUT_DOCKER: DefaultConfig = {"lambda": {"use_docker": False}}
 
 
-def moto_config_without_dynamodb() -> dict[str, object]:
+def moto_config_without_dynamodb() -> DefaultConfig:
     """mock_aws settings under which moto serves every service except DynamoDB and its streams."""
     from moto.backend_index import backend_url_patterns
 
@@ -94,7 +95,7 @@ class AwsEmulator:
         self._port = port
         internal = "127.0.0.1"
         self.dynamodb = DynamoDBLocal(state_dir / DYNAMODB_DIR, internal, free_port(internal))
-        self._mock = mock_aws(config=moto_config_without_dynamodb())  # type: ignore[arg-type]
+        self._mock = mock_aws(config=moto_config_without_dynamodb())
         self._moto_port = free_port(internal)
         self._moto = ThreadedMotoServer(ip_address=internal, port=self._moto_port, verbose=False)
         self._router: AwsRouterServer | None = None

@@ -18,6 +18,7 @@ import boto3
 
 from jobsched import config
 from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV
+from jobsched.keys.adapters.key_service import make_key_service, make_key_store
 from jobsched.targets.guard import parse_host_port
 from jobsched_local.archive_commands import archive_dir
 from jobsched_local.authorizer_gate import CachingAuthorizer
@@ -35,7 +36,6 @@ from jobsched_local.function_pool import (
 )
 from jobsched_local.gateway import Gateway, GatewayServer
 from jobsched_local.key_check import moto_key_registered, remembered_key_check
-from jobsched_local.key_service import make_key_service, make_key_store
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.lambda_context import make_context
 from jobsched_local.lambda_functions import Handler, apply_env, function_env, load_handlers

@@ -110,7 +110,8 @@ class StreamReader:
         response = self._streams.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType=kind, **extra
         )
-        return response.get("ShardIterator")
+        iterator = response.get("ShardIterator")
+        return str(iterator) if iterator is not None else None
 
     def _resume_iterator(self, stream_arn: str, shard_id: str) -> str | None:
         last = self._last_sequence.get(shard_id)

@@ -1,5 +1,9 @@
-"""Background workers of the local runtime: what runs beside the gateway (the stream feeder, the schedule
-clock, the queue poller, execution recovery, the job census) and how the runtime starts and stops them.
+"""How the local runtime runs its background workers: the protocol each follows, a periodic worker on a
+daemon thread, and the group that starts them in order and stops them in reverse.
+
+The workers themselves live beside what they stand in for: the stream feeder (stream_feeder.py, schedule-sync
+on the jobs stream), the schedule clock (schedule_clock.py), execution recovery (execution_recovery.py), the
+queue poller (execution_poller.py, on its own long-polling thread) and the job census (runtime.py).
 """
 
 from __future__ import annotations

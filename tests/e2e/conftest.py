@@ -94,7 +94,7 @@ class RuntimeProcess:
         command = [
             sys.executable,
             "-m",
-            "jobsched_local.cli",
+            "jobsched_cli.main",
             "local",
             *ports,
             "--state-dir",
@@ -148,7 +148,7 @@ class RuntimeProcess:
     def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`jobsched keys ...` against this runtime, as on a fresh machine: no credentials, no AWS config."""
         env = clean_env(AWS_ENDPOINT_URL=self.aws_endpoint, HOME=str(self.state_dir.parent))
-        command = [sys.executable, "-m", "jobsched_local.cli", "keys", *args]
+        command = [sys.executable, "-m", "jobsched_cli.main", "keys", *args]
         return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
 
     def create_key(self, tenant: str, tier: str, role: str = "operator") -> tuple[str, str]:

@@ -21,7 +21,7 @@ def archive_run(runtime: RuntimeProcess, older_than: str) -> subprocess.Complete
     command = [
         sys.executable,
         "-m",
-        "jobsched_local.cli",
+        "jobsched_cli.main",
         "archive",
         "run",
         "--older-than",

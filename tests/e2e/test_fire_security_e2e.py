@@ -33,7 +33,7 @@ def aws(runtime: RuntimeProcess, service: str) -> Any:
 def operator(runtime: RuntimeProcess, *args: str) -> subprocess.CompletedProcess[str]:
     """`jobsched tenants|targets ...` against this runtime, as an operator runs it."""
     env = clean_env(AWS_ENDPOINT_URL=runtime.aws_endpoint, HOME=str(runtime.state_dir.parent))
-    command = [sys.executable, "-m", "jobsched_local.cli", *args]
+    command = [sys.executable, "-m", "jobsched_cli.main", *args]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -93,7 +93,7 @@ def test_the_smoke_test_fails_with_a_bad_key_or_a_failing_target(runtime: Runtim
 
 def regions_status(runtime: RuntimeProcess) -> str:
     env = clean_env(AWS_ENDPOINT_URL=runtime.aws_endpoint, HOME=str(runtime.state_dir.parent))
-    command = [sys.executable, "-m", "jobsched_local.cli", "regions", "status"]
+    command = [sys.executable, "-m", "jobsched_cli.main", "regions", "status"]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout

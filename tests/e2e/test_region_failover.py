@@ -25,7 +25,7 @@ CHANGE_LIMIT_SECONDS = 30
 def jobsched(runtime: RuntimeProcess, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI against this runtime's AWS endpoint, as an operator runs it (no credentials, no AWS config)."""
     env = clean_env(AWS_ENDPOINT_URL=runtime.aws_endpoint, HOME=str(runtime.state_dir.parent))
-    command = [sys.executable, "-m", "jobsched_local.cli", *args]
+    command = [sys.executable, "-m", "jobsched_cli.main", *args]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -57,7 +57,7 @@ def start_runtime(state_dir: Path, log_path: Path) -> tuple[subprocess.Popen[byt
     command = [
         str(VENV_BIN / "python"),
         "-m",
-        "jobsched_local.cli",
+        "jobsched_cli.main",
         "local",
         "--port",
         str(port),

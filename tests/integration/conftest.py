@@ -91,10 +91,10 @@ def emulated_aws(monkeypatch: pytest.MonkeyPatch, server: DynamoDBLocal | None) 
         for name in DYNAMODB_ENDPOINT_VARIABLES:
             monkeypatch.setenv(name, server.endpoint_url)
         # moto serves everything but DynamoDB: a client that missed the endpoint fails loudly.
-        mock = mock_aws(config=moto_config_without_dynamodb())  # type: ignore[arg-type]
+        mock = mock_aws(config=moto_config_without_dynamodb())
     else:
         moto_dynamodb.install()
-        mock = mock_aws(config=MOTO_LAMBDA_WITHOUT_DOCKER)  # type: ignore[arg-type]
+        mock = mock_aws(config=MOTO_LAMBDA_WITHOUT_DOCKER)
     _forget_cached_clients()
     try:
         with mock:

@@ -15,6 +15,7 @@ from jobsched.jobs.adapters.job_store import DynamoJobStore
 from jobsched.jobs.models import JobSpec
 from jobsched.jobs.service import JobService
 from jobsched.settings import Settings
+from jobsched.targets.adapters.dns import resolve_host
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID as ACCOUNT_ID
 from jobsched_local.scheduling_provision import provision_scheduling
 from jobsched_local.stream_feeder import STREAMS_CLIENT_CONFIG, StreamFeeder, StreamReader, local_syncs
@@ -35,7 +36,8 @@ def principal(tenant: str = "acme", role: Role = Role.ADMIN) -> Principal:
 
 def job_service() -> JobService:
     settings = Settings(region=SERVING, regions=REGIONS)
-    return JobService(DynamoJobStore(client_for("dynamodb", SERVING), config.JOBS_TABLE), settings)
+    store = DynamoJobStore(client_for("dynamodb", SERVING), config.JOBS_TABLE)
+    return JobService(store, settings, resolver=resolve_host)
 
 
 def spec(**schedule: Any) -> JobSpec:

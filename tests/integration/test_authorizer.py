@@ -9,8 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
+from jobsched.api.auth import Principal, allow_policy
+from jobsched.config import Role, Tier
+from jobsched.keys.adapters.key_service import make_key_service
 from jobsched.keys.models import KeyService
-from jobsched_local.key_service import make_key_service
 from jobsched_local.provision import ensure_api
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/api/v1/jobs/j-1"
@@ -48,7 +50,7 @@ def test_active_key_is_allowed_with_its_context(
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "execute-api:Invoke"
     # The whole stage, so API Gateway's cached answer serves every route of the key.
-    assert statement["Resource"] == "arn:aws:execute-api:us-east-1:123456789012:api1/prod/*/*"
+    assert statement["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:api1/prod/*/*"]
     assert answer["context"] == {
         "tenant": "acme",
         "role": "operator",
@@ -72,3 +74,17 @@ def test_revoked_key_is_unauthorized(service: KeyService, authorizer: ModuleType
     service.revoke(record.key_id)
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.handler(request_event(value), None)
+
+
+def test_the_policy_covers_the_whole_stage_in_the_method_arns_partition() -> None:
+    principal = Principal(tenant="acme", role=Role.VIEWER, tier=Tier.BASIC, key_id="key_9")
+    answer = allow_policy(
+        principal, "arn:aws-cn:execute-api:cn-north-1:123456789012:api9/prod/POST/api/v1/jobs"
+    )
+    (statement,) = answer["policyDocument"]["Statement"]
+    assert statement == {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow",
+        "Resource": ["arn:aws-cn:execute-api:cn-north-1:123456789012:api9/prod/*/*"],
+    }
+    assert answer["principalId"] == "key_9" and answer["context"]["tenant"] == "acme"

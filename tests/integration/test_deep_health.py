@@ -16,8 +16,8 @@ from jobsched import config
 from jobsched.health.adapters.checks import HEALTH_CLIENT_CONFIG, DynamoDrillMarkers, SqsQueueProbe
 from jobsched.health.deep import DeepHealth, DependencyFailed, DrillMarker
 from jobsched.settings import SettingsError
-from jobsched_local.cli import main
-from jobsched_local.region_commands import mark_unhealthy, restore, status
+from jobsched_cli.main import main
+from jobsched_cli.region_commands import mark_unhealthy, restore, status
 from jobsched_local.scheduling_provision import ensure_queues
 from tests.support.apigw import headers_of, rest_event
 

@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 
 from jobsched.config import Role, Tier
+from jobsched.keys.adapters.key_service import make_key_service, make_key_store
 from jobsched.keys.models import KeyStatus, hash_key
 from jobsched_local.demo_key import DEMO_KEY_FILE, DEMO_TENANT, ensure_demo_key
-from jobsched_local.key_service import make_key_service, make_key_store
 from jobsched_local.provision import provision
 
 REGIONS = ("us-east-1",)

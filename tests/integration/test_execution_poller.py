@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from jobsched import config
-from jobsched_local.cli import main
-from jobsched_local.dlq_redrive import redrive
+from jobsched_cli.dlq_redrive import redrive
+from jobsched_cli.main import main
 from jobsched_local.execution_poller import ExecutionPoller
 from jobsched_local.scheduling_provision import ensure_queues
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from jobsched import config, telemetry
-from jobsched_local.key_service import make_key_service
+from jobsched.keys.adapters.key_service import make_key_service
 from jobsched_local.provision import ensure_api
 from tests.support.apigw import rest_event
 from tests.support.emf import captured_logs, emitted_metrics, named

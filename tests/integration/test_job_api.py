@@ -18,6 +18,7 @@ from jobsched.jobs.adapters.job_store import DynamoJobStore
 from jobsched.jobs.models import JobSpec
 from jobsched.jobs.service import JobService
 from jobsched.settings import Settings
+from jobsched.targets.adapters.dns import resolve_host
 from tests.support.apigw import headers_of, rest_event
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -234,6 +235,8 @@ def test_same_idempotency_key_and_body_returns_the_first_job(call: Call) -> None
     [
         ({"schedule": {"expression": "cron(0 18 * * * *)"}}, "schedule.expression"),
         ({"schedule": {"expression": "rate(30 seconds)"}}, "schedule.expression"),
+        ({"schedule": {"expression": "rate(1 minutes)"}}, "schedule.expression"),
+        ({"schedule": {"expression": "rate(5 minute)"}}, "schedule.expression"),
         ({"schedule": {"expression": "at(2020-01-01T00:00:00)"}}, "schedule.expression"),
         ({"schedule": {"expression": "rate(1 hour)", "timezone": "Atlantis/Capital"}}, "schedule.timezone"),
         (
@@ -302,7 +305,9 @@ def test_without_authorizer_context_the_function_refuses(call: Call) -> None:
 
 def test_the_job_limit_per_tenant_is_enforced_and_freed_by_delete() -> None:
     settings = Settings(region="us-east-1", max_jobs_per_tenant=2)
-    service = JobService(DynamoJobStore(boto3.client("dynamodb"), JOBS_TABLE), settings)
+    service = JobService(
+        DynamoJobStore(boto3.client("dynamodb"), JOBS_TABLE), settings, resolver=resolve_host
+    )
     principal = Principal(tenant="acme", role=Role.ADMIN, tier=Tier.BASIC, key_id="key_1")
     job_spec = JobSpec.model_validate(spec())
     first = service.create(principal, job_spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobsched_local.cli import main
+from jobsched_cli.main import main
 from tests.integration.scheduling_support import job_service, principal, spec, stored
 
 pytestmark = pytest.mark.usefixtures("aws")

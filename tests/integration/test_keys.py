@@ -10,8 +10,8 @@ import pytest
 
 from jobsched import config
 from jobsched.errors import InvalidInput, NotFound
+from jobsched.keys.adapters.key_service import make_key_service
 from jobsched.keys.models import KeyService, KeyStatus, hash_key
-from jobsched_local.key_service import make_key_service
 from jobsched_local.provision import ensure_api
 
 

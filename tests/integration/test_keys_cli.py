@@ -11,7 +11,7 @@ import pytest
 from jobsched import config
 from jobsched.keys.adapters.key_store import DynamoKeyStore
 from jobsched.keys.models import KeyStatus, hash_key
-from jobsched_local.cli import main
+from jobsched_cli.main import main
 from jobsched_local.provision import ensure_api
 
 

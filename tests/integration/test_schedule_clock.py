@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from jobsched import config
-from jobsched.execution.fire import FireMessage, scheduler_input_template
+from jobsched.execution.fire import FireMessage
+from jobsched.scheduling.adapters.scheduler import scheduler_input_template
 from jobsched_local.schedule_clock import JobTimes, ScheduleClock, ScheduleMarks, fill_input, flexible_delay
 from jobsched_local.scheduling_provision import provision_scheduling
 from tests.integration.scheduling_support import client_for

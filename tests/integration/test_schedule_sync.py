@@ -265,7 +265,7 @@ def test_a_job_from_before_fire_tokens_gets_one_from_the_migration_and_its_sched
 
     import boto3
 
-    from jobsched_local.job_commands import issue_fire_tokens
+    from jobsched_cli.job_commands import issue_fire_tokens
 
     old = job_service().create(principal(), spec()).job
     new = job_service().create(principal(), spec()).job

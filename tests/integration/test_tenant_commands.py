@@ -11,8 +11,8 @@ import pytest
 from jobsched import config
 from jobsched.errors import InvalidInput
 from jobsched.targets.adapters.access_store import AccessUnreadable, DynamoTargetAccessStore
-from jobsched_local import tenant_commands
-from jobsched_local.cli import main
+from jobsched_cli import tenant_commands
+from jobsched_cli.main import main
 
 pytestmark = pytest.mark.usefixtures("aws")
 TOPIC = "arn:aws:sns:us-east-1:123456789012:acme-reports"

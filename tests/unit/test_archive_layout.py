@@ -205,7 +205,7 @@ def test_archive_ages_and_folder(tmp_path: Path) -> None:
 
 
 def test_the_archive_command_refuses_an_age_it_cannot_read(capsys: pytest.CaptureFixture[str]) -> None:
-    from jobsched_local.cli import main
+    from jobsched_cli.main import main
 
     assert main(["archive", "run", "--older-than", "3 weeks"]) != 0
     assert "--older-than" in capsys.readouterr().err

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobsched_local.aws_session import is_loopback
-from jobsched_local.cli import build_parser, main
-from jobsched_local.key_commands import format_table
+from jobsched_cli.aws_session import is_loopback
+from jobsched_cli.key_commands import format_table
+from jobsched_cli.main import build_parser, main
 
 
 def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
-from jobsched.execution.fire import FireMessage, Trigger, new_fire_token, scheduler_input_template
+from jobsched.execution.fire import FireMessage, Trigger, new_fire_token
 from jobsched.execution.models import ExecutionStatus, Outcome, SkipReason
 from jobsched.jobs.models import Job
 from jobsched.keyscheme import JobKey
+from jobsched.scheduling.adapters.scheduler import scheduler_input_template
 from tests.support.fakes import InMemoryExecutions, InMemoryJobs, RecordingQueue, ScriptedTarget
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)

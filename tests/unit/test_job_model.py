@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from jobsched.jobs.adapters.job_store import job_from_item
 from jobsched.jobs.models import Job, JobSpec, JobStatus, JobView, Schedule, runs_document, stored_preview
+from jobsched.scheduling.expressions import ScheduleKind
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -50,6 +53,10 @@ def test_target_type_defaults_to_http() -> None:
         ({"priority": "high"}, "priority"),
         ({"tags": {f"k{i}": "v" for i in range(51)}}, "tags"),
         ({"schedule": {"expression": "cron(bogus)"}}, "schedule.expression"),
+        ({"schedule": {"expression": "rate(1 minutes)"}}, "schedule.expression"),
+        ({"schedule": {"expression": "rate(5 minute)"}}, "schedule.expression"),
+        ({"schedule": {"expression": 5}}, "schedule.expression"),
+        ({"schedule": {"expression": "rate(" + "1" * 300 + " minutes)"}}, "schedule.expression"),
         ({"schedule": {"expression": "rate(1 minute)", "timezone": "Nowhere/City"}}, "schedule.timezone"),
         (
             {"schedule": {"expression": "rate(1 minute)", "flexible_window_minutes": 1441}},
@@ -184,3 +191,46 @@ def test_a_rate_without_start_needs_the_creation_time_for_its_stored_preview() -
     started = Schedule.model_validate({"expression": "rate(7 minutes)", "start_at": "2026-11-27T12:01:00Z"})
     assert stored_preview(started, True, NOW, created_at=None)[0] == datetime(2026, 11, 27, 12, 1, tzinfo=UTC)
     assert runs_document([datetime(2026, 11, 27, 12, 1, tzinfo=UTC)]) == ["2026-11-27T12:01:00Z"]
+
+
+def test_the_schedule_holds_the_parsed_expression_and_writes_the_same_text_back() -> None:
+    job = JobSpec.model_validate(spec(schedule={"expression": "rate(5 minutes)"}))
+    assert job.schedule.expression.kind is ScheduleKind.RATE
+    assert job.schedule.expression.rate == timedelta(minutes=5)
+    assert job.model_dump(mode="json")["schedule"]["expression"] == "rate(5 minutes)"
+    assert json.loads(job.model_dump_json())["schedule"]["expression"] == "rate(5 minutes)"
+
+
+def test_a_model_built_from_another_carries_its_parsed_expression() -> None:
+    spec_model = JobSpec.model_validate(spec())
+    job = Job.model_validate(
+        {
+            **dict(spec_model),
+            "job_id": "job_1",
+            "region": "us-east-1",
+            "version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+            "created_by": "key",
+            "updated_by": "key",
+            "status": "active",
+        }
+    )
+    assert job.schedule.expression is spec_model.schedule.expression
+
+
+def test_a_stored_job_from_before_the_rate_unit_rule_still_loads() -> None:
+    item = {
+        **spec(schedule={"expression": "rate(5 minute)"}),
+        "job_id": "job_1",
+        "region": "us-east-1",
+        "version": 1,
+        "created_at": NOW.isoformat(),
+        "updated_at": NOW.isoformat(),
+        "created_by": "key",
+        "updated_by": "key",
+        "status": "active",
+    }
+    with pytest.raises(ValidationError):
+        Job.model_validate(item)
+    assert job_from_item(item).schedule.expression.rate == timedelta(minutes=5)

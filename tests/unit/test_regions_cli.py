@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobsched_local.cli import build_parser, main
-from jobsched_local.region_commands import MAX_NOTE_LENGTH
+from jobsched_cli.main import build_parser, main
+from jobsched_cli.region_commands import MAX_NOTE_LENGTH
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,37 @@ def test_invalid_expressions_say_why(text: str, reason: str) -> None:
         parse_expression(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("rate(1 minutes)", r"singular unit: rate\(1 minute\)"),
+        ("rate(1 hours)", r"singular unit: rate\(1 hour\)"),
+        ("rate(1 days)", r"singular unit: rate\(1 day\)"),
+        ("rate(5 minute)", r"plural unit: rate\(5 minutes\)"),
+        ("rate(2 hour)", r"plural unit: rate\(2 hours\)"),
+        ("rate(7 day)", r"plural unit: rate\(7 days\)"),
+    ],
+)
+def test_rate_units_are_singular_for_one_and_plural_above_as_in_aws(text: str, reason: str) -> None:
+    with pytest.raises(ExpressionError, match=reason):
+        parse_expression(text)
+
+
+def test_a_stored_rate_from_before_the_unit_rule_still_parses() -> None:
+    # A job stored before the rule must still load (to be read, replaced or deleted).
+    assert parse_expression("rate(5 minute)", stored=True).rate == timedelta(minutes=5)
+    assert parse_expression("rate(1 hours)", stored=True).rate == timedelta(hours=1)
+
+
+def test_a_parsed_expression_carries_its_fields_and_text() -> None:
+    rate = parse_expression("rate(2 hours)")
+    assert (rate.kind, rate.rate, str(rate)) == (ScheduleKind.RATE, timedelta(hours=2), "rate(2 hours)")
+    cron = parse_expression("cron(0 18 ? * MON-FRI *)")
+    assert (cron.kind, cron.cron_fields) == (ScheduleKind.CRON, "0 18 ? * MON-FRI *")
+    at = parse_expression("at(2030-12-01T10:00:00)")
+    assert (at.kind, at.at_wall_time) == (ScheduleKind.AT, datetime(2030, 12, 1, 10))
+
+
 def test_unknown_time_zone_is_refused() -> None:
     with pytest.raises(ExpressionError, match="unknown time zone"):
         parse_timezone("Mars/Olympus_Mons")

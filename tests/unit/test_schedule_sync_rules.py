@@ -8,6 +8,7 @@ from typing import Any
 
 from jobsched.jobs.models import Job, JobStatus, ScheduleState
 from jobsched.keyscheme import JobKey
+from jobsched.scheduling.adapters.scheduler import fire_token_of, scheduler_input_template
 from jobsched.scheduling.adapters.stream_records import handle_stream_event, job_change
 from jobsched.scheduling.sync import (
     ChangeKind,
@@ -52,7 +53,9 @@ class FakeGateway:
 
     def get(self, name: str) -> ExistingSchedule | None:
         found = self.schedules.get(name)
-        return ExistingSchedule(f"arn:{name}", found.version, found.enabled, found.input) if found else None
+        return (
+            ExistingSchedule(f"arn:{name}", found.version, found.enabled, found.fire_token) if found else None
+        )
 
     def create(self, definition: ScheduleDefinition) -> str:
         return self._put("create", definition)
@@ -111,17 +114,23 @@ def test_schedule_names_are_deterministic_and_fit_64_characters() -> None:
 
 def test_render_maps_the_job_onto_the_schedule() -> None:
     definition = render_schedule("acme", job(enabled=False, status="paused"))
-    assert (definition.expression, definition.timezone, definition.enabled) == (
+    assert (definition.expression.text, definition.timezone, definition.enabled) == (
         "cron(0 18 ? * MON-FRI *)",
         "Asia/Tokyo",
         False,
     )
     assert definition.delete_after_completion is False
     assert version_in_description(definition.description) == 3
-    assert json.loads(definition.input.replace("<aws.scheduler.attempt-number>", "1"))["job_version"] == 3
+    assert (definition.tenant, definition.job_id, definition.version) == ("acme", "job_01abc", 3)
     assert render_schedule(
         "acme", job(schedule={"expression": "at(2031-01-01T00:00:00)"})
     ).delete_after_completion
+
+
+def test_render_carries_the_jobs_parsed_expression() -> None:
+    current = job()
+    # The very value the job model parsed: schedule-sync and the Scheduler adapter never parse again.
+    assert render_schedule("acme", current).expression is current.schedule.expression
 
 
 def test_a_change_creates_then_a_replay_writes_nothing() -> None:
@@ -199,10 +208,14 @@ def test_the_batch_stops_at_the_first_failure_and_reports_it() -> None:
 
 def test_the_schedule_input_carries_the_jobs_fire_token() -> None:
     definition = render_schedule("acme", job(fire_token="tok-A"))
-    assert (
-        json.loads(definition.input.replace("<aws.scheduler.attempt-number>", "1"))["fire_token"] == "tok-A"
-    )
-    assert "fire_token" not in render_schedule("acme", job()).input  # a job from before tokens: none to give
+    assert definition.fire_token == "tok-A" and "tok-A" not in repr(definition)
+    template = scheduler_input_template(definition.tenant, definition.job_id, definition.version, "tok-A")
+    assert json.loads(template.replace("<aws.scheduler.attempt-number>", "1"))["fire_token"] == "tok-A"
+    assert fire_token_of(template) == "tok-A"
+    assert render_schedule("acme", job()).fire_token is None  # a job from before tokens: none to give
+    assert "fire_token" not in scheduler_input_template("acme", "job_01abc", 3, None)
+    assert fire_token_of(scheduler_input_template("acme", "job_01abc", 3, None)) is None
+    assert fire_token_of("not json") is None and fire_token_of(None) is None
 
 
 def test_a_job_given_its_token_later_gets_its_schedule_rewritten_at_the_same_version() -> None:
@@ -222,7 +235,7 @@ def test_a_job_given_its_token_later_gets_its_schedule_rewritten_at_the_same_ver
     assert rekeyed is not None and rekeyed.rekeyed and rekeyed.redefines
 
     assert sync.apply(rekeyed) is Outcome.UPDATED
-    assert '"fire_token": "tok-late"' in gateway.schedules["acme.job_01abc"].input
+    assert gateway.schedules["acme.job_01abc"].fire_token == "tok-late"
     assert sync.apply(rekeyed) is Outcome.UNCHANGED  # a replay of the same record writes nothing
     assert gateway.writes == ["create", "update"]
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from jobsched.targets.adapters.dns import resolve_host
 from jobsched.targets.guard import (
     TargetPolicy,
     TargetRefused,
@@ -264,3 +265,11 @@ def test_allow_list_entries_are_canonical(entry: str, parsed: tuple[str, int]) -
 @pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", "2002:808:808::"])
 def test_public_addresses_have_no_reason(address: str) -> None:
     assert forbidden_reason(ipaddress.ip_address(address)) is None
+
+
+def test_the_dns_adapter_answers_each_address_once_in_the_resolvers_order() -> None:
+    # The suite's hermetic getaddrinfo: *.example.com is one public address, other names do not resolve.
+    assert resolve_host("hooks.example.com", 443) == [PUBLIC]
+    assert resolve_host("127.0.0.1", 80) == ["127.0.0.1"]
+    with pytest.raises(OSError):
+        resolve_host("nowhere.invalid", 443)

@@ -69,6 +69,20 @@ def test_active_jobs_gauge_and_jobs_created(capsys: pytest.CaptureFixture[str]) 
     assert _only(named(emitted, telemetry.JOBS_CREATED_TOTAL)).dimensions == {"service": config.SERVICE}
 
 
+def test_a_final_failure_is_counted_with_the_service_dimension_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @telemetry.instrument_handler
+    def executor(event: dict[str, Any], context: Any) -> None:
+        telemetry.record_final_failure()
+
+    executor({}, None)
+    failed = _only(named(emitted_metrics(capsys.readouterr().out), telemetry.EXECUTIONS_FAILED_FINAL))
+    assert failed.name == "executions_failed_final"
+    assert (failed.dimensions, failed.values, failed.unit) == ({"service": config.SERVICE}, [1], "Count")
+    assert failed.namespace == config.METRICS_NAMESPACE
+
+
 def test_an_invocation_without_metrics_writes_no_emf(capsys: pytest.CaptureFixture[str]) -> None:
     telemetry.instrument_handler(lambda event, context: None)({}, None)
 

@@ -1,15 +1,14 @@
 """The fire message: what a schedule puts on the execution queue and the executor reads.
 
-EventBridge Scheduler fills the <aws.scheduler.*> placeholders of the schedule's input template, so
-the same message shape comes from AWS, from the local runtime's schedule clock, from a run-now and
-from a retry. An execution is identified by (job, scheduled time): a duplicate delivery of the same
-fire must never run the job twice.
+EventBridge Scheduler fills the <aws.scheduler.*> placeholders of the schedule's input template (written by
+the Scheduler adapter, jobsched.scheduling.adapters.scheduler), so the same message shape comes from AWS,
+from the local runtime's schedule clock, from a run-now and from a retry. An execution is identified by
+(job, scheduled time): a duplicate delivery of the same fire must never run the job twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -69,21 +68,3 @@ def execution_id_for(job_id: str, scheduled_time: datetime) -> str:
 def new_fire_token() -> str:
     """A job's fire token: 32 random bytes, URL-safe; only the service's own fires carry it."""
     return secrets.token_urlsafe(32)
-
-
-def scheduler_input_template(tenant: str, job_id: str, job_version: int, fire_token: str | None) -> str:
-    """The Input of a job's EventBridge Scheduler target; the scheduler fills the context placeholders."""
-    fields: dict[str, object] = {
-        "tenant": tenant,
-        "job_id": job_id,
-        "job_version": job_version,
-        "trigger": Trigger.SCHEDULE.value,
-    }
-    if fire_token is not None:
-        fields["fire_token"] = fire_token
-    fixed = json.dumps(fields)
-    return (
-        fixed[:-1] + ', "scheduled_time": "<aws.scheduler.scheduled-time>"'
-        ', "scheduler_execution_id": "<aws.scheduler.execution-id>"'
-        ', "scheduler_attempt": <aws.scheduler.attempt-number>}'
-    )

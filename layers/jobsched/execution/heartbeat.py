@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from jobsched.execution.fire import FireMessage, scheduler_input_template
+from jobsched.execution.fire import FireMessage
 
 HEARTBEAT_TENANT = "_service"
 HEARTBEAT_JOB_ID = "heartbeat"
@@ -35,6 +35,9 @@ HEARTBEAT_SILENCE_MINUTES = 3
 
 def heartbeat_input(token: str) -> str:
     """The schedule's target Input: the same fire template every job's schedule has, with its token."""
+    # Imported here: the Scheduler adapter is for the stack and the local runtime, not the executor's path.
+    from jobsched.scheduling.adapters.scheduler import scheduler_input_template
+
     return scheduler_input_template(HEARTBEAT_TENANT, HEARTBEAT_JOB_ID, HEARTBEAT_JOB_VERSION, token)
 
 

@@ -13,13 +13,17 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import core_schema
 from ulid import ULID
 
 from jobsched.scheduling.expressions import (
+    Expression,
     ExpressionError,
     ScheduleKind,
     at_time_utc,
@@ -83,9 +87,51 @@ class ScheduleState(StrEnum):
     ERROR = "error"
 
 
+# Validation context of a job read back from the table: rules newer than the item do not stop it loading.
+STORED = {"stored": True}
+MAX_EXPRESSION_LENGTH = 256
+
+
+def _expression_of(text: str, info: ValidationInfo) -> Expression:
+    stored = bool(info.context and info.context.get("stored"))
+    try:
+        return parse_expression(text, stored=stored)
+    except ExpressionError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _carried_or_parsed(value: Any, parse: core_schema.ValidatorFunctionWrapHandler) -> Expression:
+    return value if isinstance(value, Expression) else parse(value)
+
+
+class _ExpressionText:
+    """An expression as the API and the table hold it (a string), parsed once into an ``Expression``.
+
+    The model holds the parsed value, and a model given one (a Schedule passed on from the request's
+    model) keeps it without parsing again; every dump (responses, stored items) writes the same text back.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        text = core_schema.with_info_after_validator_function(
+            _expression_of, core_schema.str_schema(max_length=MAX_EXPRESSION_LENGTH)
+        )
+        return core_schema.no_info_wrap_validator_function(
+            _carried_or_parsed,
+            text,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                str, return_schema=core_schema.str_schema(max_length=MAX_EXPRESSION_LENGTH)
+            ),
+        )
+
+
+ScheduleExpression = Annotated[Expression, _ExpressionText]
+
+
 class Schedule(Strict):
-    expression: str = Field(
-        max_length=256,
+    expression: ScheduleExpression = Field(
         description="cron(m h dom mon dow yr), rate(N minutes|hours|days) or at(YYYY-MM-DDThh:mm:ss)",
         examples=["cron(0 18 ? * MON-FRI *)", "rate(5 minutes)", "at(2030-12-01T10:00:00)"],
     )
@@ -95,14 +141,6 @@ class Schedule(Strict):
     start_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     end_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     flexible_window_minutes: int = Field(default=0, ge=0, le=1440, description="0 = fire on time")
-
-    @field_validator("expression")
-    @classmethod
-    def _valid_expression(cls, value: str) -> str:
-        try:
-            return parse_expression(value).text
-        except ExpressionError as exc:
-            raise ValueError(str(exc)) from None
 
     @field_validator("timezone")
     @classmethod
@@ -133,7 +171,7 @@ class Schedule(Strict):
         """
         if self.end_at is not None and self.end_at <= now:
             return "schedule.end_at", f"{self.end_at.isoformat()} is in the past"
-        expression = parse_expression(self.expression)
+        expression = self.expression
         if expression.kind is ScheduleKind.AT:
             try:
                 fires_at = at_time_utc(expression, parse_timezone(self.timezone))
@@ -149,11 +187,11 @@ class Schedule(Strict):
     @property
     def counts_from_creation(self) -> bool:
         """A rate() without start_at counts from the job's creation, so its preview needs created_at."""
-        return self.start_at is None and parse_expression(self.expression).kind is ScheduleKind.RATE
+        return self.start_at is None and self.expression.kind is ScheduleKind.RATE
 
     def preview(self, after: datetime, anchor: datetime, count: int = PREVIEW_COUNT) -> list[datetime]:
         return next_fire_times(
-            parse_expression(self.expression),
+            self.expression,
             parse_timezone(self.timezone),
             after,
             count,
@@ -468,7 +506,3 @@ def stored_preview(
 def runs_document(runs: list[datetime]) -> list[str]:
     """Fire times as the API writes them (ISO 8601, UTC, Z), for an item written field by field."""
     return [run.astimezone(UTC).isoformat().replace("+00:00", "Z") for run in runs]
-
-
-def job_document(job: Job) -> dict[str, Any]:
-    return job.model_dump(mode="json")

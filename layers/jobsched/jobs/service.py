@@ -32,7 +32,7 @@ from jobsched.targets.access import (
     authorize,
     target_field,
 )
-from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, resolve_host
+from jobsched.targets.guard import Resolver, TargetRefused, check_target_url
 from jobsched.targets.webhook import new_webhook_secret
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -51,8 +51,6 @@ class JobPage:
 class Created:
     job: dict[str, Any]
     replayed: bool = False
-    # Shown once, in the 201 of the create itself (a replay does not repeat it; rotate to get a new one).
-    webhook_secret: str | None = None
 
 
 class NoTargetAccess:
@@ -68,7 +66,8 @@ class JobService:
         store: JobStore,
         settings: Settings,
         clock: Clock | None = None,
-        resolver: Resolver = resolve_host,
+        *,
+        resolver: Resolver,
         access: TargetAccessReader | None = None,
     ) -> None:
         self._store = store
@@ -93,7 +92,7 @@ class JobService:
             )
         job = Job.model_validate(
             {
-                **spec.model_dump(),
+                **dict(spec),  # the validated parts as they are: the schedule keeps its parsed expression
                 "job_id": new_job_id(),
                 "region": region,
                 "version": 1,
@@ -120,10 +119,8 @@ class JobService:
                 webhook_secret=secret,
             )
         except IdempotentReplay as replay:
-            return Created(
-                job=replay.response, replayed=True, webhook_secret=replay.response.get("webhook_secret")
-            )
-        return Created(job=response, webhook_secret=secret)
+            return Created(job=replay.response, replayed=True)
+        return Created(job=response)
 
     def rotate_webhook_secret(self, principal: Principal, job_id: str) -> str:
         """A new signing secret for the job's webhooks, in force from the next call; shown only here."""

@@ -7,8 +7,13 @@ EventBridge Scheduler follows:
 
 - cron: evaluated in the schedule's time zone. A wall-clock time skipped by a spring-forward change
   does not fire; a wall-clock time repeated by a fall-back change fires once (its first occurrence).
-- rate: a fixed duration counted from the start (``rate(1 day)`` is 24 hours, whatever DST does).
+- rate: a fixed duration counted from the start (``rate(1 day)`` is 24 hours, whatever DST does). As in
+  AWS, the unit is singular for 1 (``rate(1 hour)``) and plural above (``rate(5 hours)``).
 - at: one wall-clock time in the time zone.
+
+An expression is parsed once, where it enters (the job model of a request or of a stored item), into an
+``Expression``; everything downstream (preview, schedule-sync, the Scheduler adapter) takes that value, and
+its ``text`` is what is stored and sent to the scheduler.
 """
 
 from __future__ import annotations
@@ -41,24 +46,34 @@ class ExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class Expression:
+    """A parsed schedule expression: its kind, the fields of that kind, and the text it was parsed from."""
+
     kind: ScheduleKind
     text: str
     cron_fields: str | None = None
     rate: timedelta | None = None
     at_wall_time: datetime | None = None  # naive: a wall-clock time in the schedule's time zone
 
+    def __str__(self) -> str:
+        return self.text
 
-# Cached: every stored job read validates its expression again, and a tenant's jobs share a few of them.
+
+# Cached: every stored job read parses its expression, and a tenant's jobs share a few of them.
 @lru_cache(maxsize=1024)
-def parse_expression(text: str) -> Expression:
+def parse_expression(text: str, *, stored: bool = False) -> Expression:
+    """``stored``: the expression of a stored job, which may predate the singular/plural unit rule and
+    must still load (so the job can be read, replaced or deleted); a new one must follow the rule."""
     text = text.strip()
     if match := _CRON.fullmatch(text):
         return Expression(ScheduleKind.CRON, text, cron_fields=_validate_cron(match["body"].strip()))
     if match := _RATE.fullmatch(text):
-        value, unit = int(match["value"]), match["unit"].rstrip("s")
+        value, unit = int(match["value"]), match["unit"]
         if value < 1:
             raise ExpressionError("rate must be at least 1 minute")
-        return Expression(ScheduleKind.RATE, text, rate=timedelta(seconds=value * _UNIT_SECONDS[unit]))
+        if not stored:
+            _check_unit_number(value, unit)
+        seconds = value * _UNIT_SECONDS[unit.rstrip("s")]
+        return Expression(ScheduleKind.RATE, text, rate=timedelta(seconds=seconds))
     if match := _AT.fullmatch(text):
         try:
             when = datetime.fromisoformat(match["when"])
@@ -67,10 +82,19 @@ def parse_expression(text: str) -> Expression:
         return Expression(ScheduleKind.AT, text, at_wall_time=when)
     if text.startswith("rate("):
         raise ExpressionError(
-            "rate must be rate(<positive integer> <minute|minutes|hour|hours|day|days>); "
+            "rate must be rate(1 <minute|hour|day>) or rate(<n> <minutes|hours|days>) with n > 1; "
             "the shortest rate is 1 minute"
         )
     raise ExpressionError("expression must be cron(<6 fields>), rate(<n> <unit>) or at(YYYY-MM-DDThh:mm:ss)")
+
+
+def _check_unit_number(value: int, unit: str) -> None:
+    """EventBridge Scheduler's rule: a singular unit for 1, a plural one above (``rate(5 minute)`` fails)."""
+    singular = unit.rstrip("s")
+    if value == 1 and unit != singular:
+        raise ExpressionError(f"a rate of 1 takes a singular unit: rate(1 {singular})")
+    if value > 1 and unit == singular:
+        raise ExpressionError(f"a rate above 1 takes a plural unit: rate({value} {singular}s)")
 
 
 def _validate_cron(fields: str) -> str:

@@ -12,19 +12,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from jobsched.execution.fire import scheduler_input_template
 from jobsched.jobs.models import Job, JobStatus, ScheduleState
 from jobsched.keyscheme import JobKey
 from jobsched.scheduling.expressions import (
+    Expression,
     ExpressionError,
     ScheduleKind,
     at_time_utc,
-    parse_expression,
     parse_timezone,
 )
 from jobsched.scheduling.ports import ScheduleStateStore
@@ -72,16 +71,19 @@ class ScheduleDefinition:
     """Everything CreateSchedule/UpdateSchedule takes for one job, target excepted (the adapter adds it)."""
 
     name: str
-    expression: str
+    expression: Expression
     timezone: str
     start_at: datetime | None
     end_at: datetime | None
     flexible_window_minutes: int
     enabled: bool
     delete_after_completion: bool
-    input: str
     description: str
+    # What each fire must carry (the adapter writes it into the scheduler's input template).
+    tenant: str
+    job_id: str
     version: int
+    fire_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class ExistingSchedule:
     arn: str
     version: int | None
     enabled: bool
-    input: str | None = None
+    fire_token: str | None = field(default=None, repr=False)  # the token its fires carry
 
 
 class Outcome(StrEnum):
@@ -138,7 +140,6 @@ def schedule_name(tenant: str, job_id: str) -> str:
 def render_schedule(tenant: str, job: Job) -> ScheduleDefinition:
     """The job's schedule as EventBridge Scheduler should hold it."""
     schedule = job.schedule
-    kind = parse_expression(schedule.expression).kind
     return ScheduleDefinition(
         name=schedule_name(tenant, job.job_id),
         expression=schedule.expression,
@@ -148,10 +149,12 @@ def render_schedule(tenant: str, job: Job) -> ScheduleDefinition:
         flexible_window_minutes=schedule.flexible_window_minutes,
         enabled=job.enabled,
         # A one-off schedule removes itself after its run, so it never counts against the quota again.
-        delete_after_completion=kind is ScheduleKind.AT,
-        input=scheduler_input_template(tenant, job.job_id, job.version, job.fire_token),
+        delete_after_completion=schedule.expression.kind is ScheduleKind.AT,
         description=f"jobsched {tenant}/{job.job_id} v{job.version}",
+        tenant=tenant,
+        job_id=job.job_id,
         version=job.version,
+        fire_token=job.fire_token,
     )
 
 
@@ -215,10 +218,10 @@ class ScheduleSync:
                 if self._one_off_in_the_past(job):
                     return Outcome.SKIPPED  # it already fired and deleted itself; never fire it again
                 arn, outcome = self._gateway.create(definition), Outcome.CREATED
-            elif (existing.version, existing.enabled, existing.input) == (
+            elif (existing.version, existing.enabled, existing.fire_token) == (
                 job.version,
                 job.enabled,
-                definition.input,
+                job.fire_token,
             ):
                 arn, outcome = existing.arn, Outcome.UNCHANGED  # a replay: no rate-limited write
             else:
@@ -249,7 +252,7 @@ class ScheduleSync:
 
 
 def _at_time(job: Job) -> datetime | None:
-    expression = parse_expression(job.schedule.expression)
+    expression = job.schedule.expression
     if expression.kind is not ScheduleKind.AT:
         return None
     try:

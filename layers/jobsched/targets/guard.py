@@ -11,12 +11,12 @@ runtime's own API, AWS endpoint and emulators) are never callable, allowed or no
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A host's addresses for a port; the DNS adapter is jobsched.targets.adapters.dns.resolve_host.
 Resolver = Callable[[str, int], Sequence[str]]
 
 # Cloud instance-metadata endpoints beyond 169.254.0.0/16 (link-local): AWS's IPv6 IMDS, and
@@ -134,11 +134,6 @@ def _inet_aton(host: str, labels: list[str]) -> ipaddress.IPv4Address:
     return ipaddress.IPv4Address(value)
 
 
-def resolve_host(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, IPv4-compatible), if any."""
     if address.ipv4_mapped is not None:
@@ -228,7 +223,7 @@ def _checked_host(url: str, policy: TargetPolicy) -> tuple[str, int, IpAddress |
     return host, port, ip_literal(host)
 
 
-def allowed_addresses(url: str, policy: TargetPolicy, *, resolver: Resolver = resolve_host) -> list[str]:
+def allowed_addresses(url: str, policy: TargetPolicy, *, resolver: Resolver) -> list[str]:
     """The addresses the URL's host resolves to, every one of them allowed; else TargetRefused."""
     host, port, literal = _checked_host(url, policy)
     if literal is not None:
@@ -244,7 +239,7 @@ def allowed_addresses(url: str, policy: TargetPolicy, *, resolver: Resolver = re
     return addresses
 
 
-def check_target_url(url: str, policy: TargetPolicy, *, resolver: Resolver = resolve_host) -> None:
+def check_target_url(url: str, policy: TargetPolicy, *, resolver: Resolver) -> None:
     """The create-time check: the URL, and every address the host resolves to now.
 
     A host that does not resolve yet is accepted (DNS may come later); the call-time check still applies.

@@ -17,7 +17,7 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import Conflict, LimitExceeded, NotFound, PreconditionFailed
-from jobsched.jobs.models import Job, JobSpec, ScheduleState, runs_document, status_for
+from jobsched.jobs.models import STORED, Job, JobSpec, ScheduleState, runs_document, status_for
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters
 from jobsched.jobs.service import idempotency_conflict
 from jobsched.keyscheme import (
@@ -47,7 +47,7 @@ def job_item(tenant: str, job: Job) -> dict[str, Any]:
 
 
 def job_from_item(item: dict[str, Any]) -> Job:
-    return Job.model_validate(item)
+    return Job.model_validate(item, context=STORED)
 
 
 class DynamoJobStore:

@@ -6,12 +6,14 @@ here with exponential backoff and full jitter, and then raised, so the stream re
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jobsched.execution.fire import Trigger
 from jobsched.scheduling.sync import (
     ExistingSchedule,
     ScheduleDefinition,
@@ -67,7 +69,7 @@ class EventBridgeScheduleGateway:
             arn=str(found["Arn"]),
             version=version_in_description(found.get("Description")),
             enabled=found.get("State") == "ENABLED",
-            input=found.get("Target", {}).get("Input"),
+            fire_token=fire_token_of(found.get("Target", {}).get("Input")),
         )
 
     def create(self, definition: ScheduleDefinition) -> str:
@@ -106,7 +108,7 @@ class EventBridgeScheduleGateway:
         request: dict[str, Any] = {
             "Name": definition.name,
             "GroupName": self._group,
-            "ScheduleExpression": definition.expression,
+            "ScheduleExpression": definition.expression.text,
             "ScheduleExpressionTimezone": definition.timezone,
             "Description": definition.description,
             "State": "ENABLED" if definition.enabled else "DISABLED",
@@ -115,7 +117,9 @@ class EventBridgeScheduleGateway:
             "Target": {
                 "Arn": self._target.queue_arn,
                 "RoleArn": self._target.role_arn,
-                "Input": definition.input,
+                "Input": scheduler_input_template(
+                    definition.tenant, definition.job_id, definition.version, definition.fire_token
+                ),
                 "RetryPolicy": {
                     "MaximumRetryAttempts": self._target.max_retry_attempts,
                     "MaximumEventAgeInSeconds": self._target.max_event_age_seconds,
@@ -142,6 +146,35 @@ class EventBridgeScheduleGateway:
                     ) from exc
                 self._sleep(self._jitter(min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2**attempt)))
         raise AssertionError("unreachable")
+
+
+def scheduler_input_template(tenant: str, job_id: str, job_version: int, fire_token: str | None) -> str:
+    """The Input of a job's schedule target: a fire message (jobsched.execution.fire.FireMessage) with
+    EventBridge Scheduler's context placeholders, which the scheduler fills at each fire."""
+    fields: dict[str, object] = {
+        "tenant": tenant,
+        "job_id": job_id,
+        "job_version": job_version,
+        "trigger": Trigger.SCHEDULE.value,
+    }
+    if fire_token is not None:
+        fields["fire_token"] = fire_token
+    fixed = json.dumps(fields)
+    return (
+        fixed[:-1] + ', "scheduled_time": "<aws.scheduler.scheduled-time>"'
+        ', "scheduler_execution_id": "<aws.scheduler.execution-id>"'
+        ', "scheduler_attempt": <aws.scheduler.attempt-number>}'
+    )
+
+
+def fire_token_of(template: str | None) -> str | None:
+    """The fire token a schedule's Input carries; None for none (or an Input this adapter did not write)."""
+    try:
+        fields = json.loads((template or "").replace("<aws.scheduler.attempt-number>", "1"))
+    except ValueError:
+        return None
+    token = fields.get("fire_token") if isinstance(fields, dict) else None
+    return token if isinstance(token, str) else None
 
 
 def _code(exc: Any) -> str:

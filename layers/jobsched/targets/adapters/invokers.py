@@ -33,7 +33,8 @@ from jobsched.jobs.models import (
     StepFunctionsTarget,
 )
 from jobsched.targets.access import Grant, TargetAccessReader, TargetNotAllowed, authorize
-from jobsched.targets.guard import Resolver, TargetPolicy, TargetRefused, allowed_addresses, resolve_host
+from jobsched.targets.adapters.dns import resolve_host
+from jobsched.targets.guard import Resolver, TargetPolicy, TargetRefused, allowed_addresses
 from jobsched.targets.webhook import signature_headers
 
 USER_AGENT = f"jobsched/{__version__}"

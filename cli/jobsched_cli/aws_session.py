@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from jobsched_local.key_service import ClientFactory
+from jobsched.keys.adapters.key_service import ClientFactory
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # An operator's command should fail within seconds, not after the SDK's long default retries.

@@ -1,5 +1,6 @@
-"""The `jobsched` command: `local` runs the service on this machine; `keys` onboards tenants; `tenants` and
-`targets` open AWS targets to a tenant."""
+"""The `jobsched` command: `local` runs the service on this machine; `keys` onboards tenants; `jobs` moves
+jobs' home regions; `tenants` and `targets` open AWS targets to a tenant; `dlq` and `regions` for
+operators."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from botocore.exceptions import (
 
 from jobsched import config
 from jobsched.errors import DomainError
-from jobsched_local.function_pool import WORKERS_ENV, default_pool_size
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 DEFAULT_PORT = 8080
@@ -69,6 +69,13 @@ def worker_count(value: str) -> int:
     if not value.strip().isdigit() or not 1 <= int(value) <= MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to {MAX_WORKERS}")
     return int(value)
+
+
+def add_table_region(
+    parser: argparse.ArgumentParser,
+    text: str = "region of the jobs table replica to write to (default: %(default)s)",
+) -> None:
+    parser.add_argument("--table-region", type=region_name, default=config.PRIMARY_REGION, help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,12 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated regions whose API Gateway gets the key (default: $JOBSCHED_REGIONS or "
         f"{','.join(config.REGIONS)})",
     )
-    keys.add_argument(
-        "--table-region",
-        type=region_name,
-        default=config.PRIMARY_REGION,
-        help="region of the jobs table holding key records (default: %(default)s)",
-    )
+    add_table_region(keys, "region of the jobs table holding key records (default: %(default)s)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="{create,list,revoke}")
     create = key_commands.add_parser("create", help="issue a key; prints its value once, as the last line")
     create.add_argument("--tenant", required=True, help="tenant the key belongs to (lowercase, digits, '-')")
@@ -143,22 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     move.add_argument("--from", dest="from_region", type=region_name, required=True, metavar="REGION")
     move.add_argument("--to", dest="to_region", type=region_name, required=True, metavar="REGION")
     move.add_argument("--tenant", help="only this tenant's jobs (default: every tenant)")
-    move.add_argument(
-        "--table-region",
-        type=region_name,
-        default=config.PRIMARY_REGION,
-        help="region of the jobs table replica to write to (default: %(default)s; when evacuating that "
+    add_table_region(
+        move,
+        "region of the jobs table replica to write to (default: %(default)s; when evacuating that "
         "region, give the --to region)",
     )
     tokens = job_commands.add_parser(
         "issue-fire-tokens",
         help="one-off: give jobs made before fire tokens their token (their fires run again)",
-    )
-    tokens.add_argument(
-        "--table-region",
-        type=region_name,
-        default=config.PRIMARY_REGION,
-        help="region of the jobs table replica to write to (default: %(default)s)",
     )
     tenants = commands.add_parser("tenants", help="a tenant's AWS target role (assumed with ExternalId)")
     tenant_commands = tenants.add_subparsers(dest="tenants_command", required=True, metavar="{set-role,show}")
@@ -182,13 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     target_commands.add_parser("list", help="the tenant's allow-listed ARNs").add_argument(
         "--tenant", required=True
     )
-    for operator_command in (tenants, targets):
-        operator_command.add_argument(
-            "--table-region",
-            type=region_name,
-            default=config.PRIMARY_REGION,
-            help="region of the jobs table replica to write to (default: %(default)s)",
-        )
+    for operator_command in (tokens, tenants, targets):
+        add_table_region(operator_command)
     dlq = commands.add_parser("dlq", help="the execution dead-letter queue")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{redrive}")
     redrive = dlq_commands.add_parser(
@@ -235,12 +224,7 @@ def add_regions_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "status", help="which configured regions are marked, and each region's last heartbeat"
     )
     for sub in (fail_parser, restore_parser, status_parser):
-        sub.add_argument(
-            "--table-region",
-            type=region_name,
-            default=config.PRIMARY_REGION,
-            help="region of the jobs table replica to write to (default: %(default)s)",
-        )
+        add_table_region(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,9 +255,12 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             f"argument --region: {args.region} is not one of the configured regions {','.join(regions)}"
         )
     allow_targets = _allowed_targets(parser, args.allow_targets, own_ports=(port, args.aws_port))
-    workers = _option_or_env(parser, args.workers, WORKERS_ENV, str(default_pool_size()), worker_count)
-    # Imported here: moto and werkzeug load in ~1 s, which `jobsched keys` should not pay.
+    # The local runtime is imported for this command only: moto and werkzeug load in ~1 s, which the
+    # operator commands against AWS should not pay (and they never need the runtime's package).
+    from jobsched_local.function_pool import WORKERS_ENV, default_pool_size
     from jobsched_local.runtime import RuntimeOptions, run
+
+    workers = _option_or_env(parser, args.workers, WORKERS_ENV, str(default_pool_size()), worker_count)
 
     options = RuntimeOptions(
         host=args.host,
@@ -324,9 +311,9 @@ def _allowed_targets(
 
 
 def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from jobsched_local import key_commands
-    from jobsched_local.aws_session import client_factory, make_session
-    from jobsched_local.key_service import make_key_service
+    from jobsched.keys.adapters.key_service import make_key_service
+    from jobsched_cli import key_commands
+    from jobsched_cli.aws_session import client_factory, make_session
 
     regions = _configured_regions(parser, args.regions)
 
@@ -344,8 +331,8 @@ def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def run_dlq_redrive(args: argparse.Namespace) -> int:
-    from jobsched_local.aws_session import client_factory, make_session
-    from jobsched_local.dlq_redrive import format_summary, redrive
+    from jobsched_cli.aws_session import client_factory, make_session
+    from jobsched_cli.dlq_redrive import format_summary, redrive
 
     if args.max is not None and args.max < 1:
         return fail("--max must be at least 1")
@@ -360,8 +347,8 @@ def run_dlq_redrive(args: argparse.Namespace) -> int:
 
 
 def run_archive_command(args: argparse.Namespace) -> int:
+    from jobsched_cli.aws_session import client_factory, make_session
     from jobsched_local.archive_commands import parse_age, run_archive
-    from jobsched_local.aws_session import client_factory, make_session
 
     try:
         older_than = parse_age(args.older_than)
@@ -378,8 +365,8 @@ def run_archive_command(args: argparse.Namespace) -> int:
 
 
 def run_jobs_move(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from jobsched_local.aws_session import client_factory, make_session
-    from jobsched_local.job_commands import move_home_region
+    from jobsched_cli.aws_session import client_factory, make_session
+    from jobsched_cli.job_commands import move_home_region
 
     regions = _configured_regions(parser, None)
 
@@ -400,8 +387,8 @@ def run_jobs_move(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 
 def _issue_fire_tokens(args: argparse.Namespace) -> int:
-    from jobsched_local.aws_session import client_factory, make_session
-    from jobsched_local.job_commands import issue_fire_tokens
+    from jobsched_cli.aws_session import client_factory, make_session
+    from jobsched_cli.job_commands import issue_fire_tokens
 
     issue_fire_tokens(
         client_factory(make_session())("dynamodb", args.table_region), out=sys.stdout, progress_to=sys.stderr
@@ -410,8 +397,8 @@ def _issue_fire_tokens(args: argparse.Namespace) -> int:
 
 
 def _target_access(args: argparse.Namespace) -> int:
-    from jobsched_local import tenant_commands
-    from jobsched_local.aws_session import client_factory, make_session
+    from jobsched_cli import tenant_commands
+    from jobsched_cli.aws_session import client_factory, make_session
 
     dynamodb = client_factory(make_session())("dynamodb", args.table_region)
     if args.command == "tenants" and args.tenants_command == "set-role":
@@ -429,7 +416,7 @@ def _target_access(args: argparse.Namespace) -> int:
 
 def run_aws_command(command: Callable[[], int]) -> int:
     """Run an operator command against AWS (or the local runtime), turning its failures into one line."""
-    from jobsched_local.aws_session import endpoint_url
+    from jobsched_cli.aws_session import endpoint_url
 
     try:
         return command()
@@ -454,8 +441,8 @@ def run_aws_command(command: Callable[[], int]) -> int:
 def run_regions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from jobsched.execution.adapters.heartbeats import DynamoHeartbeats
     from jobsched.health.adapters.checks import DynamoDrillMarkers
-    from jobsched_local import region_commands
-    from jobsched_local.aws_session import client_factory, make_session
+    from jobsched_cli import region_commands
+    from jobsched_cli.aws_session import client_factory, make_session
 
     if len(getattr(args, "note", "")) > region_commands.MAX_NOTE_LENGTH:
         return fail(f"--note is longer than {region_commands.MAX_NOTE_LENGTH} characters")
