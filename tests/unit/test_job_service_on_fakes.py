@@ -70,8 +70,8 @@ def test_create_stores_the_job_under_the_callers_tenant_with_a_secret_and_a_fire
         "us-east-1",
         "active",
     )
-    assert created.webhook_secret is not None and created.webhook_secret.startswith("whsec_")
-    assert table.secrets[JobKey("acme", job_id)] == created.webhook_secret
+    assert created.job["webhook_secret"].startswith("whsec_")
+    assert table.secrets[JobKey("acme", job_id)] == created.job["webhook_secret"]
     assert stored.fire_token is not None and "fire_token" not in created.job
     assert (stored.created_by, stored.created_at) == ("key_op", NOW)
     assert created.job["next_run_at"] == "2026-12-01T10:00:00Z"
@@ -132,7 +132,7 @@ def test_the_same_idempotency_key_and_body_replays_the_first_answer(
 
     assert again.replayed and not first.replayed
     assert again.job == first.job
-    assert again.webhook_secret == first.webhook_secret
+    assert again.job["webhook_secret"] == first.job["webhook_secret"]
     assert len(table.jobs) == 1
 
 
@@ -191,7 +191,7 @@ def test_rotating_the_webhook_secret_replaces_it_without_a_new_version(
 
     secret = service.rotate_webhook_secret(OPERATOR, job_id)
 
-    assert secret != created.webhook_secret and table.secrets[JobKey("acme", job_id)] == secret
+    assert secret != created.job["webhook_secret"] and table.secrets[JobKey("acme", job_id)] == secret
     assert service.get(OPERATOR, job_id).version == 1
 
 
