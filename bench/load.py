@@ -11,7 +11,8 @@ over premium keys (one premium key allows 28 requests/s sustained, burst 278), o
 Prints, per rate: p50/p95/p99/max from the scheduled time, the achieved rate, errors by status, the
 load generator's own lag (how late the scheduler handed requests to the senders: if that grows, the
 generator, not the runtime, is the bottleneck) and how long requests waited for a free sender (all
-senders in flight: the runtime is behind; the latency still counts from the scheduled time). With
+senders in flight: the runtime is behind; the latency still counts from the scheduled time), and the CPU
+time per request of the runtime process, DynamoDB Local, the function workers and the generator. With
 --profile it then profiles each operation's handler in-process (bench/handler_cost.py) to show where a
 request's CPU goes.
 """

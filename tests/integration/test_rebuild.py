@@ -16,10 +16,11 @@ from jobsched.keys.adapters.key_store import DynamoKeyStore
 from jobsched.keys.models import KeyService
 from jobsched.keyscheme import JobKey, execution_pk, execution_sk
 from jobsched_local.execution_recovery import recover
+from jobsched_local.key_check import moto_key_registered, remembered_key_check
 from jobsched_local.lambda_context import LOCAL_ACCOUNT_ID
 from jobsched_local.provision import ensure_api
 from jobsched_local.rebuild import placeholder_value, rebuild, rebuild_clock
-from jobsched_local.scheduling_runtime import job_times, unexecuted
+from jobsched_local.scheduling_runtime import job_times, moto_schedule_summaries, unexecuted
 from jobsched_local.stream_feeder import local_syncs
 from tests.integration.scheduling_support import (
     REGIONS,
@@ -168,3 +169,30 @@ def test_recovery_sends_again_what_a_running_execution_needs() -> None:
     assert recover(dynamodb, sent.append, now) == 2
 
     assert sorted((m.execution_id, m.attempt) for m in sent) == [("exe_orphan", 2), ("exe_retry", 2)]
+
+
+def test_the_gateways_key_check_remembers_a_key_only_while_api_gateway_holds_it() -> None:
+    store = DynamoKeyStore(client_for("dynamodb", SERVING), config.JOBS_TABLE)
+    service = KeyService(store, [ApiGatewayKeyRegistry(client_for("apigateway", r), r) for r in REGIONS])
+    record, value = service.create("acme", "premium", "admin")
+    registered = moto_key_registered(LOCAL_ACCOUNT_ID, SERVING)
+    check = remembered_key_check(store, registered)
+    assert registered(record.key_id) and not registered("key_never_made")
+    first = check(value)
+    assert first is not None and first.key_id == record.key_id
+
+    service.revoke(record.key_id)  # what `jobsched keys revoke` does before it returns
+
+    assert not registered(record.key_id)
+    assert check(value) is None
+    assert run_rebuild().api_keys == 0  # and a restart does not bring it back
+
+
+def test_the_clocks_listing_reads_moto_schedules_from_memory() -> None:
+    job_service().create(principal(), spec(), idempotency_key=None)
+    run_rebuild()
+    summaries = moto_schedule_summaries(LOCAL_ACCOUNT_ID)
+    listed = summaries(SERVING, config.SCHEDULE_GROUP)
+    assert listed is not None
+    assert [(s["Name"], s["State"]) for s in listed] == [(s["Name"], s["State"]) for s in schedules(SERVING)]
+    assert summaries(SERVING, "no-such-group") is None
