@@ -31,6 +31,8 @@ EXECUTION_MAX_RECEIVES = 5
 
 API_STAGE = "prod"
 API_KEY_HEADER = "x-api-key"
+# Where the primary region's stack writes the Cognito issuer, audience and JWKS URL the authorizers trust.
+TOKEN_SETTINGS_PARAMETER = "/jobsched/auth/token-settings"  # noqa: S105 (a parameter name)
 METRICS_NAMESPACE = "JobScheduler"
 
 

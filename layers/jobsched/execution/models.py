@@ -55,6 +55,9 @@ class Execution(BaseModel):
     response_excerpt: str | None = Field(default=None, description=f"first {RESPONSE_EXCERPT_BYTES} bytes")
     next_attempt_at: datetime | None = None
     retry_of: str | None = Field(default=None, description="the execution a retry repeats")
+    triggered_by: str | None = Field(
+        default=None, description="who asked for a run-now or retry (key id, user:<sub> or client:<id>)"
+    )
 
     def summary(self) -> LastExecution:
         return LastExecution(
