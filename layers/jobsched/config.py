@@ -75,7 +75,8 @@ TIERS: dict[Tier, TierLimits] = {
 STAGE_RATE_PER_SECOND = 500.0
 STAGE_BURST = 1_000
 
-# API Gateway caches an authorizer's answer per key for this long.
+# The local gateway caches an API key's allow for this long. Deployed, API Gateway caches nothing: a cached
+# REQUEST authorizer needs every identity source, and callers send x-api-key or Authorization.
 AUTHORIZER_CACHE_SECONDS = 300
 
 # The edge's per-client-IP limit (the spec's 100 requests/s per IP). WAF counts a rate-based rule over a

@@ -21,7 +21,7 @@ from typing import Any
 
 from jobsched import __version__, config
 
-API_FUNCTIONS: tuple[str, ...] = ("job_api", "executions_api", "schedule_api")
+API_FUNCTIONS: tuple[str, ...] = ("job_api", "executions_api", "schedule_api", "identity_api")
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 TITLE = "Job Scheduler API"
 _POWERTOOLS_ONLY_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -33,8 +33,8 @@ _GATEWAY_MESSAGE = {
     "Deny is spelled with a capital M, as API Gateway sends it",
 }
 _GATEWAY_RESPONSES = {
-    "401": "Missing, unknown or revoked API key",
-    "403": "The authorizer denied the key, or the key's role may not do this",
+    "401": "Missing, unknown or revoked API key; or a bearer token that is expired, tampered or not trusted",
+    "403": "The authorizer denied the caller, or its role or token scopes may not do this",
     "429": "Too Many Requests (tier rate or burst) or Limit Exceeded (daily quota); Retry-After says when",
 }
 _RETRY_AFTER = {
@@ -64,7 +64,8 @@ def build_contract() -> dict[str, Any]:
         "info": {
             "title": TITLE,
             "version": __version__,
-            "description": "Define, schedule and observe jobs. Every /api/v1 route needs an x-api-key.",
+            "description": "Define, schedule and observe jobs. Every /api/v1 route needs an x-api-key, or a "
+            "bearer token (a user's ID token or an OAuth 2.0 client-credentials access token).",
         },
         "servers": [
             {"url": "http://127.0.0.1:8080", "description": "local runtime"},
@@ -73,9 +74,12 @@ def build_contract() -> dict[str, Any]:
         "paths": {"/health": _health_path(), config.DEEP_HEALTH_PATH: _deep_health_path()},
         "components": {
             "schemas": {"GatewayMessage": _GATEWAY_MESSAGE, "DeepHealth": _DEEP_HEALTH},
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": config.API_KEY_HEADER}},
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": config.API_KEY_HEADER},
+                "BearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
         },
-        "security": [{"ApiKey": []}],
+        "security": [{"ApiKey": []}, {"BearerToken": []}],
     }
     for name in API_FUNCTIONS:
         module = importlib.import_module(f"functions.{name}.handler")

@@ -38,6 +38,14 @@ ROUTES: list[Route] = [
     Route("GET", "/api/v1/schedule/status", "schedule_api", key_required=True),
     Route("POST", "/api/v1/schedule/{job_id}", "schedule_api", key_required=True),
     Route("DELETE", "/api/v1/schedule/{job_id}", "schedule_api", key_required=True),
+    # Identity (tenant admins): the tenant's keys and OAuth clients, and the audit of their management.
+    Route("POST", "/api/v1/keys", "identity_api", key_required=True),
+    Route("GET", "/api/v1/keys", "identity_api", key_required=True),
+    Route("DELETE", "/api/v1/keys/{key_id}", "identity_api", key_required=True),
+    Route("POST", "/api/v1/clients", "identity_api", key_required=True),
+    Route("GET", "/api/v1/clients", "identity_api", key_required=True),
+    Route("DELETE", "/api/v1/clients/{client_id}", "identity_api", key_required=True),
+    Route("GET", "/api/v1/audit", "identity_api", key_required=True),
     Route(ANY, "/api/v1/{proxy+}", "job_api", key_required=True),
 ]
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.api.auth import Principal
 from jobsched.config import Role
-from jobsched.errors import BadRequest, NotFound
+from jobsched.errors import BadRequest, Conflict, NotFound
 from jobsched.keys.clients import ClientRecord, ClientService
 from jobsched.keys.models import ApiKeyRecord, KeyPurpose, KeyService
 
@@ -85,6 +85,9 @@ class TenantAdmin:
         owned = {r.key_id for r in self.list_keys(principal)}
         if key_id not in owned:
             raise NotFound(f"no API key with id {key_id}")
+        if key_id == principal.key_id:
+            # An admin cannot lock itself out by accident; another admin (or an operator) revokes it.
+            raise Conflict("a key cannot revoke itself; revoke it with another admin's credentials")
         record = self._keys.revoke(key_id)
         self._log(principal, AuditAction.KEY_REVOKED, key_id)
         return record
