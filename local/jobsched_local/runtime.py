@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from jobsched import config
+from jobsched.keys.adapters.client_store import DynamoClientStore
 from jobsched.targets.guard import parse_host_port
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
@@ -42,6 +43,7 @@ from jobsched_local.rebuild import RebuildSummary
 from jobsched_local.routes import ROUTES
 from jobsched_local.scheduling_provision import ensure_queues
 from jobsched_local.scheduling_runtime import SchedulingRuntime
+from jobsched_local.token_issuer import LocalIssuer, with_local_issuer
 from jobsched_local.workers import BackgroundWorker, PeriodicWorker, WorkerGroup
 
 LOG = logging.getLogger(__name__)
@@ -113,7 +115,8 @@ class LocalRuntime:
         self._emulator.start()
         # The runtime's own ports and the emulator's internal ones are never a job's target.
         reserved = (*opts.own_ports, *self._emulator.internal_ports)
-        env = function_env(opts.region, opts.regions, opts.allow_targets, reserved)
+        issuer = self._issuer()
+        env = {**function_env(opts.region, opts.regions, opts.allow_targets, reserved), **issuer.env()}
         # The API functions and the authorizer run in worker processes, which reach AWS over HTTP; they
         # cold-start while the runtime provisions and restores.
         self._pools = launch_pools(
@@ -145,7 +148,10 @@ class LocalRuntime:
             api, handlers, authorizer, key_check=table_key_check(make_key_store(_client, opts.region))
         )
         self.workers.start_all()
-        self._server = GatewayServer(gateway, opts.host, opts.port)
+        clients = DynamoClientStore(_client("dynamodb", opts.region), config.JOBS_TABLE)
+        self._server = GatewayServer(
+            gateway, opts.host, opts.port, wrap=lambda app: with_local_issuer(app, issuer, clients)
+        )
         self._server.start()
         return RuntimeInfo(
             api_url=self._server.url,
@@ -155,6 +161,14 @@ class LocalRuntime:
             rebuilt=rebuilt,
             startup_seconds=time.monotonic() - started,
         )
+
+    def _issuer(self) -> LocalIssuer:
+        """The local token issuer on the API's own address; its URL is recorded for `jobsched tokens`."""
+        opts = self.options
+        host = "127.0.0.1" if opts.host in ("0.0.0.0", "", "::") else opts.host  # noqa: S104
+        issuer = LocalIssuer(opts.state_dir, f"http://{host}:{opts.port}")
+        issuer.record_url(opts.state_dir, self._emulator.endpoint_url)
+        return issuer
 
     def _register_execution_poller(self) -> None:
         """The SQS event source of the executor: the execution queue polled into its handler."""
@@ -198,6 +212,7 @@ def print_banner(info: RuntimeInfo) -> None:
         f"  AWS endpoint: {info.aws_endpoint_url}   (CLI: export AWS_ENDPOINT_URL={info.aws_endpoint_url})",
         f"  State:        {info.state_dir}   (tables in DynamoDB Local; {rebuilt})",
         f"  Demo API key (tenant demo, role admin, tier premium): {info.demo_key}",
+        f"  Token issuer: {info.api_url}   (jobsched tokens issue --tenant demo --role viewer)",
         "Press Ctrl+C to stop.",
     ]
     print("\n".join(lines), flush=True)
