@@ -32,6 +32,15 @@ SCHEDULE_API_ROUTES = {
     ("POST", "/api/v1/schedule/{job_id}"),
     ("DELETE", "/api/v1/schedule/{job_id}"),
 }
+IDENTITY_API_ROUTES = {
+    ("POST", "/api/v1/keys"),
+    ("GET", "/api/v1/keys"),
+    ("DELETE", "/api/v1/keys/{key_id}"),
+    ("POST", "/api/v1/clients"),
+    ("GET", "/api/v1/clients"),
+    ("DELETE", "/api/v1/clients/{client_id}"),
+    ("GET", "/api/v1/audit"),
+}
 HEALTH_ROUTE = ("GET", "/health")
 DEEP_HEALTH_ROUTE = ("GET", "/health/deep")
 FUNCTION_NAMES = ("Health", "Authorizer", "JobApi")
@@ -128,13 +137,14 @@ def test_stack_names_carry_the_region(synthesized: Any) -> None:
     }
 
 
-def test_rest_api_is_regional_and_meters_keys_from_the_header(template: Template) -> None:
+def test_rest_api_is_regional_and_meters_the_key_the_authorizer_names(template: Template) -> None:
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.has_resource_properties(
         "AWS::ApiGateway::RestApi",
         {
             "Name": config.rest_api_name(),
-            "ApiKeySourceType": "HEADER",
+            # usageIdentifierKey: the caller's key, or its tenant's usage key for a bearer token.
+            "ApiKeySourceType": "AUTHORIZER",
             "EndpointConfiguration": {"Types": ["REGIONAL"]},
         },
     )
@@ -201,16 +211,67 @@ def test_exactly_three_usage_plans(template: Template) -> None:
     template.resource_count_is("AWS::ApiGateway::UsagePlan", len(config.TIERS))
 
 
-def test_request_authorizer_reads_the_key_header_and_caches_its_answer(template: Template) -> None:
+def test_request_authorizer_takes_a_key_or_a_token_and_is_not_cached(template: Template) -> None:
     template.resource_count_is("AWS::ApiGateway::Authorizer", 1)
-    template.has_resource_properties(
-        "AWS::ApiGateway::Authorizer",
-        {
-            "Type": "REQUEST",
-            "IdentitySource": f"method.request.header.{config.API_KEY_HEADER}",
-            "AuthorizerResultTtlInSeconds": config.AUTHORIZER_CACHE_SECONDS,
-        },
+    _, authorizer = _only(template.find_resources("AWS::ApiGateway::Authorizer"))
+    properties = authorizer["Properties"]
+    assert properties["Type"] == "REQUEST"
+    # Either of two headers: a cached authorizer would need both, so none is named and nothing cached.
+    assert properties["AuthorizerResultTtlInSeconds"] == 0
+    assert "IdentitySource" not in properties or properties["IdentitySource"] == ""
+
+
+def test_the_authorizer_trusts_the_primary_regions_user_pool(
+    template: Template, resources: dict[str, dict[str, Any]]
+) -> None:
+    _, function = _function(resources, "Authorizer")
+    variables = function["Environment"]["Variables"]
+    assert variables["TOKEN_SETTINGS_PARAMETER"] == config.TOKEN_SETTINGS_PARAMETER
+    assert variables["TOKEN_SETTINGS_REGION"] == config.PRIMARY_REGION
+    assert (variables["TOKEN_TENANT_CLAIM"], variables["TOKEN_ROLE_CLAIM"]) == (
+        "custom:tenant",
+        "cognito:groups",
     )
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "ssm:GetParameter"
+    ]
+    # The authorizer and the Identity API read the parameter, and nothing else of SSM.
+    expected = f"arn:aws:ssm:{config.PRIMARY_REGION}:<account>:parameter{config.TOKEN_SETTINGS_PARAMETER}"
+    assert [_joined(statement["Resource"]) for statement in statements] == [expected, expected]
+
+
+def _joined(value: Any) -> str:
+    """An Fn::Join of strings and the account id as one string, the account written <account>."""
+    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
+    return "".join(part if isinstance(part, str) else "<account>" for part in parts)
+
+
+def test_one_user_pool_with_roles_scopes_and_a_domain_in_the_primary_region_only(
+    regional_templates: dict[str, Template],
+) -> None:
+    for region, template in regional_templates.items():
+        expected = 1 if region == config.PRIMARY_REGION else 0
+        template.resource_count_is("AWS::Cognito::UserPool", expected)
+        template.resource_count_is("AWS::Cognito::UserPoolDomain", expected)
+    primary = regional_templates[config.PRIMARY_REGION]
+    primary.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {"MfaConfiguration": "ON", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}},
+    )
+    _, server = _only(primary.find_resources("AWS::Cognito::UserPoolResourceServer"))
+    assert server["Properties"]["Identifier"] == "jobsched"
+    assert {scope["ScopeName"] for scope in server["Properties"]["Scopes"]} == {
+        "jobs.read",
+        "jobs.write",
+        "executions.read",
+        "executions.retry",
+    }
+    groups = primary.find_resources("AWS::Cognito::UserPoolGroup")
+    assert {g["Properties"]["GroupName"] for g in groups.values()} == {"admin", "operator", "viewer"}
+    primary.has_resource_properties("AWS::SSM::Parameter", {"Name": config.TOKEN_SETTINGS_PARAMETER})
 
 
 def test_routes_are_exactly_health_and_the_job_api(resources: dict[str, dict[str, Any]]) -> None:
@@ -220,6 +281,7 @@ def test_routes_are_exactly_health_and_the_job_api(resources: dict[str, dict[str
         *API_V1_ROUTES,
         *SCHEDULE_API_ROUTES,
         *EXECUTION_API_ROUTES,
+        *IDENTITY_API_ROUTES,
     }
 
 
@@ -310,6 +372,8 @@ def test_function_shape(
     assert resources[log_group_id]["Properties"]["RetentionInDays"] == 30
     environment = function["Environment"]["Variables"]
     assert "AWS_REGION" not in environment
+    if function_name == "Authorizer":  # and how it checks bearer tokens (test_the_authorizer_trusts_...)
+        environment = {k: v for k, v in environment.items() if not k.startswith("TOKEN_")}
     assert environment == {
         "JOBSCHED_REGIONS": ",".join(config.REGIONS),
         "JOBS_TABLE_NAME": config.JOBS_TABLE,
@@ -364,10 +428,15 @@ def test_no_table_arn_points_at_another_region(template: Template, region: str) 
         assert f"dynamodb:{other_region}" not in rendered
 
 
-def test_outputs_name_the_api_url_and_id(template: Template) -> None:
+def test_outputs_name_the_api_url_and_id(template: Template, region: str) -> None:
     outputs = template.to_json()["Outputs"]
+    users = sorted(name for name in outputs if name.startswith("Users"))
+    if region == config.PRIMARY_REGION:  # the user pool and its OAuth token endpoint
+        assert [name.startswith(("UsersTokenEndpoint", "UsersUserPoolId")) for name in users] == [True, True]
+    else:
+        assert users == []
 
-    assert set(outputs) == {"ApiUrl", "ApiId"}
+    assert set(outputs) - set(users) == {"ApiUrl", "ApiId"}
     rest_api_id, _ = _only(template.find_resources("AWS::ApiGateway::RestApi"))
     assert outputs["ApiId"]["Value"] == {"Ref": rest_api_id}
     assert {"Ref": rest_api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]

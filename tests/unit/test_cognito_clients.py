@@ -52,7 +52,8 @@ def test_a_client_credentials_app_client_with_the_resource_servers_scopes(
     )
     stubber.add_client_error("delete_user_pool_client", "ResourceNotFoundException")
 
-    assert registry.create("acme-1", ("jobs.read", "executions.read")) == ("abc123", "s3cret-s3cret-s3cret-s3cret")
+    secret = "s3cret-s3cret-s3cret-s3cret"
+    assert registry.create("acme-1", ("jobs.read", "executions.read")) == ("abc123", secret)
     registry.delete("abc123")
     registry.delete("abc123")  # already gone: revoking again is fine
     stubber.assert_no_pending_responses()
