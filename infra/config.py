@@ -20,6 +20,7 @@ REGIONS_KEY = "regions"
 PRIMARY_REGION_KEY = "primary_region"
 TIERS_KEY = "tiers"
 OPERATIONS_KEY = "operations"
+AUTH_KEY = "auth"
 # The optional global name, all three together:
 #   cdk synth -c domain_name=api.example.com -c hosted_zone_id=Z0123456789ABC -c hosted_zone_name=example.com
 DOMAIN_NAME_KEY = "domain_name"
@@ -28,7 +29,15 @@ HOSTED_ZONE_NAME_KEY = "hosted_zone_name"
 DOMAIN_KEYS = (DOMAIN_NAME_KEY, HOSTED_ZONE_ID_KEY, HOSTED_ZONE_NAME_KEY)
 # The release pipeline's source and accounts; absent, the pipeline stack is not synthesized.
 PIPELINE_KEY = "pipeline"
-CONTEXT_KEYS = (REGIONS_KEY, PRIMARY_REGION_KEY, TIERS_KEY, OPERATIONS_KEY, *DOMAIN_KEYS, PIPELINE_KEY)
+CONTEXT_KEYS = (
+    REGIONS_KEY,
+    PRIMARY_REGION_KEY,
+    TIERS_KEY,
+    OPERATIONS_KEY,
+    AUTH_KEY,
+    *DOMAIN_KEYS,
+    PIPELINE_KEY,
+)
 _ACCOUNT = re.compile(r"^\d{12}$")
 _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
@@ -187,6 +196,37 @@ class PipelineSettings(BaseModel):
         return self
 
 
+class AuthSettings(BaseModel):
+    """Bearer tokens: which OIDC issuer the authorizer trusts and which claims name tenant, role and tags.
+
+    No issuer (the default): the primary region's stack creates a Cognito user pool (with its resource
+    server for OAuth clients and a domain for the token endpoint) and every region's authorizer trusts it.
+    An issuer URL (with its audience; the JWKS URL defaults to issuer + /.well-known/jwks.json): any OIDC
+    provider instead, and no user pool is made.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str | None = Field(default=None, pattern=r"^https://\S+$")
+    audience: tuple[str, ...] = ()
+    jwks_url: str | None = Field(default=None, pattern=r"^https://\S+$")
+    tenant_claim: str = Field(default="custom:tenant", min_length=1)
+    role_claim: str = Field(default="cognito:groups", min_length=1)
+    tags_claim: str = Field(default="custom:job_tags", min_length=1)
+    # The Cognito domain's prefix (unique per region across AWS); default: jobsched-<account id>.
+    cognito_domain_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+    @model_validator(mode="after")
+    def _audience_with_issuer(self) -> AuthSettings:
+        if self.issuer is not None and not self.audience:
+            raise ValueError("an issuer needs its audience (the client id its users' tokens name in aud)")
+        return self
+
+    @property
+    def uses_cognito(self) -> bool:
+        return self.issuer is None
+
+
 @dataclass(frozen=True)
 class GlobalDomain:
     """The one name clients use in every region, and the Route 53 public hosted zone that holds it."""
@@ -203,6 +243,7 @@ class InfraConfig(BaseModel):
     primary_region: str = config.PRIMARY_REGION
     tiers: dict[config.Tier, TierSettings] = Field(default_factory=_default_tiers)
     operations: OperationsSettings = OperationsSettings()
+    auth: AuthSettings = AuthSettings()
     domain_name: str | None = None
     hosted_zone_id: str | None = None
     hosted_zone_name: str | None = None

@@ -11,12 +11,19 @@ LIST_COLUMNS = ("KEY ID", "TENANT", "ROLE", "TIER", "STATUS", "CREATED")
 
 
 def create_key(
-    service: KeyService, tenant: str, tier: str, role: str, regions: Sequence[str], out: TextIO
+    service: KeyService,
+    tenant: str,
+    tier: str,
+    role: str,
+    regions: Sequence[str],
+    out: TextIO,
+    tags: dict[str, str] | None = None,
 ) -> None:
-    record, value = service.create(tenant, tier, role)
+    record, value = service.create(tenant, tier, role, tags=tags)
+    limited = f", jobs tagged {','.join(f'{k}:{v}' for k, v in record.tags.items())}" if record.tags else ""
     print(
         f"Created {record.key_id} for tenant {record.tenant} "
-        f"(role {record.role.value}, tier {record.tier.value}) in {', '.join(regions)}.",
+        f"(role {record.role.value}, tier {record.tier.value}{limited}) in {', '.join(regions)}.",
         file=out,
     )
     print("The key value follows; it is shown only this once, so store it now:", file=out)

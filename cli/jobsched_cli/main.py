@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import (
     ClientError,
@@ -23,7 +23,10 @@ from botocore.exceptions import (
 )
 
 from jobsched import config
-from jobsched.errors import DomainError
+from jobsched.errors import DomainError, InvalidInput
+from jobsched.keys.clients import parse_scopes
+from jobsched.keys.models import parse_tag_scope
+from jobsched_local.function_pool import WORKERS_ENV, default_pool_size
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 DEFAULT_PORT = 8080
@@ -81,7 +84,9 @@ def add_table_region(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description="Serverless multi-region job scheduler.")
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{local,keys,jobs,tenants,targets,dlq,regions}"
+        dest="command",
+        required=True,
+        metavar="{local,keys,tokens,clients,jobs,tenants,targets,dlq,regions}",
     )
 
     local = commands.add_parser(
@@ -135,10 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", required=True, help="tenant the key belongs to (lowercase, digits, '-')")
     create.add_argument("--tier", required=True, choices=[t.value for t in config.Tier])
     create.add_argument("--role", required=True, choices=[r.value for r in config.Role])
+    create.add_argument(
+        "--tags", default=None, help="limit the key to jobs with these tags (team:billing,...)"
+    )
     listing = key_commands.add_parser("list", help="list keys (never their values)")
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = key_commands.add_parser("revoke", help="revoke a key in every region")
     revoke.add_argument("key_id", metavar="KEY_ID")
+    add_identity_parsers(commands)
     jobs = commands.add_parser("jobs", help="operate on jobs across tenants (region evacuation)")
     job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="{move,issue-fire-tokens}")
     move = job_commands.add_parser("move", help="move jobs' home region (and so their schedules)")
@@ -208,6 +217,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_identity_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`jobsched tokens` (token access, local users' tokens) and `jobsched clients` (OAuth clients)."""
+    roles = [r.value for r in config.Role]
+    tiers = [t.value for t in config.Tier]
+    tokens = commands.add_parser("tokens", help="bearer tokens: a tenant's token access; local user tokens")
+    tokens.add_argument("--table-region", type=region_name, default=config.PRIMARY_REGION)
+    tokens.add_argument("--state-dir", type=Path, default=Path(".jobsched"), help="the local runtime's")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="{enable,issue}")
+    enable = token_commands.add_parser("enable", help="let a tenant's token callers in, counted in a tier")
+    enable.add_argument("--tenant", required=True)
+    enable.add_argument("--tier", required=True, choices=tiers)
+    issue = token_commands.add_parser(
+        "issue", help="sign a user's token with the local issuer; prints it as the last line"
+    )
+    issue.add_argument("--tenant", required=True)
+    issue.add_argument("--role", required=True, choices=roles)
+    issue.add_argument("--scopes", default=None, help="limit the token to these scopes (jobs.read,...)")
+    issue.add_argument("--tags", default=None, help="limit the token to jobs with these tags")
+    issue.add_argument("--ttl", default="1h", help="how long it is valid: 90s, 15m, 1h (default), 1d")
+    issue.add_argument("--tier", default=None, choices=tiers, help="the tenant's tier (default: as it is)")
+    issue.add_argument("--subject", default=None, help="the user's id (sub); default: a random one")
+
+    clients = commands.add_parser("clients", help="OAuth 2.0 clients of third parties (client credentials)")
+    clients.add_argument("--table-region", type=region_name, default=config.PRIMARY_REGION)
+    clients.add_argument(
+        "--user-pool-id", default=None, help="Cognito user pool on AWS (default: $JOBSCHED_USER_POOL_ID)"
+    )
+    clients.add_argument("--state-dir", type=Path, default=Path(".jobsched"), help="the local runtime's")
+    client_commands = clients.add_subparsers(
+        dest="clients_command", required=True, metavar="{create,list,revoke}"
+    )
+    create = client_commands.add_parser("create", help="make a client; prints its id and secret once")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--scopes", required=True, help="comma-separated: jobs.read,jobs.write,...")
+    create.add_argument("--role", default="operator", choices=roles, help="default: %(default)s")
+    create.add_argument("--tags", default=None, help="limit the client to jobs with these tags")
+    create.add_argument("--tier", default=None, choices=tiers, help="the tenant's tier (default: as it is)")
+    client_commands.add_parser("list", help="list clients (never secrets)").add_argument("--tenant")
+    client_commands.add_parser("revoke", help="revoke a client").add_argument(
+        "client_id", metavar="CLIENT_ID"
+    )
+
+
 def add_regions_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     regions = commands.add_parser("regions", help="failover drills: mark a region unhealthy, and back")
     region_commands = regions.add_subparsers(
@@ -244,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_regions(parser, args)
     if args.command == "archive":
         return run_archive_command(args)
+    if args.command in ("tokens", "clients"):
+        return run_identity(parser, args)
     return run_keys(parser, args)
 
 
@@ -257,7 +311,6 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     allow_targets = _allowed_targets(parser, args.allow_targets, own_ports=(port, args.aws_port))
     # The local runtime is imported for this command only: moto and werkzeug load in ~1 s, which the
     # operator commands against AWS should not pay (and they never need the runtime's package).
-    from jobsched_local.function_pool import WORKERS_ENV, default_pool_size
     from jobsched_local.runtime import RuntimeOptions, run
 
     workers = _option_or_env(parser, args.workers, WORKERS_ENV, str(default_pool_size()), worker_count)
@@ -320,7 +373,8 @@ def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     def command() -> int:
         service = make_key_service(client_factory(make_session()), args.table_region, regions)
         if args.keys_command == "create":
-            key_commands.create_key(service, args.tenant, args.tier, args.role, regions, sys.stdout)
+            tags = parse_tag_scope(args.tags)
+            key_commands.create_key(service, args.tenant, args.tier, args.role, regions, sys.stdout, tags)
         elif args.keys_command == "list":
             key_commands.list_keys(service, args.tenant, sys.stdout)
         else:
@@ -328,6 +382,86 @@ def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
 
     return run_aws_command(command)
+
+
+def run_identity(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from jobsched.keys.adapters.key_service import make_key_service
+    from jobsched_cli.aws_session import client_factory, endpoint_url, is_loopback, make_session
+    from jobsched_cli import identity_commands
+    from jobsched_local.token_issuer import LocalIssuer, parse_ttl
+
+    regions = _configured_regions(parser, None)
+    issuing = args.command == "tokens" and args.tokens_command == "issue"
+    local = issuing or is_loopback(endpoint_url())
+
+    def command() -> int:
+        if issuing and not is_loopback(endpoint_url()):
+            # The local issuer's tokens are only good for the local runtime: its tables, never AWS's.
+            os.environ["AWS_ENDPOINT_URL"] = LocalIssuer.aws_endpoint_of(args.state_dir)
+        clients = client_factory(make_session())
+        keys = make_key_service(clients, args.table_region, regions)
+        if args.command == "tokens" and args.tokens_command == "enable":
+            identity_commands.enable_tokens(keys, args.tenant, args.tier, sys.stdout)
+        elif args.command == "tokens":
+            identity_commands.issue_token(
+                LocalIssuer.of_state_dir(args.state_dir),
+                keys,
+                tenant=args.tenant,
+                role=args.role,
+                scopes=parse_scopes(args.scopes) if args.scopes is not None else None,
+                tags=parse_tag_scope(args.tags),
+                ttl_seconds=parse_ttl(args.ttl),
+                tier=args.tier,
+                subject=args.subject,
+                out=sys.stdout,
+            )
+        else:
+            service = _client_service(clients, args, local=local)
+            if args.clients_command == "create":
+                identity_commands.create_client(
+                    service,
+                    keys,
+                    tenant=args.tenant,
+                    role=args.role,
+                    scopes=parse_scopes(args.scopes),
+                    tags=parse_tag_scope(args.tags),
+                    tier=args.tier,
+                    token_url=_token_url(args, local),
+                    out=sys.stdout,
+                )
+            elif args.clients_command == "list":
+                identity_commands.list_clients(service, args.tenant, sys.stdout)
+            else:
+                identity_commands.revoke_client(service, args.client_id, sys.stdout)
+        return 0
+
+    return run_aws_command(command)
+
+
+def _client_service(clients: Callable[[str, str], Any], args: argparse.Namespace, local: bool) -> Any:
+    """Clients of the local issuer against the local runtime; Cognito app clients on AWS."""
+    from jobsched.keys.adapters.client_store import DynamoClientStore
+    from jobsched.keys.clients import ClientService, LocalClientRegistry
+
+    store = DynamoClientStore(clients("dynamodb", args.table_region), config.JOBS_TABLE)
+    if local:
+        return ClientService(store, LocalClientRegistry())
+    from jobsched.keys.adapters.cognito_clients import CognitoClientRegistry
+
+    pool = args.user_pool_id or os.environ.get("JOBSCHED_USER_POOL_ID")
+    if not pool:
+        raise InvalidInput.field(
+            "--user-pool-id", "name the Cognito user pool (or set JOBSCHED_USER_POOL_ID)"
+        )
+    return ClientService(store, CognitoClientRegistry(clients("cognito-idp", args.table_region), pool))
+
+
+def _token_url(args: argparse.Namespace, local: bool) -> str:
+    from jobsched_local.token_issuer import TOKEN_PATH, LocalIssuer
+
+    if local:
+        return LocalIssuer.of_state_dir(args.state_dir).issuer_url + TOKEN_PATH
+    return os.environ.get("JOBSCHED_TOKEN_URL", "the TokenEndpoint output of the primary region's stack")
 
 
 def run_dlq_redrive(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ ACCESS_LOG_FIELDS = {
     "apiKeyId": "$context.identity.apiKeyId",
     "tenant": "$context.authorizer.tenant",
     "keyId": "$context.authorizer.key_id",
+    "callerKind": "$context.authorizer.kind",
     "authorizerError": "$context.authorizer.error",
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
@@ -56,7 +57,9 @@ class ApiGateway(Construct):
             rest_api_name=config.rest_api_name(),
             description="jobsched job scheduler API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # The authorizer names the key to count (usageIdentifierKey): the caller's own API key, or its
+            # tenant's usage key for a bearer token, so tiers hold for both (docs/decisions.md).
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             # Secure by default: a method added later without thinking about keys still requires one.
             default_method_options=apigw.MethodOptions(api_key_required=True),
             # gzip for clients that send Accept-Encoding: list pages shrink several times over.

@@ -18,6 +18,7 @@ from infra.constructs.execution_queue import ExecutionQueue
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.global_endpoint import RegionalEndpoint
 from infra.constructs.heartbeat import Heartbeat
+from infra.constructs.identity_api_routes import IdentityApiRoutes
 from infra.constructs.job_api_routes import JobApiRoutes, api_v1_resource
 from infra.constructs.job_metrics import JobMetrics
 from infra.constructs.key_authorizer import KeyAuthorizer
@@ -26,6 +27,7 @@ from infra.constructs.regional_tables import RegionalTables
 from infra.constructs.schedule_api_routes import ScheduleApiRoutes
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.usage_plans import TierUsagePlans
+from infra.constructs.user_directory import UserDirectory
 from infra.constructs.web_acl import WebAcl
 from jobsched import config
 
@@ -73,7 +75,18 @@ class RegionalStack(Stack):
         )
 
         key_authorizer = KeyAuthorizer(
-            self, "KeyAuthorizer", functions=functions, jobs_table=tables.jobs_table
+            self,
+            "KeyAuthorizer",
+            functions=functions,
+            jobs_table=tables.jobs_table,
+            auth=infra_config.auth,
+            primary_region=infra_config.primary_region,
+        )
+        # One user pool, in the primary region, whose tokens every region's authorizer trusts.
+        self.user_directory = (
+            UserDirectory(self, "Users", domain_prefix=infra_config.auth.cognito_domain_prefix)
+            if infra_config.auth.uses_cognito and self.region == infra_config.primary_region
+            else None
         )
         api_v1 = api_v1_resource(api.rest_api, authorizer=key_authorizer.authorizer)
         JobApiRoutes(
@@ -121,6 +134,17 @@ class RegionalStack(Stack):
             request_validator=api.request_validator,
             functions=functions,
             jobs_table=tables.jobs_table,
+        )
+
+        IdentityApiRoutes(
+            self,
+            "IdentityApi",
+            api_v1=api_v1,
+            request_validator=api.request_validator,
+            functions=functions,
+            jobs_table=tables.jobs_table,
+            auth=infra_config.auth,
+            primary_region=infra_config.primary_region,
         )
 
         # Operations last, once every function exists: each gets its dashboard widgets and its own alarms.

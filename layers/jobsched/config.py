@@ -33,6 +33,8 @@ EXECUTION_MAX_RECEIVES = 5
 
 API_STAGE = "prod"
 API_KEY_HEADER = "x-api-key"
+# Where the primary region's stack writes the Cognito issuer, audience and JWKS URL the authorizers trust.
+TOKEN_SETTINGS_PARAMETER = "/jobsched/auth/token-settings"  # noqa: S105 (a parameter name)
 METRICS_NAMESPACE = "JobScheduler"
 
 
@@ -75,7 +77,8 @@ TIERS: dict[Tier, TierLimits] = {
 STAGE_RATE_PER_SECOND = 500.0
 STAGE_BURST = 1_000
 
-# API Gateway caches an authorizer's answer per key for this long.
+# The local gateway caches an API key's allow for this long. Deployed, API Gateway caches nothing: a cached
+# REQUEST authorizer needs every identity source, and callers send x-api-key or Authorization.
 AUTHORIZER_CACHE_SECONDS = 300
 
 # The edge's per-client-IP limit (the spec's 100 requests/s per IP). WAF counts a rate-based rule over a

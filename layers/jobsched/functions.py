@@ -27,6 +27,23 @@ FUNCTION_VARIABLES: Mapping[str, Mapping[str, str]] = {
         "HEARTBEAT_FIRE_TOKEN": "the fire token of the region's heartbeat schedule (the dead man's switch)",
     },
     "deep_health": {"EXECUTION_QUEUE_URL": "the execution queue's URL"},
+    # Bearer tokens (infra/constructs/key_authorizer.py): the claims, and either the SSM parameter with the
+    # stack's own Cognito issuer or another OIDC issuer named in cdk.json.
+    "authorizer": {
+        "TOKEN_TENANT_CLAIM": "the claim naming the caller's tenant",
+        "TOKEN_ROLE_CLAIM": "the claim naming the caller's role(s)",
+        "TOKEN_TAGS_CLAIM": "the claim naming the caller's job-tag scope",
+        "TOKEN_SETTINGS_PARAMETER": "the SSM parameter with the Cognito issuer, audience and JWKS URL",
+        "TOKEN_SETTINGS_REGION": "the region of that parameter (the primary region)",
+        "TOKEN_ISSUER": "another OIDC issuer's URL",
+        "TOKEN_AUDIENCE": "the audiences its users' tokens may name",
+        "TOKEN_JWKS_URL": "where its signing keys are",
+    },
+    "identity_api": {
+        "OAUTH_CLIENTS": "where OAuth clients made over the API live (cognito)",
+        "TOKEN_SETTINGS_PARAMETER": "the SSM parameter with the Cognito issuer, audience and JWKS URL",
+        "TOKEN_SETTINGS_REGION": "the region of that parameter (the primary region)",
+    },
     "schedule_sync": {
         "SCHEDULE_GROUP_NAME": "the EventBridge Scheduler group of the jobs' schedules",
         "SCHEDULER_ROLE_ARN": "the role EventBridge Scheduler assumes to send fires",
@@ -34,6 +51,19 @@ FUNCTION_VARIABLES: Mapping[str, Mapping[str, str]] = {
         "SCHEDULER_DLQ_ARN": "where EventBridge Scheduler puts fires it could not deliver",
     },
 }
+
+
+# Declared variables that only one configuration sets (the stack's Cognito issuer, or another OIDC issuer).
+CONDITIONAL_VARIABLES = frozenset(
+    {
+        "TOKEN_SETTINGS_PARAMETER",
+        "TOKEN_SETTINGS_REGION",
+        "TOKEN_ISSUER",
+        "TOKEN_AUDIENCE",
+        "TOKEN_JWKS_URL",
+        "OAUTH_CLIENTS",
+    }
+)
 
 
 @dataclass(frozen=True)

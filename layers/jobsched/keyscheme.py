@@ -33,6 +33,8 @@ API_KEY_PREFIX = "APIKEY#"
 API_KEY_SK = "APIKEY"
 # Every key record is filed under this gsi1 key (gsi1sk = key id), so an operator can list and revoke keys.
 KEYS_INDEX_PK = "APIKEYS"
+# A tenant's usage key (the API key its token callers are counted against): TENANT#<tenant>, USAGEKEY.
+USAGE_KEY_SK = "USAGEKEY"
 ACCESS_PREFIX = "ACCESS#"
 ACCESS_PROFILE_SK = "PROFILE"
 ACCESS_TARGET_PREFIX = "TARGET#"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -50,6 +50,20 @@ class Settings(BaseModel):
     # Where execution history older than the table's 30 days is: a folder (the local runtime), else the
     # bucket of the history's region (config.archive_bucket_name).
     archive_dir: str | None = Field(default=None, min_length=1)
+    # Bearer tokens (the authorizer only): the OIDC issuer, the audiences a user's token may name, where the
+    # issuer's signing keys are, and which claims carry tenant, role(s) and job tags. No issuer: keys only.
+    token_issuer: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    token_audience: tuple[str, ...] = ()
+    token_jwks_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    token_tenant_claim: str = Field(default="custom:tenant", min_length=1)
+    token_role_claim: str = Field(default="cognito:groups", min_length=1)
+    token_tags_claim: str = Field(default="custom:job_tags", min_length=1)
+    # Without an issuer: the SSM parameter (and its region) holding {"issuer", "audience", "jwks_url"}.
+    token_settings_parameter: str | None = None
+    token_settings_region: str | None = None
+    # Where OAuth clients made over the API live: Cognito app clients of that user pool (deployed), the
+    # local issuer's (the local runtime), or nowhere (client routes answer 404).
+    oauth_clients: Literal["none", "local", "cognito"] = "none"
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -58,7 +72,7 @@ class Settings(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("allow_targets", "reserved_target_ports", mode="before")
+    @field_validator("allow_targets", "reserved_target_ports", "token_audience", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -93,6 +107,15 @@ class Settings(BaseModel):
             "reserved_target_ports": env.get("RESERVED_TARGET_PORTS"),
             "service_account_id": env.get("SERVICE_ACCOUNT_ID"),
             "archive_dir": env.get("EXECUTION_ARCHIVE_DIR"),
+            "token_issuer": env.get("TOKEN_ISSUER") or None,
+            "token_audience": env.get("TOKEN_AUDIENCE"),
+            "token_jwks_url": env.get("TOKEN_JWKS_URL") or None,
+            "token_tenant_claim": env.get("TOKEN_TENANT_CLAIM"),
+            "token_role_claim": env.get("TOKEN_ROLE_CLAIM"),
+            "token_tags_claim": env.get("TOKEN_TAGS_CLAIM"),
+            "token_settings_parameter": env.get("TOKEN_SETTINGS_PARAMETER") or None,
+            "token_settings_region": env.get("TOKEN_SETTINGS_REGION") or None,
+            "oauth_clients": env.get("OAUTH_CLIENTS") or None,
         }
         return settings_from_env(cls, mapping, "function")
 

@@ -30,6 +30,8 @@ class Decision(StrEnum):
 class AuthorizerResult:
     decision: Decision
     context: dict[str, Any] = field(default_factory=dict)
+    # The API key the usage plan counts the request against (the API's key source is AUTHORIZER).
+    usage_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,9 @@ class _CachedAllow:
 
 
 class CachingAuthorizer:
-    """Only allows are cached (for AUTHORIZER_CACHE_SECONDS, by key value), so a key created a moment ago
-    works on its next request; revocation is enforced by the API key check that runs after this."""
+    """Only allows are cached (for AUTHORIZER_CACHE_SECONDS, by credential: the key value or the bearer
+    token), so a key created a moment ago works on its next request; revocation is enforced by the API
+    key check that runs after this."""
 
     def __init__(
         self,
@@ -73,7 +76,9 @@ class CachingAuthorizer:
             return AuthorizerResult(Decision.ERROR)
         latency_ms = int((time.monotonic() - started) * 1000)
         result = evaluate(answer, method_arn, latency_ms)
-        if result.decision is Decision.ALLOW:
+        # A token's answer is not kept: it would outlive the token's exp (on AWS the answer is not cached
+        # at all, since API Gateway cannot cache by one of two headers; docs/decisions.md).
+        if result.decision is Decision.ALLOW and result.context.get("kind", "key") == "key":
             with self._lock:
                 self._cache[key_value] = _CachedAllow(self._clock() + self._ttl, answer, latency_ms)
         return result
@@ -90,7 +95,8 @@ def evaluate(answer: Any, method_arn: str, latency_ms: int = 0) -> AuthorizerRes
     context: dict[str, Any] = {str(k): _as_string(v) for k, v in (answer.get("context") or {}).items()}
     context["principalId"] = str(answer.get("principalId", ""))
     context["integrationLatency"] = latency_ms
-    return AuthorizerResult(Decision.ALLOW, context)
+    usage_key = answer.get("usageIdentifierKey")
+    return AuthorizerResult(Decision.ALLOW, context, str(usage_key) if usage_key else None)
 
 
 def policy_allows(document: Mapping[str, Any], method_arn: str) -> bool:

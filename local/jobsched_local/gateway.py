@@ -1,7 +1,8 @@
 """The API Gateway stand-in: the REST API's request pipeline in front of the same Lambda handlers.
 
-Per request, in API Gateway's order: route, stage throttle, x-api-key present, REQUEST authorizer
-(allows cached per key), API key enabled in a usage plan of this stage, the plan's per-key throttle
+Per request, in API Gateway's order: route, stage throttle, x-api-key or Authorization present, REQUEST
+authorizer (allows cached per credential), the API key it names (usageIdentifierKey: the key source is
+the authorizer) enabled in a usage plan of this stage, the plan's per-key throttle
 and daily quota, then the handler with a REST proxy v1 event. The stage throttle runs before the
 authorizer, so a flood of requests cannot reach the authorizer's table reads either.
 
@@ -167,11 +168,12 @@ class Gateway:
         self, request: HttpRequest, match: RouteMatch
     ) -> ProxyResponse | tuple[ApiKeyIdentity, dict[str, Any] | None]:
         key_value = request.header(API_KEY_HEADER)
-        if not key_value:
+        credential = key_value or request.header("Authorization")
+        if not credential:
             return gateway_error(*UNAUTHORIZED)
         context: dict[str, Any] | None = None
         if self._authorizer is not None:
-            result = self._authorizer.authorize(key_value, authorizer_event(request, match, self.api))
+            result = self._authorizer.authorize(credential, authorizer_event(request, match, self.api))
             if result.decision is Decision.UNAUTHORIZED:
                 return gateway_error(*UNAUTHORIZED)
             if result.decision is Decision.DENY:
@@ -179,6 +181,10 @@ class Gateway:
             if result.decision is Decision.ERROR:
                 return gateway_error(*AUTHORIZER_FAILED)
             context = result.context
+            # The API's key source is the authorizer: its usageIdentifierKey is the key the plan counts.
+            key_value = result.usage_key or key_value
+        if not key_value:
+            return gateway_error(*UNAUTHORIZED)
         # A new key works at once and a revoked one stops at once (key_check.remembered_key_check).
         in_plan = self._key_check(key_value)
         if in_plan is None:
@@ -280,9 +286,13 @@ def _error_code(status: int) -> str:
 class GatewayServer:
     """The gateway on a threaded HTTP server, one thread per connection, in the background."""
 
-    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
+    def __init__(
+        self, gateway: Gateway, host: str, port: int, wrap: Callable[[Any], Any] | None = None
+    ) -> None:
+        app = with_api_docs(gateway.wsgi_app)
+        # `wrap` puts more endpoints beside the API on the same address (the local token issuer).
         self._server: BaseWSGIServer = make_server(
-            host, port, with_api_docs(gateway.wsgi_app), threaded=True, request_handler=_QuietRequestHandler
+            host, port, wrap(app) if wrap else app, threaded=True, request_handler=_QuietRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
 

@@ -35,8 +35,8 @@ _GATEWAY_MESSAGE = {
     "Deny is spelled with a capital M, as API Gateway sends it",
 }
 _GATEWAY_RESPONSES = {
-    "401": "Missing, unknown or revoked API key",
-    "403": "The authorizer denied the key, or the key's role may not do this",
+    "401": "Missing, unknown or revoked API key; or a bearer token that is expired, tampered or not trusted",
+    "403": "The authorizer denied the caller, or its role or token scopes may not do this",
     "429": "Too Many Requests (tier rate or burst) or Limit Exceeded (daily quota); Retry-After says when",
 }
 _RETRY_AFTER = {
@@ -66,7 +66,8 @@ def build_contract() -> dict[str, Any]:
         "info": {
             "title": TITLE,
             "version": __version__,
-            "description": "Define, schedule and observe jobs. Every /api/v1 route needs an x-api-key.",
+            "description": "Define, schedule and observe jobs. Every /api/v1 route needs an x-api-key, or a "
+            "bearer token (a user's ID token or an OAuth 2.0 client-credentials access token).",
         },
         "servers": [
             {"url": "http://127.0.0.1:8080", "description": "local runtime"},
@@ -75,9 +76,12 @@ def build_contract() -> dict[str, Any]:
         "paths": {"/health": _health_path(), config.DEEP_HEALTH_PATH: _deep_health_path()},
         "components": {
             "schemas": {"GatewayMessage": _GATEWAY_MESSAGE, "DeepHealth": _DEEP_HEALTH},
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": config.API_KEY_HEADER}},
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": config.API_KEY_HEADER},
+                "BearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
         },
-        "security": [{"ApiKey": []}],
+        "security": [{"ApiKey": []}, {"BearerToken": []}],
     }
     for name in API_FUNCTIONS:
         module = importlib.import_module(f"functions.{name}.handler")

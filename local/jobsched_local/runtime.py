@@ -18,6 +18,7 @@ import boto3
 
 from jobsched import config
 from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV
+from jobsched.keys.adapters.client_store import DynamoClientStore
 from jobsched.keys.adapters.key_service import make_key_service, make_key_store
 from jobsched.targets.guard import parse_host_port
 from jobsched_local.archive_commands import archive_dir
@@ -45,6 +46,7 @@ from jobsched_local.rebuild import RebuildSummary
 from jobsched_local.routes import ROUTES
 from jobsched_local.scheduling_provision import ensure_queues
 from jobsched_local.scheduling_runtime import SchedulingRuntime
+from jobsched_local.token_issuer import LocalIssuer, with_local_issuer
 from jobsched_local.workers import BackgroundWorker, PeriodicWorker, WorkerGroup
 
 LOG = logging.getLogger(__name__)
@@ -116,9 +118,13 @@ class LocalRuntime:
         self._emulator.start()
         # The runtime's own ports and the emulator's internal ones are never a job's target.
         reserved = (*opts.own_ports, *self._emulator.internal_ports)
-        env = function_env(
-            opts.region, opts.regions, opts.allow_targets, reserved, archive_dir(opts.state_dir)
-        )
+        issuer = self._issuer()
+        env = {
+            **function_env(
+                opts.region, opts.regions, opts.allow_targets, reserved, archive_dir(opts.state_dir)
+            ),
+            **issuer.env(),
+        }
         # The API functions and the authorizer run in worker processes, which reach AWS over HTTP; they
         # cold-start while the runtime provisions and restores.
         self._pools = launch_pools(
@@ -160,7 +166,10 @@ class LocalRuntime:
         )
         gateway = Gateway(api, handlers, authorizer, key_check=key_check)
         self.workers.start_all()
-        self._server = GatewayServer(gateway, opts.host, opts.port)
+        clients = DynamoClientStore(_client("dynamodb", opts.region), config.JOBS_TABLE)
+        self._server = GatewayServer(
+            gateway, opts.host, opts.port, wrap=lambda app: with_local_issuer(app, issuer, clients)
+        )
         self._server.start()
         return RuntimeInfo(
             api_url=self._server.url,
@@ -170,6 +179,14 @@ class LocalRuntime:
             rebuilt=rebuilt,
             startup_seconds=time.monotonic() - started,
         )
+
+    def _issuer(self) -> LocalIssuer:
+        """The local token issuer on the API's own address; its URL is recorded for `jobsched tokens`."""
+        opts = self.options
+        host = "127.0.0.1" if opts.host in ("0.0.0.0", "", "::") else opts.host  # noqa: S104
+        issuer = LocalIssuer(opts.state_dir, f"http://{host}:{opts.port}")
+        issuer.record_url(opts.state_dir, self._emulator.endpoint_url)
+        return issuer
 
     def _register_execution_poller(self) -> None:
         """The SQS event source of the executor: the execution queue polled into its handler."""
@@ -213,6 +230,7 @@ def print_banner(info: RuntimeInfo) -> None:
         f"  AWS endpoint: {info.aws_endpoint_url}   (CLI: export AWS_ENDPOINT_URL={info.aws_endpoint_url})",
         f"  State:        {info.state_dir}   (tables in DynamoDB Local; {rebuilt})",
         f"  Demo API key (tenant demo, role admin, tier premium): {info.demo_key}",
+        f"  Token issuer: {info.api_url}   (jobsched tokens issue --tenant demo --role viewer)",
         "Press Ctrl+C to stop.",
     ]
     print("\n".join(lines), flush=True)

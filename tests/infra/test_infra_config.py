@@ -11,6 +11,7 @@ import aws_cdk
 import pytest
 
 from infra.config import InfraConfig, InfraConfigError
+from infra.constructs.key_authorizer import token_environment
 from jobsched import config
 
 RECOMMENDED_FLAGS_MEMBER = "package/recommended-feature-flags.json"
@@ -99,8 +100,33 @@ def test_regions_given_on_the_command_line_as_one_string_are_split() -> None:
             {"tiers": {"gold": {"requests_per_hour": 1, "rate_per_second": 1, "burst": 1, "daily_quota": 1}}},
             "tiers",
         ),
+        ({"auth": {"issuer": "http://idp.example.com"}}, "auth.issuer"),
+        ({"auth": {"issuer": "https://idp.example.com"}}, "audience"),
+        ({"auth": {"cognito_domain_prefix": "Has Spaces"}}, "auth.cognito_domain_prefix"),
+        ({"auth": {"surprise": 1}}, "auth.surprise"),
     ],
 )
 def test_invalid_context_is_rejected_with_the_field_named(context: dict[str, Any], message: str) -> None:
     with pytest.raises(InfraConfigError, match=message):
         InfraConfig.from_context(context)
+
+
+def test_another_oidc_issuer_replaces_the_user_pool_in_the_authorizers_environment() -> None:
+    auth = InfraConfig.from_context(
+        {
+            "auth": {
+                "issuer": "https://idp.example.com/",
+                "audience": ["app-1", "app-2"],
+                "role_claim": "roles",
+            }
+        }
+    ).auth
+    assert not auth.uses_cognito
+    assert token_environment(auth, "us-east-1") == {
+        "TOKEN_TENANT_CLAIM": "custom:tenant",
+        "TOKEN_ROLE_CLAIM": "roles",
+        "TOKEN_TAGS_CLAIM": "custom:job_tags",
+        "TOKEN_ISSUER": "https://idp.example.com/",
+        "TOKEN_AUDIENCE": "app-1,app-2",
+        "TOKEN_JWKS_URL": "https://idp.example.com/.well-known/jwks.json",
+    }

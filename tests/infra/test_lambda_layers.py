@@ -49,6 +49,9 @@ def test_deps_layer_holds_the_pinned_packages_built_for_python313_arm64(synthesi
     # Tracer needs the X-Ray SDK; its botocore dependency must not shadow the runtime's (--no-deps).
     assert (python_dir / "aws_xray_sdk").is_dir()
     assert not (python_dir / "botocore").exists()
+    # The authorizer's token check: PyJWT with cryptography's arm64 build (RS256).
+    assert (python_dir / "jwt").is_dir()
+    assert list((python_dir / "cryptography" / "hazmat" / "bindings").glob("_rust*.so"))
     assert not any(python_dir.rglob("*.pyc"))
 
 

@@ -13,7 +13,7 @@ from infra import paths
 from infra.stacks.regional_stack import regional_stack_name
 from jobsched import config
 from jobsched.api.routes import ROUTES, Route
-from jobsched.functions import FUNCTION_VARIABLES, FunctionEnvironment
+from jobsched.functions import CONDITIONAL_VARIABLES, FUNCTION_VARIABLES, FunctionEnvironment
 
 FUNCTION_NAMES = ("Health", "Authorizer", "JobApi")
 
@@ -114,13 +114,14 @@ def test_stack_names_carry_the_region(synthesized: Any) -> None:
     }
 
 
-def test_rest_api_is_regional_and_meters_keys_from_the_header(template: Template) -> None:
+def test_rest_api_is_regional_and_meters_the_key_the_authorizer_names(template: Template) -> None:
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.has_resource_properties(
         "AWS::ApiGateway::RestApi",
         {
             "Name": config.rest_api_name(),
-            "ApiKeySourceType": "HEADER",
+            # usageIdentifierKey: the caller's key, or its tenant's usage key for a bearer token.
+            "ApiKeySourceType": "AUTHORIZER",
             "EndpointConfiguration": {"Types": ["REGIONAL"]},
         },
     )
@@ -187,16 +188,67 @@ def test_exactly_three_usage_plans(template: Template) -> None:
     template.resource_count_is("AWS::ApiGateway::UsagePlan", len(config.TIERS))
 
 
-def test_request_authorizer_reads_the_key_header_and_caches_its_answer(template: Template) -> None:
+def test_request_authorizer_takes_a_key_or_a_token_and_is_not_cached(template: Template) -> None:
     template.resource_count_is("AWS::ApiGateway::Authorizer", 1)
-    template.has_resource_properties(
-        "AWS::ApiGateway::Authorizer",
-        {
-            "Type": "REQUEST",
-            "IdentitySource": f"method.request.header.{config.API_KEY_HEADER}",
-            "AuthorizerResultTtlInSeconds": config.AUTHORIZER_CACHE_SECONDS,
-        },
+    _, authorizer = _only(template.find_resources("AWS::ApiGateway::Authorizer"))
+    properties = authorizer["Properties"]
+    assert properties["Type"] == "REQUEST"
+    # Either of two headers: a cached authorizer would need both, so none is named and nothing cached.
+    assert properties["AuthorizerResultTtlInSeconds"] == 0
+    assert "IdentitySource" not in properties or properties["IdentitySource"] == ""
+
+
+def test_the_authorizer_trusts_the_primary_regions_user_pool(
+    template: Template, resources: dict[str, dict[str, Any]]
+) -> None:
+    _, function = _function(resources, "Authorizer")
+    variables = function["Environment"]["Variables"]
+    assert variables["TOKEN_SETTINGS_PARAMETER"] == config.TOKEN_SETTINGS_PARAMETER
+    assert variables["TOKEN_SETTINGS_REGION"] == config.PRIMARY_REGION
+    assert (variables["TOKEN_TENANT_CLAIM"], variables["TOKEN_ROLE_CLAIM"]) == (
+        "custom:tenant",
+        "cognito:groups",
     )
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "ssm:GetParameter"
+    ]
+    # The authorizer and the Identity API read the parameter, and nothing else of SSM.
+    expected = f"arn:aws:ssm:{config.PRIMARY_REGION}:<account>:parameter{config.TOKEN_SETTINGS_PARAMETER}"
+    assert [_joined(statement["Resource"]) for statement in statements] == [expected, expected]
+
+
+def _joined(value: Any) -> str:
+    """An Fn::Join of strings and the account id as one string, the account written <account>."""
+    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
+    return "".join(part if isinstance(part, str) else "<account>" for part in parts)
+
+
+def test_one_user_pool_with_roles_scopes_and_a_domain_in_the_primary_region_only(
+    regional_templates: dict[str, Template],
+) -> None:
+    for region, template in regional_templates.items():
+        expected = 1 if region == config.PRIMARY_REGION else 0
+        template.resource_count_is("AWS::Cognito::UserPool", expected)
+        template.resource_count_is("AWS::Cognito::UserPoolDomain", expected)
+    primary = regional_templates[config.PRIMARY_REGION]
+    primary.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {"MfaConfiguration": "ON", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}},
+    )
+    _, server = _only(primary.find_resources("AWS::Cognito::UserPoolResourceServer"))
+    assert server["Properties"]["Identifier"] == "jobsched"
+    assert {scope["ScopeName"] for scope in server["Properties"]["Scopes"]} == {
+        "jobs.read",
+        "jobs.write",
+        "executions.read",
+        "executions.retry",
+    }
+    groups = primary.find_resources("AWS::Cognito::UserPoolGroup")
+    assert {g["Properties"]["GroupName"] for g in groups.values()} == {"admin", "operator", "viewer"}
+    primary.has_resource_properties("AWS::SSM::Parameter", {"Name": config.TOKEN_SETTINGS_PARAMETER})
 
 
 def test_the_api_has_exactly_the_methods_of_the_route_table(resources: dict[str, dict[str, Any]]) -> None:
@@ -277,7 +329,7 @@ def test_every_function_gets_the_declared_environment(resources: dict[str, dict[
         environment = dict(function["Environment"]["Variables"])
         own = {name: environment.pop(name, None) for name in FUNCTION_VARIABLES.get(code_dir, {})}
         assert environment == common, code_dir
-        assert all(own.values()), (code_dir, own)
+        assert all(v for name, v in own.items() if name not in CONDITIONAL_VARIABLES), (code_dir, own)
         # Lambda passes INFO (what Powertools' 1% sample writes) and drops its own START/END/REPORT lines.
         assert function["LoggingConfig"]["ApplicationLogLevel"] == "INFO", code_dir
         assert function["LoggingConfig"]["SystemLogLevel"] == "WARN", code_dir
@@ -331,10 +383,15 @@ def test_no_table_arn_points_at_another_region(template: Template, region: str) 
         assert history_table in history_reads
 
 
-def test_outputs_name_the_api_url_and_id(template: Template) -> None:
+def test_outputs_name_the_api_url_and_id(template: Template, region: str) -> None:
     outputs = template.to_json()["Outputs"]
+    users = sorted(name for name in outputs if name.startswith("Users"))
+    if region == config.PRIMARY_REGION:  # the user pool and its OAuth token endpoint
+        assert [name.startswith(("UsersTokenEndpoint", "UsersUserPoolId")) for name in users] == [True, True]
+    else:
+        assert users == []
 
-    assert set(outputs) == {"ApiUrl", "ApiId"}
+    assert set(outputs) - set(users) == {"ApiUrl", "ApiId"}
     rest_api_id, _ = _only(template.find_resources("AWS::ApiGateway::RestApi"))
     assert outputs["ApiId"]["Value"] == {"Ref": rest_api_id}
     assert {"Ref": rest_api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]

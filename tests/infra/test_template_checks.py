@@ -41,6 +41,15 @@ EXPECTED_ACKNOWLEDGMENTS = {
         f"AwsSolutions-IAM5[Resource::arn:aws:s3:::jobsched-archive-<AWS::AccountId>-{region}/*]"
         for region in ("us-east-1", "eu-west-1", "ap-south-1")
     ),
+    # The user pool without the Plus feature plan (constructs/user_directory.py).
+    "AwsSolutions-COG8",
+    # The Identity API registers keys in every region's usage plans (constructs/identity_api_routes.py).
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:*::/apikeys]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:*::/apikeys/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:*::/usageplans]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:*::/usageplans/*/keys]",
+    # ... and makes OAuth clients in the primary region's user pool, whose id is only known at run time.
+    "AwsSolutions-IAM5[Resource::arn:aws:cognito-idp:us-east-1:<AWS::AccountId>:userpool/*]",
 }
 # Execution (per regional stack): the executor may call the buses, queues, functions, topics and state
 # machines cdk.json's execution_targets allow for allow-listed targets (default: the account's own in its

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import importlib
+import time
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 
 from jobsched.api.auth import Principal, allow_policy
+from jobsched.api.tokens import TokenSettings, TokenVerifier
 from jobsched.config import Role, Tier
+from jobsched.keys.adapters.client_store import DynamoClientStore
 from jobsched.keys.adapters.key_service import make_key_service
+from jobsched.keys.clients import ClientService, LocalClientRegistry
 from jobsched.keys.models import KeyService
 from jobsched_local.provision import ensure_api
+from jobsched_local.token_issuer import LOCAL_AUDIENCE, LocalIssuer
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/api/v1/jobs/j-1"
 REGIONS = ("us-east-1",)
@@ -56,7 +63,13 @@ def test_active_key_is_allowed_with_its_context(
         "role": "operator",
         "tier": "standard",
         "key_id": record.key_id,
+        "kind": "key",
+        "scopes": "",
+        "tags": "",
     }
+    # The API's key source is the authorizer: the presented key is the one the usage plan counts, and
+    # appears nowhere else in the answer.
+    assert answer.pop("usageIdentifierKey") == value
     assert value not in repr(answer)
 
 
@@ -88,3 +101,80 @@ def test_the_policy_covers_the_whole_stage_in_the_method_arns_partition() -> Non
         "Resource": ["arn:aws-cn:execute-api:cn-north-1:123456789012:api9/prod/*/*"],
     }
     assert answer["principalId"] == "key_9" and answer["context"]["tenant"] == "acme"
+
+
+def test_a_tenants_usage_key_is_no_credential(service: KeyService, authorizer: ModuleType) -> None:
+    usage = service.ensure_usage_key("acme", "basic")
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.handler(request_event(usage.value), None)
+
+
+@pytest.fixture
+def issuer(tmp_path: Path, authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch) -> LocalIssuer:
+    """The authorizer trusting a local issuer (its JWKS given directly: unit tests have no network)."""
+    issuer = LocalIssuer(tmp_path, "http://127.0.0.1:1")
+    settings = TokenSettings(issuer=issuer.issuer_url, audience=(LOCAL_AUDIENCE,), jwks_url=issuer.jwks_url)
+    monkeypatch.setattr(authorizer, "_VERIFIER", [TokenVerifier(settings, StaticKeys(issuer))])
+    return issuer
+
+
+class StaticKeys:
+    def __init__(self, issuer: LocalIssuer) -> None:
+        self._key = jwt.PyJWK(issuer.public_jwk).key
+
+    def key_for(self, token: str) -> Any:
+        return self._key
+
+
+def test_a_users_token_is_allowed_and_counted_against_its_tenants_usage_key(
+    service: KeyService, authorizer: ModuleType, issuer: LocalIssuer
+) -> None:
+    usage = service.ensure_usage_key("acme", "premium")
+    token = issuer.user_token("acme", "operator", subject="alice", tags={"team": "billing"})
+    answer = authorizer.handler(request_event(f"Bearer {token}", "Authorization"), None)
+    assert answer["principalId"] == "user:alice"
+    assert answer["usageIdentifierKey"] == usage.value
+    assert answer["context"] == {
+        "tenant": "acme",
+        "role": "operator",
+        "tier": "premium",
+        "key_id": "user:alice",
+        "kind": "user",
+        "scopes": "",
+        "tags": '[["team", "billing"]]',
+    }
+    assert token not in repr(answer)
+
+
+def test_a_token_of_a_tenant_without_token_access_or_expired_is_unauthorized(
+    service: KeyService, authorizer: ModuleType, issuer: LocalIssuer
+) -> None:
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.handler(
+            request_event("Bearer " + issuer.user_token("acme", "admin"), "Authorization"), None
+        )
+    service.ensure_usage_key("acme", "basic")
+    expired = issuer.user_token("acme", "admin", ttl_seconds=60, now=time.time() - 3600)
+    for header in (f"Bearer {expired}", "Basic abc", "Bearer"):
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            authorizer.handler(request_event(header, "Authorization"), None)
+
+
+def test_a_client_token_stops_when_its_client_is_revoked(
+    service: KeyService, authorizer: ModuleType, issuer: LocalIssuer
+) -> None:
+    service.ensure_usage_key("acme", "standard")
+    clients = ClientService(DynamoClientStore(clients_client(), "jobsched-jobs"), LocalClientRegistry())
+    record, _ = clients.create("acme", "operator", ("jobs.read",))
+    event = request_event(
+        "Bearer " + issuer.client_token(record.client_id, ["jobs.read", "jobs.write"]), "Authorization"
+    )
+    answer = authorizer.handler(event, None)
+    assert answer["context"]["kind"] == "client" and answer["context"]["scopes"] == '["jobs.read"]'
+    clients.revoke(record.client_id)
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.handler(event, None)
+
+
+def clients_client() -> Any:
+    return boto3.client("dynamodb", region_name="us-east-1")

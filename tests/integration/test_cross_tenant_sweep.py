@@ -23,6 +23,12 @@ from jobsched.execution.adapters.execution_store import DynamoExecutionStore
 from jobsched.execution.fire import FireMessage
 from jobsched.execution.models import ExecutionStatus, Outcome
 from jobsched.execution.ports import Claim
+from jobsched.keys.adapters.audit_log import DynamoAuditLog
+from jobsched.keys.adapters.client_store import DynamoClientStore
+from jobsched.keys.adapters.key_service import make_key_service
+from jobsched.keys.admin import TenantAdmin
+from jobsched.keys.clients import ClientService, LocalClientRegistry
+from jobsched_local.provision import ensure_api
 from tests.integration.scheduling_support import client_for, provision_scheduling
 from tests.support.apigw import rest_event
 
@@ -43,13 +49,25 @@ def invoke() -> Invoke:
     from functions.deep_health import handler as deep_health
     from functions.executions_api import handler as executions_api
     from functions.health import handler as health
+    from functions.identity_api import handler as identity_api
     from functions.job_api import handler as job_api
     from functions.schedule_api import handler as schedule_api
+
+    for region in config.REGIONS:
+        ensure_api(boto3.client("apigateway", region_name=region))
+    dynamodb = boto3.client("dynamodb")
+    # The local runtime's wiring: OAuth clients of the local issuer.
+    identity_api.ADMIN = TenantAdmin(
+        make_key_service(client_for, config.PRIMARY_REGION, config.REGIONS),
+        ClientService(DynamoClientStore(dynamodb, config.JOBS_TABLE), LocalClientRegistry()),
+        DynamoAuditLog(dynamodb, config.JOBS_TABLE),
+    )
 
     functions = {
         "job_api": job_api.handler,
         "executions_api": executions_api.handler,
         "schedule_api": schedule_api.handler,
+        "identity_api": identity_api.handler,
         "health": health.handler,
         "deep_health": deep_health.handler,
     }
@@ -102,7 +120,16 @@ def victim(invoke: Invoke) -> Iterator[dict[str, str]]:
         outcome=failed,
         skip_reason=None,
     )
-    yield {"job_id": job["job_id"], "execution_id": execution_id}
+    _, key, _ = invoke("identity_api", "POST", "/api/v1/keys", tenant=VICTIM, body={"role": "viewer"})
+    _, client, _ = invoke(
+        "identity_api", "POST", "/api/v1/clients", tenant=VICTIM, body={"scopes": ["jobs.read"]}
+    )
+    yield {
+        "job_id": job["job_id"],
+        "execution_id": execution_id,
+        "key_id": key["key_id"],
+        "client_id": client["client_id"],
+    }
 
 
 def victim_state() -> tuple[list[Any], list[Any], int]:
@@ -120,7 +147,9 @@ def victim_state() -> tuple[list[Any], list[Any], int]:
 
 def concrete(route: Route, ids: dict[str, str]) -> tuple[str, str]:
     method = "DELETE" if route.method == ANY else route.method
-    path = route.resource.replace("{job_id}", ids["job_id"]).replace("{execution_id}", ids["execution_id"])
+    path = route.resource
+    for name in ("job_id", "execution_id", "key_id", "client_id"):
+        path = path.replace("{" + name + "}", ids[name])
     return method, path.replace("{proxy+}", f"jobs/{ids['job_id']}/anything")
 
 
@@ -129,6 +158,10 @@ def request_body(route: Route, method: str) -> dict[str, Any] | None:
         return job_body("attacker job", "attacker.example.com", "mine", "mine")
     if route.resource.endswith("/retry"):
         return {"execution_id": "exe_victim_failed"}
+    if (method, route.resource) == ("POST", "/api/v1/keys"):
+        return {"role": "admin"}
+    if (method, route.resource) == ("POST", "/api/v1/clients"):
+        return {"scopes": ["jobs.write"]}
     return None
 
 
@@ -138,7 +171,7 @@ def expected_status(route: Route, method: str, role: str) -> int:
         return 200
     if Role(role) not in route.roles:
         return 403
-    if "{job_id}" in route.resource or "{proxy+}" in route.resource:
+    if "{" in route.resource:  # another tenant's job, key or client (or a path of none): not found
         return 404
     return 200 if method == "GET" else 201  # the caller's own collection: list, create, status
 
@@ -151,6 +184,7 @@ def test_routes_are_all_swept() -> None:
         "job_api",
         "executions_api",
         "schedule_api",
+        "identity_api",
     }
     assert any("{execution_id}" in route.resource for route in ROUTES)
     assert any(route.method == ANY for route in ROUTES)

@@ -84,12 +84,13 @@ def test_the_secret_is_shown_once_stored_and_never_read_back(call: Call) -> None
     assert loaded is not None and loaded.webhook_secret == job["webhook_secret"]
 
 
-def test_operators_rotate_the_secret_and_viewers_may_not(call: Call) -> None:
+def test_admins_rotate_the_secret_and_operators_and_viewers_may_not(call: Call) -> None:
     job = create(call)
     path = f"/api/v1/jobs/{job['job_id']}/webhook-secret"
-    status, body = call("POST", path, role="viewer", raw_body="")
-    assert status == 403, body
-    status, body = call("POST", path, role="operator", raw_body="")
+    for role in ("viewer", "operator"):
+        status, body = call("POST", path, role=role, raw_body="")
+        assert status == 403, body
+    status, body = call("POST", path, role="admin", raw_body="")
     assert status == 200, body
     assert body["webhook_secret"] != job["webhook_secret"]
     loaded = DynamoJobReader(boto3.client("dynamodb"), config.JOBS_TABLE).load(JobKey("acme", job["job_id"]))

@@ -123,7 +123,7 @@ def test_authorizer_counts_decisions_and_never_logs_the_key(
         "denied",
     ]
     logged = logs.getvalue()
-    assert "key accepted" in logged and "key refused" in logged
+    assert "caller accepted" in logged and "caller refused" in logged
     assert key_value not in logged
 
 

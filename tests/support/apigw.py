@@ -18,12 +18,15 @@ def rest_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     key_id: str = "key_test",
+    scopes: list[str] | None = None,
+    tags: list[tuple[str, str]] | None = None,
+    kind: str = "key",
 ) -> dict[str, Any]:
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if raw_body is None and body is not None:
         raw_body = json.dumps(body)
     return {
-        "resource": path,
+        "resource": resource_of(method, path),
         "path": path,
         "httpMethod": method,
         "headers": all_headers,
@@ -45,9 +48,20 @@ def rest_event(
                 "tier": "premium",
                 "key_id": key_id,
                 "principalId": key_id,
+                "kind": kind,
+                "scopes": json.dumps(scopes) if scopes is not None else "",
+                "tags": json.dumps([list(pair) for pair in tags]) if tags else "",
             },
         },
     }
+
+
+def resource_of(method: str, path: str) -> str:
+    """The resource template API Gateway names in the event (e.g. /api/v1/jobs/{job_id})."""
+    from jobsched_local.routes import match_route
+
+    match = match_route(method, path.split("?")[0])
+    return match.route.resource if match is not None else path
 
 
 def headers_of(response: dict[str, Any]) -> dict[str, str]:

@@ -19,7 +19,7 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        ([], "{local,keys,jobs,tenants,targets,dlq,regions}"),
+        ([], "{local,keys,tokens,clients,jobs,tenants,targets,dlq,regions}"),
         (["tenants", "set-role", "--tenant", "acme"], "--role-arn"),
         (["targets", "allow", "--tenant", "acme"], "ARN"),
         (["keys"], "{create,list,revoke}"),

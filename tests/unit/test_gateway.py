@@ -241,3 +241,67 @@ def test_headers_over_10_kb_get_431_with_the_envelope_before_any_key_check(
     assert (
         client.get("/api/v1/jobs", headers={"x-api-key": "good", "x-padding": "a" * 9_000}).status_code == 200
     )
+
+
+class TokenAuthorizer:
+    """Allows `Bearer good-token` as a user of tenant acme, counted against the tenant's usage key."""
+
+    calls = 0
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.calls += 1
+        headers = {k.lower(): v for k, v in event["headers"].items()}
+        if headers.get("authorization") != "Bearer good-token":
+            raise Exception("Unauthorized")
+        statement = {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*"}
+        return {
+            "principalId": "user:alice",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+            "context": {
+                "tenant": "acme",
+                "role": "viewer",
+                "tier": "basic",
+                "key_id": "user:alice",
+                "kind": "user",
+            },
+            "usageIdentifierKey": "usage-acme",
+        }
+
+
+def test_a_bearer_token_is_counted_against_the_key_its_authorizer_names(
+    functions: Functions, clock: Clock
+) -> None:
+    token_authorizer = TokenAuthorizer()
+    one_a_day = PlanLimits(rate=100.0, burst=100, daily_quota=1)
+    checked: list[str] = []
+
+    def key_check(value: str) -> KeyInPlan | None:
+        checked.append(value)
+        return (
+            KeyInPlan(key_id="key_usage", plan_name="jobsched-basic", limits=one_a_day)
+            if value == "usage-acme"
+            else None
+        )
+
+    gateway = Gateway(
+        API,
+        {"job_api": functions.job_api},
+        CachingAuthorizer(token_authorizer, API.region, clock=clock),
+        key_check,
+        clock=clock,
+    )
+
+    def with_token(token: str) -> ProxyResponse:
+        request = HttpRequest(
+            "GET", "/api/v1/jobs", [("Authorization", token)], [], b"", "127.0.0.1", "req-1"
+        )
+        return gateway.handle(request)
+
+    assert with_token("Bearer good-token").status == 200
+    assert checked == ["usage-acme"]
+    (event,) = functions.events
+    assert event["requestContext"]["authorizer"]["key_id"] == "user:alice"
+    # The tenant's quota (one a day) holds for its token callers, and a token's allow is not cached.
+    assert with_token("Bearer good-token").status == 429
+    assert token_authorizer.calls == 2
+    assert with_token("Bearer forged").status == 401

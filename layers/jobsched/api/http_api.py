@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from jobsched import config
 from jobsched.api.auth import Principal, principal_from_context
+from jobsched.api.permissions import authorize_route
 from jobsched.errors import (
     BadRequest,
     Conflict,
@@ -220,10 +221,20 @@ def request_guard(app: APIGatewayRestResolver, event: dict[str, Any], context: A
     """Resolve an event, after the raw-request checks that Powertools does not do."""
     try:
         checked = check_raw_request(event)
+        authorize_request(checked)
     except DomainError as error:
         request_id = (event.get("requestContext") or {}).get("requestId")
         return proxy_error(status_of(error), error, request_id)
     return without_content_on_204(app.resolve(checked, context))
+
+
+def authorize_request(event: Mapping[str, Any]) -> None:
+    """The route's roles and scope (jobsched.api.permissions), for every request an authorizer admitted."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer")
+    if not authorizer:
+        return  # a route without the authorizer (none of these functions' routes): the handler decides
+    principal = principal_from_context(authorizer)
+    authorize_route(principal, str(event.get("httpMethod", "")), str(event.get("resource", "")))
 
 
 def without_content_on_204(response: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ class FireMessage(BaseModel):
     # A wait longer than SQS's 900 s delay travels in hops: the executor re-queues until this time.
     not_before: datetime | None = None
     retry_of: str | None = None
+    # Who asked for a run-now or a retry (a key id, user:<sub> or client:<id>); None for schedule fires.
+    triggered_by: str | None = Field(default=None, max_length=300)
     # The job's secret fire token, proof that the service made this message (never logged: repr=False).
     fire_token: str | None = Field(default=None, max_length=128, repr=False)
 

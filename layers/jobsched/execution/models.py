@@ -61,6 +61,9 @@ class Execution(BaseModel):
     archived: bool = Field(
         default=False, description="read from the archive: older than the 30 days the table keeps"
     )
+    triggered_by: str | None = Field(
+        default=None, description="who asked for a run-now or retry (key id, user:<sub> or client:<id>)"
+    )
 
     def summary(self) -> LastExecution:
         return LastExecution(

@@ -59,7 +59,7 @@ class ExecutionService:
         status: ExecutionStatus | None,
     ) -> ExecutionPage:
         key = principal.job(job_id)
-        job = self._jobs.get(key)
+        job = self._visible_job(principal, job_id)
         items, token = self._history_in(job.region).list(
             key, limit=limit, next_token=next_token, status=status
         )
@@ -67,19 +67,19 @@ class ExecutionService:
 
     def get(self, principal: Principal, job_id: str, execution_id: str) -> Execution:
         key = principal.job(job_id)
-        job = self._jobs.get(key)
+        job = self._visible_job(principal, job_id)
         return self._history_in(job.region).get(key, execution_id)
 
     def run_now(self, principal: Principal, job_id: str) -> Queued:
         principal.require_write()
-        job = self._jobs.get(principal.job(job_id))
-        return self._enqueue(principal.tenant, job, Trigger.MANUAL, retry_of=None)
+        job = self._visible_job(principal, job_id)
+        return self._enqueue(principal, job, Trigger.MANUAL, retry_of=None)
 
     def retry(self, principal: Principal, job_id: str, execution_id: str | None) -> Queued:
         """Run a failed execution again, as a new execution (trigger `retry`) of the job as it is now."""
         principal.require_write()
         key = principal.job(job_id)
-        job = self._jobs.get(key)
+        job = self._visible_job(principal, job_id)
         if execution_id is None:
             source = self._history_in(job.region).latest_failed(key)
             if source is None:
@@ -90,9 +90,14 @@ class ExecutionService:
                 raise Conflict(
                     f"execution {execution_id} is {source.status.value}; only a failed one is retried"
                 )
-        return self._enqueue(principal.tenant, job, Trigger.RETRY, retry_of=source.execution_id)
+        return self._enqueue(principal, job, Trigger.RETRY, retry_of=source.execution_id)
 
-    def _enqueue(self, tenant: str, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
+    def _visible_job(self, principal: Principal, job_id: str) -> Job:
+        job = self._jobs.get(principal.job(job_id))
+        principal.require_visible(job_id, job.tags)
+        return job
+
+    def _enqueue(self, principal: Principal, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
         if job.fire_token is None:
             # The executor would reject the fire; say so now instead of accepting a run that never happens.
             raise Conflict(
@@ -101,7 +106,7 @@ class ExecutionService:
         now = self._now()
         execution_id = manual_execution_id(now)
         message = FireMessage(
-            tenant=tenant,
+            tenant=principal.tenant,
             job_id=job.job_id,
             job_version=job.version,
             scheduled_time=now,
@@ -109,6 +114,7 @@ class ExecutionService:
             execution_id=execution_id,
             retry_of=retry_of,
             fire_token=job.fire_token,
+            triggered_by=principal.key_id,
         )
         self._queue_in(job.region).send(message, 0)
         return Queued(job_id=job.job_id, execution_id=execution_id, trigger=trigger, retry_of=retry_of)

@@ -24,6 +24,8 @@ class JobFilters:
     enabled: bool | None = None
     tag: tuple[str, str] | None = None
     name_prefix: str | None = None
+    # The caller's tag scope: only jobs carrying every one of these tags.
+    scope_tags: tuple[tuple[str, str], ...] = ()
 
 
 class IdempotentReplay(Exception):

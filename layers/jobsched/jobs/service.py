@@ -7,11 +7,12 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobsched.api.auth import Principal
+from jobsched.config import Role
 from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
 from jobsched.execution.fire import new_fire_token
 from jobsched.jobs.models import (
@@ -79,6 +80,7 @@ class JobService:
 
     def create(self, principal: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Created:
         principal.require_write()
+        principal.require_tags(spec.tags)
         now = self._now()
         region = self._home_region(spec)
         self._check_fires(spec, now)
@@ -124,16 +126,26 @@ class JobService:
 
     def rotate_webhook_secret(self, principal: Principal, job_id: str) -> str:
         """A new signing secret for the job's webhooks, in force from the next call; shown only here."""
-        principal.require_write()
+        principal.require_role(Role.ADMIN)
+        self._require_visible(principal, job_id)
         secret = new_webhook_secret()
         self._store.rotate_webhook_secret(principal.job(job_id), secret, self._now())
         return secret
 
     def get(self, principal: Principal, job_id: str) -> JobView:
-        return JobView.of(self._store.get(principal.job(job_id)), self._now())
+        job = self._store.get(principal.job(job_id))
+        principal.require_visible(job_id, job.tags)
+        return JobView.of(job, self._now())
+
+    def _require_visible(self, principal: Principal, job_id: str) -> None:
+        """For a caller limited to tags: the job must carry them (else 404, as another tenant's job)."""
+        if principal.tags:
+            principal.require_visible(job_id, self._store.get(principal.job(job_id)).tags)
 
     def replace(self, principal: Principal, job_id: str, spec: JobSpec, if_match: str | None) -> JobView:
         principal.require_write()
+        self._require_visible(principal, job_id)
+        principal.require_tags(spec.tags)
         now = self._now()
         spec = spec.model_copy(update={"region": self._home_region(spec)})
         self._check_fires(spec, now)
@@ -151,12 +163,15 @@ class JobService:
 
     def delete(self, principal: Principal, job_id: str, if_match: str | None = None) -> None:
         principal.require_write()
+        self._require_visible(principal, job_id)
         self._store.delete(principal.job(job_id), expected_version=parse_if_match(if_match))
 
     def list(
         self, principal: Principal, *, limit: int, next_token: str | None, filters: JobFilters
     ) -> JobPage:
         start_after = decode_page_token(next_token) if next_token else None
+        if principal.tags:
+            filters = replace(filters, scope_tags=principal.tags)
         jobs, last = self._store.list(principal.tenant, limit, start_after, filters)
         now = self._now()
         return JobPage(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ulid import ULID
 
 from jobsched.config import Role, Tier
@@ -29,6 +29,29 @@ class KeyStatus(StrEnum):
     REVOKED = "revoked"
 
 
+class KeyPurpose(StrEnum):
+    CALLER = "caller"  # a service presents it in x-api-key
+    # The tenant's usage key: the authorizer names it for token callers so its tier's usage plan counts
+    # them (docs/decisions.md); never accepted as x-api-key.
+    USAGE = "usage"
+
+
+TAG_SCOPE_PATTERN = re.compile(r"^([^:,]{1,128}):([^,]{0,256})$")
+
+
+def parse_tag_scope(text: str | None) -> dict[str, str]:
+    """`team:billing,env:prod` into {"team": "billing", "env": "prod"}; empty for None or ''."""
+    tags: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        match = TAG_SCOPE_PATTERN.fullmatch(part.strip())
+        if match is None:
+            raise InvalidInput.field("tags", f"'{part.strip()}' is not key:value")
+        tags[match.group(1)] = match.group(2)
+    return tags
+
+
 class ApiKeyRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -39,6 +62,9 @@ class ApiKeyRecord(BaseModel):
     status: KeyStatus = KeyStatus.ACTIVE
     created_at: datetime
     revoked_at: datetime | None = None
+    purpose: KeyPurpose = KeyPurpose.CALLER
+    # The job tags this key is limited to (empty: every job of its tenant).
+    tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("tenant")
     @classmethod
@@ -80,6 +106,21 @@ class KeyStore(Protocol):
 
     def mark_revoked(self, key_id: str, at: datetime) -> ApiKeyRecord: ...
 
+    def put_usage_key(self, usage: TenantUsageKey) -> None: ...
+
+    def get_usage_key(self, tenant: str) -> TenantUsageKey | None: ...
+
+
+class TenantUsageKey(BaseModel):
+    """The API key value a tenant's token callers are counted against (its tier's usage plan)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    key_id: str
+    tier: Tier
+    value: str
+
 
 class KeyRegistry(Protocol):
     """One region's API Gateway: where a key value is registered in the usage plan of its tier."""
@@ -96,7 +137,14 @@ class KeyService:
         self._store = store
         self._registries = list(registries)
 
-    def create(self, tenant: str, tier: Tier | str, role: Role | str) -> tuple[ApiKeyRecord, str]:
+    def create(
+        self,
+        tenant: str,
+        tier: Tier | str,
+        role: Role | str,
+        tags: dict[str, str] | None = None,
+        purpose: KeyPurpose = KeyPurpose.CALLER,
+    ) -> tuple[ApiKeyRecord, str]:
         """Issue a key. The same value is registered in every region, then its hash is stored.
 
         The table write comes last because it is what makes the key usable (the authorizer reads it);
@@ -108,6 +156,8 @@ class KeyService:
             role=Role(role),
             tier=Tier(tier),
             created_at=datetime.now(UTC),
+            purpose=purpose,
+            tags=tags or {},
         )
         value = generate_key_value()
         done: list[KeyRegistry] = []
@@ -123,6 +173,26 @@ class KeyService:
 
     def list(self, tenant: str | None = None) -> list[ApiKeyRecord]:
         return self._store.list(validate_tenant(tenant) if tenant is not None else None)
+
+    def current_usage_key(self, tenant: str) -> TenantUsageKey | None:
+        return self._store.get_usage_key(validate_tenant(tenant))
+
+    def ensure_usage_key(self, tenant: str, tier: Tier | str) -> TenantUsageKey:
+        """The tenant's usage key in `tier`, issued (or re-issued in a new tier) when needed.
+
+        Token callers have no API key of their own; the authorizer names this one so API Gateway counts
+        them against the tenant's tier like its key callers. A tier change issues a new key first, then
+        revokes the old one, so token callers are never left without a plan.
+        """
+        current = self._store.get_usage_key(validate_tenant(tenant))
+        if current is not None and current.tier is Tier(tier):
+            return current
+        record, value = self.create(tenant, tier, Role.VIEWER, purpose=KeyPurpose.USAGE)
+        usage = TenantUsageKey(tenant=tenant, key_id=record.key_id, tier=record.tier, value=value)
+        self._store.put_usage_key(usage)
+        if current is not None:
+            self.revoke(current.key_id)
+        return usage
 
     def revoke(self, key_id: str) -> ApiKeyRecord:
         """Revoke everywhere: the table first (the authorizer stops allowing it), then every region's key."""

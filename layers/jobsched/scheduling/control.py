@@ -87,6 +87,7 @@ class ScheduleControl:
             job = self._store.current(key)
             if job is None:
                 raise NotFound(f"job {job_id} not found")
+            principal.require_visible(job_id, job.tags)
             now = self._now()
             if job.status is JobStatus.COMPLETED:
                 raise Conflict(
@@ -120,6 +121,8 @@ class ScheduleControl:
         pending_since: list[datetime] = []
         upcoming: list[NextDue] = []
         for job in self._store.tenant_jobs(principal.tenant):
+            if not principal.sees(job.tags):
+                continue
             statuses.setdefault(job.region, Counter())[job.status.value] += 1
             states.setdefault(job.region, Counter())[job.schedule_state.value] += 1
             if job.schedule_state is ScheduleState.PENDING:

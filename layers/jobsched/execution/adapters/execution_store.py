@@ -101,6 +101,9 @@ class DynamoExecutionStore:
         if message.retry_of:
             sets.append("retry_of = :retry_of")
             values[":retry_of"] = message.retry_of
+        if message.triggered_by:
+            sets.append("triggered_by = :triggered_by")
+            values[":triggered_by"] = message.triggered_by
         # New; or a later attempt than the record's; or the same attempt whose claimer died (lease over).
         condition = (
             "attribute_not_exists(pk) OR (#status = :running AND (attempts < :k OR "

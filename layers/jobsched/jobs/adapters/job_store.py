@@ -230,6 +230,10 @@ class DynamoJobStore:
             names["#tag"] = filters.tag[0]
             values[":tag"] = filters.tag[1]
             clauses.append("tags.#tag = :tag")
+        for index, (key, value) in enumerate(filters.scope_tags):
+            names[f"#scope{index}"] = key
+            values[f":scope{index}"] = value
+            clauses.append(f"tags.#scope{index} = :scope{index}")
         if filters.name_prefix:
             names["#name"] = "name"
             values[":name_prefix"] = filters.name_prefix

@@ -1,7 +1,8 @@
 """API key records in the jobs table.
 
 Item: pk = APIKEY#<sha256 of the value>, sk = APIKEY; gsi1pk = APIKEYS, gsi1sk = <key_id> so an operator
-can find a key by its id. The value itself is never stored.
+can find a key by its id. The value itself is never stored, except a tenant's usage key's (pk =
+TENANT#<tenant>, sk = USAGEKEY): the authorizer hands it to API Gateway for token callers.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.config import GSI1
 from jobsched.errors import NotFound
-from jobsched.keys.models import ApiKeyRecord, KeyStatus
-from jobsched.keyscheme import KEYS_INDEX_PK, api_key_item_key
+from jobsched.keys.models import ApiKeyRecord, KeyStatus, TenantUsageKey
+from jobsched.keyscheme import KEYS_INDEX_PK, USAGE_KEY_SK, api_key_item_key
 
 _RECORD_FIELDS = set(ApiKeyRecord.model_fields)
 
@@ -73,6 +74,20 @@ class DynamoKeyStore:
             ReturnValues="ALL_NEW",
         )
         return _record(from_item(response["Attributes"]))
+
+    def put_usage_key(self, usage: TenantUsageKey) -> None:
+        item = {"pk": f"TENANT#{usage.tenant}", "sk": USAGE_KEY_SK, "entity": "usage_key"}
+        self._client.put_item(TableName=self._table, Item=to_item(item | usage.model_dump(mode="json")))
+
+    def get_usage_key(self, tenant: str) -> TenantUsageKey | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=to_item({"pk": f"TENANT#{tenant}", "sk": USAGE_KEY_SK})
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        fields = set(TenantUsageKey.model_fields)
+        return TenantUsageKey.model_validate({k: v for k, v in from_item(item).items() if k in fields})
 
     def _find(self, key_id: str) -> dict[str, Any] | None:
         response = self._client.query(

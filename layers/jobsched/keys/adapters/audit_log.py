@@ -1,0 +1,43 @@
+"""Audit records in the jobs table, under their tenant: pk = TENANT#<tenant>, sk = AUDIT#<audit_id>.
+
+Audit ids are ULIDs of their time, so a descending query of the sort key lists the newest first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsched.aws.dynamodb import from_item, to_item
+from jobsched.keys.admin import AuditRecord
+
+AUDIT_PREFIX = "AUDIT#"
+
+
+class DynamoAuditLog:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def append(self, tenant: str, record: AuditRecord) -> None:
+        item = {
+            "pk": f"TENANT#{tenant}",
+            "sk": AUDIT_PREFIX + record.audit_id,
+            "entity": "audit",
+            **record.model_dump(mode="json"),
+        }
+        self._client.put_item(TableName=self._table, Item=to_item(item))
+
+    def page(self, tenant: str, limit: int, start_after: str | None) -> tuple[list[AuditRecord], str | None]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_item({":pk": f"TENANT#{tenant}", ":prefix": AUDIT_PREFIX}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_after is not None:
+            query["ExclusiveStartKey"] = to_item({"pk": f"TENANT#{tenant}", "sk": AUDIT_PREFIX + start_after})
+        response = self._client.query(**query)
+        records = [AuditRecord.model_validate(from_item(item)) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return records, (from_item(last)["sk"].removeprefix(AUDIT_PREFIX) if last else None)
