@@ -386,8 +386,8 @@ def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def run_identity(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from jobsched.keys.adapters.key_service import make_key_service
-    from jobsched_cli.aws_session import client_factory, endpoint_url, is_loopback, make_session
     from jobsched_cli import identity_commands
+    from jobsched_cli.aws_session import client_factory, endpoint_url, is_loopback, make_session
     from jobsched_local.token_issuer import LocalIssuer, parse_ttl
 
     regions = _configured_regions(parser, None)

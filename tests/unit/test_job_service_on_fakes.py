@@ -20,6 +20,7 @@ from tests.support.fakes import InMemoryJobs
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
 OPERATOR = Principal(tenant="acme", role=Role.OPERATOR, tier=Tier.STANDARD, key_id="key_op")
 VIEWER = Principal(tenant="acme", role=Role.VIEWER, tier=Tier.STANDARD, key_id="key_view")
+ADMIN = Principal(tenant="acme", role=Role.ADMIN, tier=Tier.STANDARD, key_id="key_admin")
 OTHER = Principal(tenant="globex", role=Role.ADMIN, tier=Tier.STANDARD, key_id="key_other")
 
 
@@ -189,7 +190,9 @@ def test_rotating_the_webhook_secret_replaces_it_without_a_new_version(
     created = service.create(OPERATOR, spec())
     job_id = created.job["job_id"]
 
-    secret = service.rotate_webhook_secret(OPERATOR, job_id)
+    with pytest.raises(Forbidden):
+        service.rotate_webhook_secret(OPERATOR, job_id)  # rotating a secret is an admin's alone
+    secret = service.rotate_webhook_secret(ADMIN, job_id)
 
     assert secret != created.job["webhook_secret"] and table.secrets[JobKey("acme", job_id)] == secret
     assert service.get(OPERATOR, job_id).version == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobsched.api.routes import ANY, ANYONE, READ_ROLES, WRITE_ROLES, route_functions, routes_of
+from jobsched.api.routes import ADMIN_ROLES, ANY, ANYONE, READ_ROLES, WRITE_ROLES, route_functions, routes_of
 from jobsched.config import Role
 from jobsched_local.routes import ROUTES, Route, match_resource, match_route
 
@@ -72,6 +72,9 @@ def test_reads_are_open_to_every_role_and_writes_to_operators_and_admins() -> No
     for route in ROUTES:
         if not route.key_required:
             assert route.roles == ANYONE, route
+        elif route.function == "identity_api" or route.resource.endswith("/webhook-secret"):
+            # The tenant's keys, clients, audit and webhook secrets: admins alone, never a scoped token.
+            assert (route.roles, route.scope) == (ADMIN_ROLES, None) == ({Role.ADMIN}, None), route
         elif route.method in ("GET", ANY):
             assert route.roles == READ_ROLES, route
         else:
@@ -86,7 +89,12 @@ def test_path_parameters_are_the_named_segments_in_order() -> None:
 
 
 def test_routes_are_found_per_function_in_table_order() -> None:
-    assert route_functions(key_required=True) == ("job_api", "executions_api", "schedule_api")
+    assert route_functions(key_required=True) == (
+        "job_api",
+        "executions_api",
+        "schedule_api",
+        "identity_api",
+    )
     assert route_functions(key_required=False) == ("health", "deep_health")
     assert [r.method for r in routes_of("schedule_api")] == ["GET", "POST", "DELETE"]
     with pytest.raises(KeyError):
