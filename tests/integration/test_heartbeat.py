@@ -28,7 +28,7 @@ from jobsched.execution.heartbeat import (
 )
 from jobsched.health.adapters.checks import DynamoDrillMarkers
 from jobsched.keys.models import validate_tenant
-from jobsched_local import region_commands
+from jobsched_cli import region_commands
 from jobsched_local.schedule_clock import ScheduleClock, ScheduleMarks, fill_input
 from jobsched_local.scheduling_provision import (
     ensure_heartbeat_schedule,

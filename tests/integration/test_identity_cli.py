@@ -16,7 +16,7 @@ from jobsched.keys.adapters.client_store import DynamoClientStore
 from jobsched.keys.adapters.key_service import make_key_service
 from jobsched.keys.clients import ClientService, LocalClientRegistry, check_client_secret
 from jobsched.keys.models import KeyService, KeyStatus
-from jobsched_local import identity_commands
+from jobsched_cli import identity_commands
 from jobsched_local.provision import ensure_api
 from jobsched_local.token_issuer import LOCAL_AUDIENCE, LocalIssuer
 
