@@ -193,23 +193,12 @@ class ExecutionArchive(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        errors = cloudwatch.Alarm(
-            self,
-            "ArchiverErrors",
-            alarm_name=prefix + "ArchiverErrors",
-            alarm_description="[WARNING] The archiver raised an error (it is retried twice, then its event "
-            "goes "
-            "to the archiver DLQ).",
-            metric=self.function.metric_errors(period=Duration.hours(1), statistic="Sum"),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        for alarm in (failed, errors):
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-            alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
-        return [failed, errors]
+        # No alarm of its own on the archiver's errors: a run that still fails after its retries is in the
+        # DLQ (above), and repeated errors raise its watched-function alarm (ArchiverFunction-Errors), which
+        # its deployments roll back on (docs/decisions.md).
+        failed.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        failed.add_ok_action(cloudwatch_actions.SnsAction(topic))
+        return [failed]
 
 
 def _nag_bucket(stack: Stack, region: str) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 
 from jobsched import config
 from jobsched.execution.executor import LAST_EXECUTION_REFRESH
+from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME
 from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
 
 COST_DIR = Path(__file__).resolve().parent
@@ -79,6 +80,11 @@ FREE_TYPES: dict[str, str] = {
     "AWS::WAFv2::WebACLAssociation": "association (the web ACL is priced)",
     "AWS::WAFv2::LoggingConfiguration": "configuration (its log group is priced)",
     "AWS::Scheduler::ScheduleGroup": "the group is free; its fires are priced as executions",
+    "AWS::Cognito::UserPoolClient": "app clients are priced at the user pool (OAuth clients per month)",
+    "AWS::Cognito::UserPoolDomain": "the hosted domain is free (token requests are priced at the user pool)",
+    "AWS::Cognito::UserPoolGroup": "groups are free",
+    "AWS::Cognito::UserPoolResourceServer": "resource servers and scopes are free",
+    "AWS::SSM::Parameter": "standard parameters are free",
     "Custom::TableStreamArn": "deploy-time lookup (its function runs once per deployment)",
 }
 
@@ -120,6 +126,7 @@ class RegionLoad:
     executions_read_units: float = 0.0
     executions_write_units: float = 0.0
     archive_reads: float = 0.0
+    heartbeats: float = 0.0
     invocations: dict[str, float] = field(default_factory=dict)
 
 
@@ -145,12 +152,19 @@ class Model:
         per_day = sum(c["share"] * c["runs_per_day"] for c in jobs["interval_mix"].values())
         return float(jobs["active"] * per_day * self.days)
 
+    def heartbeats_per_region(self) -> float:
+        return float(self.profile["heartbeat"]["fires_per_day"] * self.days)
+
     def _region_load(self, region: str) -> RegionLoad:
         profile = self.profile
         share = self.shares[region]
         load = RegionLoad(requests=profile["api"]["requests_per_second_average"] * self.seconds * share)
         execution = profile["executions"]
         load.executions = self.scheduled_executions() * share
+        # the region's heartbeat (execution.heartbeat): a queue message the executor records in the
+        # region's heartbeat item of the jobs table (replicated like any job item); no execution history
+        load.heartbeats = self.heartbeats_per_region()
+        load.jobs_write_units += load.heartbeats * profile["heartbeat"]["jobs_write_units"]
         for name, op in profile["operations"].items():
             count = load.requests * op["share"]
             load.operations[name] = count
@@ -201,7 +215,8 @@ class Model:
             keys = api["api_keys_in_use"] * self.shares[region]
             return float(min(load.requests, keys * self.seconds / api["authorizer_cache_seconds"]))
         if kind == "executor_batches":
-            return float(load.executions / execution["messages_per_executor_invocation"])
+            messages = load.executions + load.heartbeats
+            return float(messages / execution["messages_per_executor_invocation"])
         if kind == "sync_batches":
             # every region's replica streams every job change; a 1 s window batches what arrives together
             records = self._all_job_changes()
@@ -251,7 +266,8 @@ class Model:
 
     def _all_job_changes(self) -> float:
         """Job-item writes every region's stream carries: API changes, their write-backs, recorded runs."""
-        return float(2 * self.api_job_changes() + self.last_execution_writes(1.0))
+        heartbeats = self.heartbeats_per_region() * len(self.shares)
+        return float(2 * self.api_job_changes() + self.last_execution_writes(1.0) + heartbeats)
 
     def duration_ms(self, region: str, function: str) -> float:
         spec = self.profile["functions"][function]
@@ -375,6 +391,21 @@ def _log_group(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], mon
     ]
 
 
+_CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z0-9_.]+")
+
+
+def access_log_bytes(m: Model, log_format: str) -> float:
+    """Bytes of one access-log line: the stage's format with each $context variable at its typical width
+    (the load profile's access_log_value_bytes), plus the line end."""
+    widths = m.profile["api"]["access_log_value_bytes"]
+    unknown = sorted(set(_CONTEXT_VARIABLE.findall(log_format)) - set(widths))
+    if unknown:
+        raise CostModelError(
+            f"access-log variables without a typical width in the load profile: {', '.join(unknown)}"
+        )
+    return float(len(_CONTEXT_VARIABLE.sub(lambda v: "x" * int(widths[v.group(0)]), log_format)) + 1)
+
+
 def _log_writer(m: Model, s: StackTemplate, lid: str, props: Mapping[str, Any]) -> tuple[float, str]:
     """GB a month written into this log group, and what writes it."""
     for fid, resource in s.resources.items():
@@ -387,12 +418,14 @@ def _log_writer(m: Model, s: StackTemplate, lid: str, props: Mapping[str, Any]) 
                 platform = logs["platform_bytes_per_invocation"][
                     _log_level(resource, "SystemLogLevel", "INFO")
                 ]
-                per_call = app + platform + logs["metrics_bytes_per_invocation"]
-                return m.invocations(s.region, name) * per_call / GB, f"{name} logs"
+                invocations = m.invocations(s.region, name)
+                emf = m.profile["functions"][name].get("emf_bytes", logs["metrics_bytes_per_invocation"])
+                per_call = app + platform + emf
+                return invocations * per_call / GB, f"{name} logs"
         if resource["Type"] == "AWS::ApiGateway::Stage":
             destination = json.dumps(_props(resource).get("AccessLogSetting", {}))
             if f'"{lid}"' in destination:
-                per_request = m.profile["api"]["access_log_bytes_per_request"]
+                per_request = access_log_bytes(m, _props(resource)["AccessLogSetting"]["Format"])
                 return m.loads[s.region].requests * per_request / GB, "API access logs"
     group_name: Any = props.get("LogGroupName")
     if isinstance(group_name, str) and group_name.startswith("aws-waf-logs-"):
@@ -503,7 +536,8 @@ def _queue(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
     load = m.loads[s.region]
     batches = m.invocations(s.region, "ExecutorFunction")
     idle_polls = SQS_IDLE_POLLERS * m.seconds / 20
-    requests = load.executions + 2 * batches + idle_polls  # send; receive and delete per batch; long polls
+    # send (job fires and heartbeats); receive and delete per batch; idle long polls
+    requests = load.executions + load.heartbeats + 2 * batches + idle_polls
     return [
         Line(
             s.region,
@@ -524,6 +558,40 @@ def _schedule_group(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any]
             "schedule group",
             "EventBridge Scheduler invocations (job fires)",
             fires / MILLION,
+            "M invocations",
+            m.price(s.region, "scheduler_invocations_per_million"),
+        )
+    ]
+
+
+_RATE = re.compile(r"^rate\((?P<n>[0-9]+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+
+
+def fires_per_day(expression: str) -> float:
+    """Fires a day of a rate() schedule expression (the service's own schedules are rates)."""
+    match = _RATE.match(expression)
+    if match is None:
+        raise CostModelError(f"schedule expression {expression!r}: the model prices rate() expressions only")
+    minutes = int(match.group("n")) * _UNIT_MINUTES[match.group("unit").rstrip("s")]
+    return 1440 / minutes
+
+
+def _schedule(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: int) -> list[Line]:
+    """A schedule the stack makes itself (the heartbeat); job schedules are priced at the group."""
+    props = _props(res)
+    per_day = fires_per_day(str(props.get("ScheduleExpression")))
+    if props.get("Name") == HEARTBEAT_SCHEDULE_NAME and per_day != m.profile["heartbeat"]["fires_per_day"]:
+        raise CostModelError(
+            f"heartbeat schedule {lid} ({s.name}) fires {per_day:g} times a day; the load profile's "
+            f"heartbeat.fires_per_day says {m.profile['heartbeat']['fires_per_day']}"
+        )
+    return [
+        Line(
+            s.region,
+            str(props.get("Name", lid)),
+            "EventBridge Scheduler invocations (service schedule)",
+            per_day * m.days / MILLION,
             "M invocations",
             m.price(s.region, "scheduler_invocations_per_million"),
         )
@@ -587,6 +655,40 @@ def _hosted_zone(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], m
             "zone-month",
             m.price(s.region, "route53_hosted_zone_month"),
         )
+    ]
+
+
+def _user_pool(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: int) -> list[Line]:
+    """People's sign-ins (monthly active users past the free tier) and third parties' OAuth clients:
+    Cognito prices machine-to-machine use per app client and per token request, with no free tier."""
+    identity = m.profile["identity"]
+    billable_users = max(0, identity["monthly_active_users"] - m.price(s.region, "cognito_mau_free"))
+    tokens = identity["oauth_clients"] * identity["token_requests_per_client_per_day"] * m.days
+    return [
+        Line(
+            s.region,
+            lid,
+            "Cognito monthly active users (past the free tier)",
+            billable_users,
+            "MAU",
+            m.price(s.region, "cognito_mau"),
+        ),
+        Line(
+            s.region,
+            lid,
+            "Cognito OAuth app clients",
+            identity["oauth_clients"],
+            "client-month",
+            m.price(s.region, "cognito_m2m_app_client_month"),
+        ),
+        Line(
+            s.region,
+            lid,
+            "Cognito client-credentials token requests",
+            tokens / 1000,
+            "thousand requests",
+            m.price(s.region, "cognito_m2m_token_requests_per_thousand"),
+        ),
     ]
 
 
@@ -828,10 +930,12 @@ RULES: dict[str, Rule] = {
     "AWS::CloudWatch::Dashboard": _dashboard,
     "AWS::SQS::Queue": _queue,
     "AWS::Scheduler::ScheduleGroup": _schedule_group,
+    "AWS::Scheduler::Schedule": _schedule,
     "AWS::Route53::HealthCheck": _health_check,
     "AWS::Route53::RecordSet": _record_set,
     "AWS::Route53::HostedZone": _hosted_zone,
     "AWS::KMS::Key": _kms_key,
+    "AWS::Cognito::UserPool": _user_pool,
     "AWS::XRay::SamplingRule": _sampling_rule,
     "AWS::DynamoDB::GlobalTable": _table,
     "AWS::S3::Bucket": _bucket,
@@ -1042,7 +1146,8 @@ def markdown_report(result: Estimate, profile: Mapping[str, Any], prices: Mappin
             if result.total(12) <= TARGET_USD
             else f"above it by ${result.total(12) - TARGET_USD:,.0f}. API Gateway REST requests and WAF "
             f"inspection alone are ${fixed:,.0f} ({fixed / result.total(12):.0%}), linear in requests and "
-            "fixed by the design (usage plans need the REST API; the spec asks for WAF)."
+            "fixed by the design (usage plans need the REST API; the spec asks for WAF). The other levers "
+            "weighed, and why the rest stays, are in docs/decisions.md (Cost)."
         ),
         "",
         f"What is priced: every resource of the synthesized templates (`cdk synth` with a global domain, as "

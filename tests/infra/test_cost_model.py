@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra import paths
 from infra.cost import cost_model
-from jobsched import config
+from jobsched import config, telemetry
+from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME
 from tests.infra.conftest import DOMAIN_CONTEXT, SynthesizedApp
 
 COST_DOC = paths.REPO_ROOT / "docs" / "cost.md"
@@ -111,3 +113,55 @@ def test_a_function_the_load_profile_does_not_know_is_an_error(
     stacks = cost_model.load_templates(synthesized_with_domain.outdir)
     with pytest.raises(cost_model.CostModelError, match="ArchiverFunction"):
         cost_model.estimate(stacks, {**profile, "functions": functions}, prices)
+
+
+def test_the_heartbeat_schedule_is_priced_as_one_fire_a_minute_per_region(
+    estimate: cost_model.Estimate,
+) -> None:
+    fires = [line for line in estimate.months[12] if line.resource == HEARTBEAT_SCHEDULE_NAME]
+    assert sorted(line.region for line in fires) == sorted(config.REGIONS)
+    assert {line.quantity for line in fires} == {1440 * 30 / cost_model.MILLION}
+
+
+def test_a_heartbeat_the_profile_does_not_describe_is_an_error(
+    synthesized_with_domain: SynthesizedApp, profile: dict[str, object], prices: dict[str, object]
+) -> None:
+    stacks = cost_model.load_templates(synthesized_with_domain.outdir)
+    with pytest.raises(cost_model.CostModelError, match=r"heartbeat\.fires_per_day says 288"):
+        cost_model.estimate(
+            stacks, {**profile, "heartbeat": {"fires_per_day": 288, "jobs_write_units": 1}}, prices
+        )
+
+
+@pytest.mark.parametrize(
+    ("expression", "per_day"),
+    [("rate(1 minute)", 1440), ("rate(5 minutes)", 288), ("rate(2 hours)", 12), ("rate(1 day)", 1)],
+)
+def test_fires_per_day_of_a_rate_expression(expression: str, per_day: float) -> None:
+    assert cost_model.fires_per_day(expression) == per_day
+
+
+def test_a_cron_service_schedule_is_an_error_naming_it() -> None:
+    with pytest.raises(cost_model.CostModelError, match=r"cron\(0 \* \* \* \? \*\)"):
+        cost_model.fires_per_day("cron(0 * * * ? *)")
+
+
+def test_access_log_bytes_follow_the_stage_format(
+    profile: dict[str, object], prices: dict[str, object]
+) -> None:
+    model = cost_model.Model(profile, prices)
+    # {"status":"xxx"} is 16 characters, plus the line end
+    assert cost_model.access_log_bytes(model, '{"status":"$context.status"}') == 17
+    with pytest.raises(cost_model.CostModelError, match=r"\$context.identity.userAgent"):
+        cost_model.access_log_bytes(model, '{"ua":"$context.identity.userAgent"}')
+
+
+def test_the_api_functions_emf_bytes_are_what_a_request_writes(
+    profile: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    telemetry.record_api_request("GET /api/v1/executions/{job_id}/{execution_id}", 200, 123.4)
+    longest = len(capsys.readouterr().out.encode())
+    telemetry.record_api_request("GET /api/v1/jobs", 200, 12.3)
+    shortest = len(capsys.readouterr().out.encode())
+    for name in ("JobApiFunction", "ScheduleApiFunction", "ExecutionsApiFunction"):
+        assert shortest <= profile["functions"][name]["emf_bytes"] <= longest, name

@@ -83,7 +83,8 @@ def test_failed_runs_go_to_a_dead_letter_queue_that_alarms(template: Template) -
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     described = [a["Properties"].get("AlarmDescription", "") for a in alarms.values()]
     assert any("daily archive run failed" in d for d in described)
-    assert any("archiver raised an error" in d for d in described)
+    # Its errors alarm as every function's do (ArchiverFunction-Errors, test_watched_functions.py).
+    assert not any("archiver raised an error" in d for d in described)
 
 
 def test_the_executions_api_reads_every_regions_history(resources: dict[str, Any], region: str) -> None:

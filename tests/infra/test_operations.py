@@ -35,9 +35,9 @@ WARNING = {
     "ApiLatencyP95": 1000,
     "JobExecutionFailures": 0.1,
     "WafBlockedRequests": 3000,
-    # constructs/execution_archive.py: a daily archive run failed (its DLQ), or the archiver raised.
+    # constructs/execution_archive.py: a daily archive run failed (its DLQ); the archiver's errors are its
+    # watched-function alarm (FUNCTION_ALARM).
     "ArchiverFailed": 0,
-    "ArchiverErrors": 0,
     "ScheduleSyncFailures": 0,
     "SchedulesInError": 0,
 }

@@ -145,10 +145,19 @@ def test_stage_prod_throttles_traces_and_writes_json_access_logs(template: Templ
         }
     ]
     access_logs = properties["AccessLogSetting"]
-    access_log_fields = json.loads(access_logs["Format"])
-    assert access_log_fields["requestId"] == "$context.requestId"
-    assert access_log_fields["status"] == "$context.status"
-    assert access_log_fields["tenant"] == "$context.authorizer.tenant"
+    # Lean and compact: each field and space is paid for on every request (docs/decisions.md).
+    assert " " not in access_logs["Format"]
+    assert json.loads(access_logs["Format"]) == {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "keyId": "$context.authorizer.key_id",
+        "tenant": "$context.authorizer.tenant",
+        "method": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "path": "$context.path",
+        "status": "$context.status",
+        "latency": "$context.responseLatency",
+    }
     log_group_id = access_logs["DestinationArn"]["Fn::Join"][1][-1]["Ref"]
     access_log_group = template.to_json()["Resources"][log_group_id]
     assert access_log_group["Type"] == "AWS::Logs::LogGroup"

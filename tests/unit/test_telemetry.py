@@ -139,6 +139,23 @@ def test_health_emits_the_api_request_metrics(capsys: pytest.CaptureFixture[str]
     assert duration.unit == "Milliseconds"
 
 
+def test_one_request_writes_one_emf_line_with_both_request_metrics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    telemetry.record_api_request("GET /api/v1/jobs/{job_id}", 404, 12.5)
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 1
+    emitted = emitted_metrics(lines[0])
+    expected = {"service": config.SERVICE, "route": "GET /api/v1/jobs/{job_id}", "status_class": "4xx"}
+    assert {(metric.name, metric.unit) for metric in emitted} == {
+        (telemetry.API_REQUESTS_TOTAL, "Count"),
+        (telemetry.API_REQUEST_DURATION, "Milliseconds"),
+    }
+    assert all(metric.dimensions == expected for metric in emitted)
+    assert {metric.name: metric.values for metric in emitted}[telemetry.API_REQUEST_DURATION] == [12.5]
+
+
 @pytest.mark.parametrize(
     ("env", "made"),
     [
