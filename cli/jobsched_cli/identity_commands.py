@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from jobsched.config import Tier
+from jobsched.keys.admin import AuditAction, AuditLog, record_operator_action
 from jobsched.keys.clients import ClientRecord, ClientService
 from jobsched.keys.models import KeyService, TenantUsageKey
 from jobsched_cli.key_commands import format_table
@@ -73,9 +74,19 @@ def create_client(
     tier: str | None,
     token_url: str,
     out: TextIO,
+    audit: AuditLog | None = None,
 ) -> ClientRecord:
     usage = ensure_usage(keys, tenant, tier)
     record, secret = clients.create(tenant, role, scopes, tags)
+    if audit is not None:
+        record_operator_action(
+            audit,
+            record.tenant,
+            AuditAction.CLIENT_CREATED,
+            record.client_id,
+            role=record.role.value,
+            scopes=list(record.scopes),
+        )
     print(
         f"Created client {record.client_id} for tenant {record.tenant} (role {record.role.value}, "
         f"scopes {' '.join(record.scopes)}, tier {usage.tier.value}).",
@@ -108,8 +119,10 @@ def list_clients(clients: ClientService, tenant: str | None, out: TextIO) -> Non
     print(format_table(CLIENT_COLUMNS, rows), file=out)
 
 
-def revoke_client(clients: ClientService, client_id: str, out: TextIO) -> None:
+def revoke_client(clients: ClientService, client_id: str, out: TextIO, audit: AuditLog | None = None) -> None:
     record = clients.revoke(client_id)
+    if audit is not None:
+        record_operator_action(audit, record.tenant, AuditAction.CLIENT_REVOKED, record.client_id)
     print(
         f"Revoked client {record.client_id} of tenant {record.tenant}; its tokens stop working now.", file=out
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
+from jobsched.keys.admin import AuditAction, AuditLog, record_operator_action
 from jobsched.keys.models import ApiKeyRecord, KeyService
 
 LIST_COLUMNS = ("KEY ID", "TENANT", "ROLE", "TIER", "STATUS", "CREATED")
@@ -18,8 +19,18 @@ def create_key(
     regions: Sequence[str],
     out: TextIO,
     tags: dict[str, str] | None = None,
+    audit: AuditLog | None = None,
 ) -> None:
     record, value = service.create(tenant, tier, role, tags=tags)
+    if audit is not None:
+        record_operator_action(
+            audit,
+            record.tenant,
+            AuditAction.KEY_CREATED,
+            record.key_id,
+            role=record.role.value,
+            tags=record.tags,
+        )
     limited = f", jobs tagged {','.join(f'{k}:{v}' for k, v in record.tags.items())}" if record.tags else ""
     print(
         f"Created {record.key_id} for tenant {record.tenant} "
@@ -39,8 +50,12 @@ def list_keys(service: KeyService, tenant: str | None, out: TextIO) -> None:
     print(format_table(LIST_COLUMNS, [key_row(record) for record in records]), file=out)
 
 
-def revoke_key(service: KeyService, key_id: str, regions: Sequence[str], out: TextIO) -> None:
+def revoke_key(
+    service: KeyService, key_id: str, regions: Sequence[str], out: TextIO, audit: AuditLog | None = None
+) -> None:
     record = service.revoke(key_id)
+    if audit is not None:
+        record_operator_action(audit, record.tenant, AuditAction.KEY_REVOKED, record.key_id)
     print(f"Revoked {record.key_id} of tenant {record.tenant} in {', '.join(regions)}.", file=out)
 
 

@@ -371,14 +371,18 @@ def run_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     regions = _configured_regions(parser, args.regions)
 
     def command() -> int:
-        service = make_key_service(client_factory(make_session()), args.table_region, regions)
+        clients = client_factory(make_session())
+        service = make_key_service(clients, args.table_region, regions)
+        audit = _audit_log(clients, args.table_region)
         if args.keys_command == "create":
             tags = parse_tag_scope(args.tags)
-            key_commands.create_key(service, args.tenant, args.tier, args.role, regions, sys.stdout, tags)
+            key_commands.create_key(
+                service, args.tenant, args.tier, args.role, regions, sys.stdout, tags, audit=audit
+            )
         elif args.keys_command == "list":
             key_commands.list_keys(service, args.tenant, sys.stdout)
         else:
-            key_commands.revoke_key(service, args.key_id, regions, sys.stdout)
+            key_commands.revoke_key(service, args.key_id, regions, sys.stdout, audit=audit)
         return 0
 
     return run_aws_command(command)
@@ -428,14 +432,25 @@ def run_identity(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
                     tier=args.tier,
                     token_url=_token_url(args, local),
                     out=sys.stdout,
+                    audit=_audit_log(clients, args.table_region),
                 )
             elif args.clients_command == "list":
                 identity_commands.list_clients(service, args.tenant, sys.stdout)
             else:
-                identity_commands.revoke_client(service, args.client_id, sys.stdout)
+                identity_commands.revoke_client(
+                    service, args.client_id, sys.stdout, audit=_audit_log(clients, args.table_region)
+                )
         return 0
 
     return run_aws_command(command)
+
+
+def _audit_log(clients: Callable[[str, str], Any], table_region: str) -> Any:
+    """The tenants' audit trail in the jobs table, where operators' key and client management is recorded."""
+    from jobsched import config
+    from jobsched.keys.adapters.audit_log import DynamoAuditLog
+
+    return DynamoAuditLog(clients("dynamodb", table_region), config.JOBS_TABLE)
 
 
 def _client_service(clients: Callable[[str, str], Any], args: argparse.Namespace, local: bool) -> Any:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from jobsched import config
 from jobsched.aws.dynamodb import to_item
 from jobsched.execution.fire import FireMessage
 from jobsched.keyscheme import JobKey, execution_item_key
+from jobsched_local.durable_file import replace_durably
 
 LOG = logging.getLogger(__name__)
 JOURNAL_FILE = "execution-queue.journal"
@@ -137,24 +137,11 @@ class QueueJournal:
         if self._file is not None:
             self._file.close()
             self._file = None
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=".journal-", dir=self._path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                for entry in self._entries:
-                    line = {"body": entry.body, "journaled_at": entry.journaled_at.isoformat()}
-                    file.write(json.dumps(line) + "\n")
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, self._path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        folder = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        lines = (
+            json.dumps({"body": entry.body, "journaled_at": entry.journaled_at.isoformat()}) + "\n"
+            for entry in self._entries
+        )
+        replace_durably(self._path, "".join(lines), prefix=".journal-")
 
 
 def _read(path: Path) -> tuple[list[JournalEntry], bool]:

@@ -28,8 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from typing import Any
 
 from jobsched import config
 from jobsched.scheduling.expressions import ExpressionError, fire_times, parse_expression, parse_timezone
+from jobsched_local.durable_file import replace_durably
 from jobsched_local.workers import PeriodicWorker
 
 LOG = logging.getLogger(__name__)
@@ -108,27 +107,11 @@ class ScheduleMarks:
     def _save(self) -> None:
         if self._path is None:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             arn: {"fired_at": m.fired_at.isoformat(), "fingerprint": m.fingerprint}
             for arn, m in self._marks.items()
         }
-        handle, temp = tempfile.mkstemp(prefix=".clock-", suffix=".json", dir=self._path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(data, file, sort_keys=True)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, self._path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        # The rename itself is durable only once the folder's entry is on disk.
-        folder = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        replace_durably(self._path, json.dumps(data, sort_keys=True), prefix=".clock-")
 
 
 def fingerprint(schedule: dict[str, Any]) -> str:

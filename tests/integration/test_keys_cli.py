@@ -9,7 +9,9 @@ import boto3
 import pytest
 
 from jobsched import config
+from jobsched.keys.adapters.audit_log import DynamoAuditLog
 from jobsched.keys.adapters.key_store import DynamoKeyStore
+from jobsched.keys.admin import OPERATOR_ACTOR, AuditAction
 from jobsched.keys.models import KeyStatus, hash_key
 from jobsched_cli.main import main
 from jobsched_local.provision import ensure_api
@@ -82,6 +84,20 @@ def test_revoke_takes_effect_in_every_region(apis: None, capsys: pytest.CaptureF
     assert record is not None and record.status is KeyStatus.REVOKED
     for region in config.REGIONS:
         assert boto3.client("apigateway", region_name=region).get_api_keys()["items"] == []
+
+
+def test_an_operators_create_and_revoke_are_in_the_tenants_audit_trail(
+    apis: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_id, _ = create(capsys)
+    assert run(["keys", "revoke", key_id], capsys)[0] == 0
+    audit = DynamoAuditLog(boto3.client("dynamodb", region_name=config.PRIMARY_REGION), config.JOBS_TABLE)
+    records, _ = audit.page("acme", 10, None)
+    assert [(r.action, r.target, r.actor) for r in records] == [
+        (AuditAction.KEY_REVOKED, key_id, OPERATOR_ACTOR),
+        (AuditAction.KEY_CREATED, key_id, OPERATOR_ACTOR),
+    ]
+    assert audit.page("other", 10, None)[0] == []
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,21 @@ class AuditLog(Protocol):
         ...
 
 
+# The actor of what operators do with the `jobsched` CLI (keys, clients), in the tenant's audit trail.
+OPERATOR_ACTOR = "operator:cli"
+
+
+def record_operator_action(
+    audit: AuditLog, tenant: str, action: AuditAction, target: str, **details: Any
+) -> None:
+    """An operator's key or client management leaves the same audit record as a tenant admin's."""
+    at = datetime.now(UTC)
+    record = AuditRecord(
+        audit_id=new_audit_id(at), at=at, actor=OPERATOR_ACTOR, action=action, target=target, details=details
+    )
+    audit.append(tenant, record)
+
+
 def new_audit_id(at: datetime) -> str:
     """Sorts by time to the microsecond (a ULID orders only by millisecond), then a random part."""
     return f"aud_{at.astimezone(UTC):%Y%m%dT%H%M%S%f}_{secrets.token_hex(4)}"
