@@ -221,6 +221,7 @@ class Execution(Construct):
         job = jobs.get_resource("{job_id}") if jobs else None
         assert job is not None, "the Job API routes must exist before the Execution API adds /run"
         run = job.add_resource("run")
+        backfill = job.add_resource("backfill")
         methods = [
             executions.add_method(
                 "GET", integration, request_validator=request_validator, request_parameters=job_param
@@ -235,6 +236,9 @@ class Execution(Construct):
                 "POST", integration, request_validator=request_validator, request_parameters=job_param
             ),
             run.add_method(
+                "POST", integration, request_validator=request_validator, request_parameters=job_param
+            ),
+            backfill.add_method(
                 "POST", integration, request_validator=request_validator, request_parameters=job_param
             ),
         ]

@@ -32,6 +32,7 @@ ROUTES: list[Route] = [
     Route("DELETE", "/api/v1/jobs/{job_id}", "job_api", key_required=True),
     Route("POST", "/api/v1/jobs/{job_id}/webhook-secret", "job_api", key_required=True),
     Route("POST", "/api/v1/jobs/{job_id}/run", "executions_api", key_required=True),
+    Route("POST", "/api/v1/jobs/{job_id}/backfill", "executions_api", key_required=True),
     Route("GET", "/api/v1/executions/{job_id}", "executions_api", key_required=True),
     Route("GET", "/api/v1/executions/{job_id}/{execution_id}", "executions_api", key_required=True),
     Route("POST", "/api/v1/executions/{job_id}/retry", "executions_api", key_required=True),

@@ -22,6 +22,7 @@ from jobsched.execution.adapters.execution_store import execution_pk, execution_
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.fire import FireMessage, execution_id_for
 from jobsched.jobs.adapters.job_store import job_sk, tenant_pk
+from jobsched.scheduling.catch_up import CatchUp
 from jobsched_local.execution_recovery import ExecutionRecovery
 from jobsched_local.rebuild import RebuildSummary, rebuild, rebuild_clock
 from jobsched_local.schedule_clock import MARKS_FILE, JobTimes, ScheduleClock, ScheduleMarks
@@ -87,13 +88,14 @@ def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
     response = dynamodb.get_item(
         TableName=config.JOBS_TABLE,
         Key=to_item({"pk": tenant_pk(tenant), "sk": job_sk(job_id)}),
-        ProjectionExpression="created_at, updated_at",
+        ProjectionExpression="created_at, updated_at, catch_up",
         ConsistentRead=True,
     )
     item = from_item(response.get("Item") or {})
     if not item.get("created_at") or not item.get("updated_at"):
         return None
-    return JobTimes(_time(item["created_at"]), _time(item["updated_at"]))
+    catch_up = CatchUp.model_validate(item["catch_up"]) if item.get("catch_up") else None
+    return JobTimes(_time(item["created_at"]), _time(item["updated_at"]), catch_up)
 
 
 def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.missed_fires import missed_fire_reason
 from jobsched.execution.models import (
     Execution,
     ExecutionStatus,
@@ -224,6 +225,10 @@ class Executor:
             return SkipReason.JOB_PAUSED
         if job.version > message.job_version:
             return SkipReason.JOB_CHANGED
+        if message.trigger is Trigger.SCHEDULE and message.attempt == 1:
+            missed = missed_fire_reason(job, message.scheduled_time, now)
+            if missed is not None:
+                return missed
         if job.overlap_policy is OverlapPolicy.FORBID and self._store.earlier_run_active(
             message.tenant, job.job_id, message.effective_execution_id, message.scheduled_time, now
         ):

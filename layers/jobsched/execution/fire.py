@@ -21,6 +21,8 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     RETRY = "retry"
+    BACKFILL = "backfill"  # POST /jobs/{job_id}/backfill: a past fire, same id as had it run then
+    CATCH_UP = "catch_up"  # a fire that fell inside a pause, enqueued by the resume
 
 
 class FireMessage(BaseModel):

@@ -31,6 +31,10 @@ class SkipReason(StrEnum):
     JOB_PAUSED = "job_paused"
     JOB_CHANGED = "job_version_changed"
     OVERLAP = "overlap"
+    # A missed fire the job's catch-up policy does not run (jobsched.scheduling.catch_up).
+    CATCH_UP_WINDOW = "catch_up_window"
+    CATCH_UP_SKIP = "catch_up_skip"
+    CATCH_UP_SUPERSEDED = "catch_up_superseded"
 
 
 class Execution(BaseModel):

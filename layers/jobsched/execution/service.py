@@ -9,6 +9,7 @@ from typing import Protocol
 
 from jobsched.api.auth import Principal
 from jobsched.errors import Conflict
+from jobsched.execution.backfill import backfill_messages, backfill_times, send_all
 from jobsched.execution.executor import FireQueue
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
@@ -37,6 +38,12 @@ class ExecutionHistory(Protocol):
 class ExecutionPage:
     items: list[Execution]
     next_token: str | None
+
+
+@dataclass(frozen=True)
+class Backfilled:
+    job_id: str
+    scheduled_times: list[datetime]
 
 
 @dataclass(frozen=True)
@@ -96,12 +103,17 @@ class ExecutionService:
                 )
         return self._enqueue(principal.tenant, job, Trigger.RETRY, retry_of=source.execution_id)
 
+    def backfill(self, principal: Principal, job_id: str, start: datetime, end: datetime) -> Backfilled:
+        """Queue every fire the job's schedule would have made in [start, end] (trigger `backfill`)."""
+        principal.require_write()
+        job = self._jobs.get(principal.tenant, job_id)
+        times = backfill_times(job, start, end, self._now())
+        _require_fire_token(job)
+        send_all(self._queue, backfill_messages(principal.tenant, job, times))
+        return Backfilled(job_id=job.job_id, scheduled_times=times)
+
     def _enqueue(self, tenant: str, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
-        if job.fire_token is None:
-            # The executor would reject the fire; say so now instead of accepting a run that never happens.
-            raise Conflict(
-                f"job {job.job_id} was made before fire tokens: save it again (PUT) so it can be run"
-            )
+        _require_fire_token(job)
         now = self._now()
         execution_id = manual_execution_id(now)
         message = FireMessage(
@@ -116,3 +128,9 @@ class ExecutionService:
         )
         self._queue.send(message, 0)
         return Queued(job_id=job.job_id, execution_id=execution_id, trigger=trigger, retry_of=retry_of)
+
+
+def _require_fire_token(job: Job) -> None:
+    if job.fire_token is None:
+        # The executor would reject the fire; say so now instead of accepting a run that never happens.
+        raise Conflict(f"job {job.job_id} was made before fire tokens: save it again (PUT) so it can be run")

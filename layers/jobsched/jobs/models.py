@@ -19,6 +19,7 @@ from pydantic import (
 )
 from ulid import ULID
 
+from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.expressions import (
     ExpressionError,
     ScheduleKind,
@@ -359,6 +360,7 @@ class JobSpec(Strict):
     target: Target
     retry_policy: RetryPolicy = Field(default_factory=RetryPolicy)
     overlap_policy: OverlapPolicy = OverlapPolicy.ALLOW
+    catch_up: CatchUp = Field(default_factory=CatchUp, description="what becomes of fires the job missed")
 
 
 class LastExecution(BaseModel):

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from jobsched.execution.fire import scheduler_input_template
 from jobsched.jobs.models import Job, JobStatus, ScheduleState
+from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.expressions import (
     ExpressionError,
     ScheduleKind,
@@ -28,6 +29,7 @@ from jobsched.scheduling.expressions import (
 )
 
 MAX_SCHEDULE_NAME = 64
+MIN_EVENT_AGE_SECONDS, MAX_EVENT_AGE_SECONDS = 60, 86_400  # EventBridge Scheduler's RetryPolicy bounds
 _DESCRIPTION_VERSION = re.compile(r"\bv(?P<version>\d+)$")
 Clock = Callable[[], datetime]
 
@@ -74,6 +76,9 @@ class ScheduleDefinition:
     input: str
     description: str
     version: int
+    # How long the scheduler keeps retrying a fire it could not deliver: the job's catch-up window, within
+    # what EventBridge Scheduler allows (60 s to 24 h). None: the deployment's default.
+    max_event_age_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,13 @@ def render_schedule(tenant: str, job: Job) -> ScheduleDefinition:
         input=scheduler_input_template(tenant, job.job_id, job.version, job.fire_token),
         description=f"jobsched {tenant}/{job.job_id} v{job.version}",
         version=job.version,
+        max_event_age_seconds=max_event_age(job.catch_up),
     )
+
+
+def max_event_age(catch_up: CatchUp) -> int:
+    """The scheduler's MaximumEventAgeInSeconds for a job: its catch-up window, clamped to 60 s - 24 h."""
+    return max(MIN_EVENT_AGE_SECONDS, min(MAX_EVENT_AGE_SECONDS, int(catch_up.window.total_seconds())))
 
 
 def version_in_description(description: str | None) -> int | None:
