@@ -26,6 +26,7 @@ EXECUTION_API_ROUTES = {
     ("GET", "/api/v1/executions/{job_id}/{execution_id}"),
     ("POST", "/api/v1/executions/{job_id}/retry"),
     ("POST", "/api/v1/jobs/{job_id}/run"),
+    ("POST", "/api/v1/jobs/{job_id}/backfill"),
 }
 SCHEDULE_API_ROUTES = {
     ("GET", "/api/v1/schedule/status"),

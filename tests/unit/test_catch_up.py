@@ -262,6 +262,15 @@ def test_a_backfill_range_that_cannot_be_is_a_422_on_to(start: datetime, end: da
     assert why in caught.value.details[0]["message"]
 
 
+def test_a_range_at_the_calendars_ends_is_answered_not_crashed() -> None:
+    assert backfill_times(job("at(2026-11-30T10:00:00)"), datetime.min.replace(tzinfo=UTC), NOW, NOW) == [
+        datetime(2026, 11, 30, 10, tzinfo=UTC)
+    ]
+    with pytest.raises(InvalidInput) as caught:
+        backfill_times(job(timezone="Asia/Tokyo"), datetime(1, 1, 1), NOW, NOW)
+    assert caught.value.details[0]["field"] == "from"
+
+
 def test_exactly_a_thousand_fires_is_allowed() -> None:
     start = datetime(2026, 11, 20, tzinfo=UTC)
     times = backfill_times(job(), start, start + timedelta(minutes=10 * 999), NOW)

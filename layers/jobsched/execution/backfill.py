@@ -35,9 +35,9 @@ def backfill_times(job: Job, start: datetime, end: datetime, now: datetime) -> l
         raise InvalidInput.field("to", "must not be before from")
     if end > now:
         raise InvalidInput.field("to", "must not be in the future: a backfill only queues past fires")
-    fires = job.schedule.preview(
-        after=start - timedelta(microseconds=1), anchor=job.created_at, count=MAX_BACKFILL_FIRES + 1
-    )
+    # `from` is included: look from just before it (year 1 has nothing before it, nor fires at its start).
+    after = start - timedelta(microseconds=1) if start > datetime.min.replace(tzinfo=UTC) else start
+    fires = job.schedule.preview(after=after, anchor=job.created_at, count=MAX_BACKFILL_FIRES + 1)
     fires = [fire for fire in fires if fire <= end]
     if len(fires) > MAX_BACKFILL_FIRES:
         raise InvalidInput.field(
