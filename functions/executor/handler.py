@@ -28,8 +28,10 @@ from jobsched.aws.clients import client, deferred_client
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.adapters.job_reader import DynamoJobReader
+from jobsched.execution.adapters.notification_channels import NotificationSender, notification_topic_arn
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage
+from jobsched.execution.notifications import Notifier
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
@@ -50,15 +52,23 @@ def _final_failure(tenant: str, job_id: str) -> None:
         metric.add_dimension(name="service", value=config.SERVICE)
 
 
+STORE = DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table)
+JOBS = DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table)
+HTTP = HttpInvoker(SETTINGS.target_policy())
+TOPIC = (
+    notification_topic_arn(SETTINGS.region, SETTINGS.service_account_id)
+    if SETTINGS.service_account_id
+    else None
+)
 EXECUTOR = Executor(
-    store=DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
-    jobs=DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table),
+    store=STORE,
+    jobs=JOBS,
     # Only a failed attempt re-queues: a cold start that succeeds never makes this client.
     queue=SqsFireQueue(
         deferred_client("sqs"), os.environ.get("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)
     ),
     invoker=TargetDispatcher(
-        HttpInvoker(SETTINGS.target_policy()),
+        HTTP,
         AwsTargetInvoker(
             client,
             access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
@@ -71,6 +81,8 @@ EXECUTOR = Executor(
     on_rejected=lambda rejected: record_fire_rejected(
         rejected.reason.value, tenant=rejected.tenant, job_id=rejected.job_id, trigger=rejected.trigger
     ),
+    # Failure and recovery notices: only jobs that ask for them make the SNS client.
+    notifier=Notifier(JOBS, NotificationSender(HTTP, deferred_client("sns"), TOPIC), STORE),
 )
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 

@@ -27,6 +27,7 @@ from jobsched.execution.models import (
     backoff_delay,
     queue_delay,
 )
+from jobsched.execution.notifications import Notifier
 from jobsched.jobs.models import Job, JobStatus, LastExecution, OverlapPolicy
 
 Clock = Callable[[], datetime]
@@ -175,6 +176,7 @@ class Executor:
         on_finished: Callable[[ExecutionStatus, float], None] = lambda status, duration_ms: None,
         on_rejected: Callable[[Rejection], None] = lambda rejection: None,
         clock: Clock | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._store = store
         self._jobs = jobs
@@ -185,6 +187,7 @@ class Executor:
         self._on_finished = on_finished
         self._on_rejected = on_rejected
         self._now = clock or (lambda: datetime.now(UTC))
+        self._notifier = notifier
 
     def process(self, message: FireMessage) -> Result:
         # Verified before anything else: a forged message must not pre-claim another tenant's execution ids,
@@ -301,3 +304,5 @@ class Executor:
         self._on_finished(status, float(outcome.duration_ms) if outcome else 0.0)
         if loaded is not None:
             self._jobs.record_last_execution(claim.tenant, loaded.job.job_id, execution.summary())
+            if self._notifier is not None:
+                self._notifier.after(claim.tenant, loaded.job, loaded.webhook_secret, execution)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.execution.fire import Trigger
-from jobsched.jobs.models import LastExecution, RetryPolicy
+from jobsched.jobs.models import LastExecution, NotificationEvent, RetryPolicy
 
 HISTORY_RETENTION = timedelta(days=365)  # the spec keeps 12 months of history
 RESPONSE_EXCERPT_BYTES = 1024
@@ -37,6 +37,17 @@ class SkipReason(StrEnum):
     CATCH_UP_SUPERSEDED = "catch_up_superseded"
 
 
+class NotificationRecord(BaseModel):
+    """The notice this execution's result sent (a failure or a recovery of its job), and how it went."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sent: NotificationEvent
+    at: datetime
+    channels: list[str] = Field(description="webhook, email")
+    errors: dict[str, str] = Field(default_factory=dict, description="per channel that failed: why")
+
+
 class Execution(BaseModel):
     """One execution as the history keeps and the API returns it."""
 
@@ -59,6 +70,7 @@ class Execution(BaseModel):
     response_excerpt: str | None = Field(default=None, description=f"first {RESPONSE_EXCERPT_BYTES} bytes")
     next_attempt_at: datetime | None = None
     retry_of: str | None = Field(default=None, description="the execution a retry repeats")
+    notification: NotificationRecord | None = Field(default=None, description="the notice it sent, if any")
 
     def summary(self) -> LastExecution:
         return LastExecution(

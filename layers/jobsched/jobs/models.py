@@ -347,6 +347,57 @@ class RetryPolicy(Strict):
     backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
 
 
+class NotificationEvent(StrEnum):
+    FAILURE = "failure"  # an execution failed for good after a success (or as the job's first result)
+    RECOVERY = "recovery"  # the first success after such a failure
+
+
+# Local part and a dotted domain of letters, digits and hyphens: what SNS e-mail subscriptions accept.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+class Notifications(Strict):
+    """Who hears of the job's failures and recoveries: once per transition, never per retry."""
+
+    on: list[NotificationEvent] = Field(
+        default_factory=lambda: [NotificationEvent.FAILURE, NotificationEvent.RECOVERY],
+        min_length=1,
+        max_length=2,
+    )
+    webhook: str | None = Field(
+        default=None, max_length=2048, description="https URL; signed with the job's webhook secret"
+    )
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN, description="via SNS")
+
+    @field_validator("on")
+    @classmethod
+    def _unique(cls, value: list[NotificationEvent]) -> list[NotificationEvent]:
+        if len(set(value)) != len(value):
+            raise ValueError("events must be unique")
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("webhook must be an absolute http(s) URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _a_channel(self) -> Notifications:
+        if self.webhook is None and self.email is None:
+            raise ValueError("give a webhook, an email, or both")
+        return self
+
+
 class JobSpec(Strict):
     """Everything a caller may set on a job (the body of POST and PUT)."""
 
@@ -361,6 +412,7 @@ class JobSpec(Strict):
     retry_policy: RetryPolicy = Field(default_factory=RetryPolicy)
     overlap_policy: OverlapPolicy = OverlapPolicy.ALLOW
     catch_up: CatchUp = Field(default_factory=CatchUp, description="what becomes of fires the job missed")
+    notifications: Notifications | None = Field(default=None, description="failure and recovery notices")
 
 
 class LastExecution(BaseModel):

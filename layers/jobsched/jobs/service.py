@@ -32,7 +32,7 @@ from jobsched.targets.access import (
     authorize,
     target_field,
 )
-from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, resolve_host
+from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, resolve_host, url_problem
 from jobsched.targets.webhook import new_webhook_secret
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -145,6 +145,7 @@ class JobService:
         region = self._home_region(spec)
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
+        self._check_notifications(spec)
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
@@ -202,6 +203,7 @@ class JobService:
         spec = spec.model_copy(update={"region": self._home_region(spec)})
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
+        self._check_notifications(spec)
         job = self._store.replace(
             principal.tenant,
             job_id,
@@ -234,6 +236,18 @@ class JobService:
         if region not in self._settings.regions:
             raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
         return region
+
+    def _check_notifications(self, spec: JobSpec) -> None:
+        webhook = spec.notifications.webhook if spec.notifications else None
+        if webhook is None:
+            return
+        problem = url_problem(webhook)
+        try:
+            if problem is not None:
+                raise TargetRefused(problem)
+            check_target_url(webhook, self._policy, resolver=self._resolver)
+        except TargetRefused as exc:
+            raise InvalidInput.field("notifications.webhook", str(exc)) from None
 
     def _check_target(self, tenant: str, spec: JobSpec) -> None:
         if not isinstance(spec.target, HttpTarget):

@@ -20,6 +20,7 @@ from jobsched.execution.executor import Claim
 from jobsched.execution.models import (
     Execution,
     ExecutionStatus,
+    NotificationRecord,
     Outcome,
     SkipReason,
     bounded_error,
@@ -109,6 +110,17 @@ class DynamoExecutionStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def record_notification(
+        self, tenant: str, job_id: str, execution_id: str, record: NotificationRecord
+    ) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(tenant, job_id, execution_id),
+            UpdateExpression="SET notification = :record",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=to_item({":record": record.model_dump(mode="json")}),
+        )
 
     def finish(
         self,
