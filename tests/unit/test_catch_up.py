@@ -38,6 +38,7 @@ def job(
     policy: str = "once",
     window: str = "PT1H",
     timezone: str = "UTC",
+    exclusions: list[Any] | None = None,
     **extra: Any,
 ) -> Job:
     return Job.model_validate(
@@ -51,7 +52,12 @@ def job(
             "created_by": "k",
             "updated_by": "k",
             "status": "active",
-            "schedule": {"expression": expression, "timezone": timezone, "start_at": "2026-11-01T00:00:00Z"},
+            "schedule": {
+                "expression": expression,
+                "timezone": timezone,
+                "start_at": "2026-11-01T00:00:00Z",
+                "exclusions": exclusions or [],
+            },
             "target": {"url": "https://hooks.example.com/a"},
             "fire_token": TOKEN,
             "catch_up": {"policy": policy, "window": window},

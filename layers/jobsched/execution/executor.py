@@ -228,6 +228,10 @@ class Executor:
             return SkipReason.JOB_PAUSED
         if job.version > message.job_version:
             return SkipReason.JOB_CHANGED
+        if message.trigger in (Trigger.SCHEDULE, Trigger.CATCH_UP) and job.schedule.excludes(
+            message.scheduled_time
+        ):
+            return SkipReason.EXCLUDED_DATE
         if message.trigger is Trigger.SCHEDULE and message.attempt == 1:
             missed = missed_fire_reason(job, message.scheduled_time, now)
             if missed is not None:

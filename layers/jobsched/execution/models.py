@@ -35,6 +35,7 @@ class SkipReason(StrEnum):
     CATCH_UP_WINDOW = "catch_up_window"
     CATCH_UP_SKIP = "catch_up_skip"
     CATCH_UP_SUPERSEDED = "catch_up_superseded"
+    EXCLUDED_DATE = "excluded_date"  # the fire fell on a day of schedule.exclusions
 
 
 class NotificationRecord(BaseModel):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from enum import StrEnum
+from itertools import islice
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -20,10 +22,18 @@ from pydantic import (
 from ulid import ULID
 
 from jobsched.scheduling.catch_up import CatchUp
+from jobsched.scheduling.exclusions import (
+    MAX_EXCLUSIONS,
+    ExclusionRange,
+    allowed_fires,
+    excluded_until,
+    parse_exclusions,
+)
 from jobsched.scheduling.expressions import (
     ExpressionError,
     ScheduleKind,
     at_time_utc,
+    fire_times,
     next_fire_times,
     parse_expression,
     parse_timezone,
@@ -31,6 +41,10 @@ from jobsched.scheduling.expressions import (
 from jobsched.targets.guard import url_problem
 
 MAX_TARGET_BODY_BYTES = 64 * 1024
+TEMPLATE_DESCRIPTION = (
+    "fill {{scheduled_time}}, {{execution_id}}, {{attempt}}, {{job_id}} in the payload at each call "
+    "(JSON-escaped)"
+)
 MAX_TAGS = 50
 PREVIEW_COUNT = 5
 
@@ -96,6 +110,17 @@ class Schedule(Strict):
     start_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     end_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     flexible_window_minutes: int = Field(default=0, ge=0, le=1440, description="0 = fire on time")
+    exclusions: list[date | ExclusionRange] = Field(
+        default_factory=list,
+        max_length=MAX_EXCLUSIONS,
+        description='days in `timezone` it does not fire: "YYYY-MM-DD" or {"from": date, "to": date}',
+        examples=[["2026-12-25", {"from": "2026-12-28", "to": "2026-12-31"}]],
+    )
+
+    @field_validator("exclusions", mode="before")
+    @classmethod
+    def _valid_exclusions(cls, value: object) -> object:
+        return parse_exclusions(value)
 
     @field_validator("expression")
     @classmethod
@@ -152,7 +177,22 @@ class Schedule(Strict):
         """A rate() without start_at counts from the job's creation, so its preview needs created_at."""
         return self.start_at is None and parse_expression(self.expression).kind is ScheduleKind.RATE
 
+    def excludes(self, instant: datetime) -> bool:
+        """True if ``instant`` falls on an excluded day (in the schedule's time zone)."""
+        return bool(self.exclusions) and (
+            excluded_until(self.exclusions, instant, parse_timezone(self.timezone)) is not None
+        )
+
     def preview(self, after: datetime, anchor: datetime, count: int = PREVIEW_COUNT) -> list[datetime]:
+        if self.exclusions:
+            expression, zone = parse_expression(self.expression), parse_timezone(self.timezone)
+
+            def restart(since: datetime) -> Iterator[datetime]:
+                return fire_times(
+                    expression, zone, since, anchor=anchor, start_at=self.start_at, end_at=self.end_at
+                )
+
+            return list(islice(allowed_fires(restart(after), restart, self.exclusions, zone), count))
         return next_fire_times(
             parse_expression(self.expression),
             parse_timezone(self.timezone),
@@ -171,6 +211,7 @@ class HttpTarget(Strict):
     headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict, max_length=50)
     body: str | None = Field(default=None, description="sent verbatim; at most 64 KB")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("url")
     @classmethod
@@ -222,6 +263,7 @@ class EventBridgeTarget(Strict):
     detail_type: str = Field(default="Scheduled Job", min_length=1, max_length=128)
     detail: str = Field(default="{}", description="a JSON object, sent as the event's Detail")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("detail")
     @classmethod
@@ -240,6 +282,7 @@ class SqsTarget(Strict):
     body: str = Field(default="{}", min_length=1, description="the message body, sent verbatim")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO queues only")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("body")
     @classmethod
@@ -274,6 +317,7 @@ class LambdaTarget(Strict):
     )
     payload: str = Field(default="{}", description="a JSON object, sent as the invocation's payload")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("payload")
     @classmethod
@@ -292,6 +336,7 @@ class SnsTarget(Strict):
     subject: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\r\n]*$")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO topics only")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("message")
     @classmethod
@@ -310,6 +355,7 @@ class StepFunctionsTarget(Strict):
     )
     input: str = Field(default="{}", description="a JSON object, the execution's input")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("input")
     @classmethod

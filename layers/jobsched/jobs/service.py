@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from jobsched.api.auth import Principal
 from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
 from jobsched.execution.fire import new_fire_token
+from jobsched.execution.templates import template_problems
 from jobsched.jobs.models import (
     HttpTarget,
     Job,
@@ -250,6 +251,8 @@ class JobService:
             raise InvalidInput.field("notifications.webhook", str(exc)) from None
 
     def _check_target(self, tenant: str, spec: JobSpec) -> None:
+        for field, why in template_problems(spec.target):
+            raise InvalidInput.field(field, why)
         if not isinstance(spec.target, HttpTarget):
             try:
                 authorize(

@@ -41,7 +41,8 @@ def missed_in_pause(job: Job, paused_since: datetime, now: datetime) -> list[dat
     ):
         if instant > now:
             break
-        missed.append(instant)
+        if not schedule.excludes(instant):  # a day the job does not fire on was not missed
+            missed.append(instant)
     # Every fire of the pause was missed (none was sent), however recent: `once` runs only the latest.
     return list(missed) if job.catch_up.policy is CatchUpPolicy.ALL else list(missed)[-1:]
 
