@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.fire import FireMessage, Trigger, chained_execution_id
 from jobsched.execution.missed_fires import missed_fire_reason
 from jobsched.execution.models import (
     Execution,
@@ -224,7 +224,11 @@ class Executor:
 
     def _skip_reason(self, message: FireMessage, loaded: LoadedJob, now: datetime) -> SkipReason | None:
         job = loaded.job
-        if message.trigger is Trigger.SCHEDULE and (job.status is JobStatus.PAUSED or not job.enabled):
+        automatic = (
+            Trigger.SCHEDULE,
+            Trigger.CHAIN,
+        )  # a paused job is not run by these; run-now still runs it
+        if message.trigger in automatic and (job.status is JobStatus.PAUSED or not job.enabled):
             return SkipReason.JOB_PAUSED
         if job.version > message.job_version:
             return SkipReason.JOB_CHANGED
@@ -253,6 +257,8 @@ class Executor:
         )
         outcome = self._invoker.invoke(loaded.job, loaded.webhook_secret, delivery)
         if outcome.succeeded:
+            # Before the record: a redelivery after a crash here queues the same (deduplicated) ids again.
+            self._start_chain(claim, loaded.job)
             self._finish(claim, loaded, status=ExecutionStatus.SUCCEEDED, outcome=outcome)
             return Result.SUCCEEDED
         if claim.attempt < claim.max_attempts:
@@ -261,6 +267,24 @@ class Executor:
         self._finish(claim, loaded, status=ExecutionStatus.FAILED, outcome=outcome)
         self._on_final_failure(claim.tenant, loaded.job.job_id)
         return Result.FAILED
+
+    def _start_chain(self, claim: Claim, job: Job) -> None:
+        """Queue a run of each job in the successful job's on_success (one that is gone is passed over)."""
+        for child_id in job.on_success:
+            child = self._jobs.load(claim.tenant, child_id)
+            if child is None or child.job.fire_token is None:
+                continue
+            message = FireMessage(
+                tenant=claim.tenant,
+                job_id=child_id,
+                job_version=child.job.version,
+                scheduled_time=claim.message.scheduled_time,  # the parent's: a redelivery makes the same
+                trigger=Trigger.CHAIN,
+                execution_id=chained_execution_id(claim.message, claim.execution_id, child_id),
+                parent_execution_id=claim.execution_id,
+                fire_token=child.job.fire_token,
+            )
+            self._queue.send(message, 0)
 
     def _schedule_retry(self, claim: Claim, job: Job, outcome: Outcome) -> None:
         now = self._now()

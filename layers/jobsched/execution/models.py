@@ -72,6 +72,9 @@ class Execution(BaseModel):
     next_attempt_at: datetime | None = None
     retry_of: str | None = Field(default=None, description="the execution a retry repeats")
     notification: NotificationRecord | None = Field(default=None, description="the notice it sent, if any")
+    parent_execution_id: str | None = Field(
+        default=None, description="a chained run: the run that started it"
+    )
 
     def summary(self) -> LastExecution:
         return LastExecution(

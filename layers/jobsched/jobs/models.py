@@ -46,6 +46,8 @@ TEMPLATE_DESCRIPTION = (
     "(JSON-escaped)"
 )
 MAX_TAGS = 50
+MAX_CHAINED_JOBS = 10
+ChainedJobId = Annotated[str, Field(pattern=r"^job_[0-9a-z]{26}$", description="a job id (job_<ulid>)")]
 PREVIEW_COUNT = 5
 
 TagKey = Annotated[str, Field(min_length=1, max_length=128)]
@@ -459,6 +461,18 @@ class JobSpec(Strict):
     overlap_policy: OverlapPolicy = OverlapPolicy.ALLOW
     catch_up: CatchUp = Field(default_factory=CatchUp, description="what becomes of fires the job missed")
     notifications: Notifications | None = Field(default=None, description="failure and recovery notices")
+    on_success: list[ChainedJobId] = Field(
+        default_factory=list,
+        max_length=MAX_CHAINED_JOBS,
+        description="jobs of this tenant to run after each successful run of this one (no cycles)",
+    )
+
+    @field_validator("on_success")
+    @classmethod
+    def _unique_chain(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("job ids must be unique")
+        return value
 
 
 class LastExecution(BaseModel):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from jobsched.api.auth import Principal
-from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
+from jobsched.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed
 from jobsched.execution.fire import new_fire_token
 from jobsched.execution.templates import template_problems
 from jobsched.jobs.models import (
@@ -39,6 +39,7 @@ from jobsched.targets.webhook import new_webhook_secret
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_VERSION_DIGITS = 18
+MAX_CHAIN_WALK = 1000  # jobs read to look for a cycle through on_success
 Clock = Callable[[], datetime]
 
 
@@ -147,6 +148,7 @@ class JobService:
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
         self._check_notifications(spec)
+        self._check_chain(principal.tenant, None, spec)
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
@@ -205,6 +207,7 @@ class JobService:
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
         self._check_notifications(spec)
+        self._check_chain(principal.tenant, job_id, spec)
         job = self._store.replace(
             principal.tenant,
             job_id,
@@ -237,6 +240,35 @@ class JobService:
         if region not in self._settings.regions:
             raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
         return region
+
+    def _check_chain(self, tenant: str, job_id: str | None, spec: JobSpec) -> None:
+        """Each job of on_success exists (this tenant's), and none leads back to ``job_id`` (a cycle).
+
+        A job being created cannot be in a cycle: nothing names it yet. The walk reads each job reachable
+        from the chain once, at most MAX_CHAIN_WALK of them."""
+        for index, child in enumerate(spec.on_success):
+            if child == job_id:
+                raise InvalidInput.field(f"on_success.{index}", "a job cannot chain to itself")
+            try:
+                self._store.get(tenant, child)
+            except NotFound:
+                raise InvalidInput.field(f"on_success.{index}", f"no job {child}") from None
+        if job_id is None:
+            return
+        seen: set[str] = set()
+        pending = list(spec.on_success)
+        while pending and len(seen) < MAX_CHAIN_WALK:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            try:
+                following = self._store.get(tenant, current).on_success
+            except NotFound:
+                continue
+            if job_id in following:
+                raise InvalidInput.field("on_success", f"would make a cycle: {current} runs {job_id} again")
+            pending.extend(following)
 
     def _check_notifications(self, spec: JobSpec) -> None:
         webhook = spec.notifications.webhook if spec.notifications else None

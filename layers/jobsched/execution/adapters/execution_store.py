@@ -93,6 +93,9 @@ class DynamoExecutionStore:
         if message.retry_of:
             sets.append("retry_of = :retry_of")
             values[":retry_of"] = message.retry_of
+        if message.parent_execution_id:
+            sets.append("parent_execution_id = :parent")
+            values[":parent"] = message.parent_execution_id
         # New; or a later attempt than the record's; or the same attempt whose claimer died (lease over).
         condition = (
             "attribute_not_exists(pk) OR (#status = :running AND (attempts < :k OR "
