@@ -268,13 +268,16 @@ def test_a_backfill_range_that_cannot_be_is_a_422_on_to(start: datetime, end: da
     assert why in caught.value.details[0]["message"]
 
 
-def test_a_range_at_the_calendars_ends_is_answered_not_crashed() -> None:
-    assert backfill_times(job("at(2026-11-30T10:00:00)"), datetime.min.replace(tzinfo=UTC), NOW, NOW) == [
-        datetime(2026, 11, 30, 10, tzinfo=UTC)
-    ]
+def test_a_range_before_1970_or_outside_the_calendar_is_a_422_on_from() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        backfill_times(job("cron(0 12 ? * MON-FRI *)"), datetime.min.replace(tzinfo=UTC), NOW, NOW)
+    assert caught.value.details[0] == {"field": "from", "message": "must be 1970-01-01 or later"}
     with pytest.raises(InvalidInput) as caught:
         backfill_times(job(timezone="Asia/Tokyo"), datetime(1, 1, 1), NOW, NOW)
     assert caught.value.details[0]["field"] == "from"
+    assert backfill_times(job("at(2026-11-30T10:00:00)"), datetime(1970, 1, 1, tzinfo=UTC), NOW, NOW) == [
+        datetime(2026, 11, 30, 10, tzinfo=UTC)
+    ]
 
 
 def test_exactly_a_thousand_fires_is_allowed() -> None:

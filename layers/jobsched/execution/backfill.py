@@ -19,6 +19,8 @@ from jobsched.jobs.models import Job
 from jobsched.scheduling.expressions import parse_timezone
 
 MAX_BACKFILL_FIRES = 1000
+# Cron schedules are computed from the Unix epoch on (aws-croniter): nothing earlier can be replayed.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @runtime_checkable
@@ -31,12 +33,14 @@ def backfill_times(job: Job, start: datetime, end: datetime, now: datetime) -> l
     ``from`` or ``to`` for a range that is empty, reaches into the future or holds over 1,000 fires."""
     zone = parse_timezone(job.schedule.timezone)
     start, end = _utc(start, zone, "from"), _utc(end, zone, "to")
+    if start < EARLIEST:
+        raise InvalidInput.field("from", "must be 1970-01-01 or later")
     if end < start:
         raise InvalidInput.field("to", "must not be before from")
     if end > now:
         raise InvalidInput.field("to", "must not be in the future: a backfill only queues past fires")
-    # `from` is included: look from just before it (year 1 has nothing before it, nor fires at its start).
-    after = start - timedelta(microseconds=1) if start > datetime.min.replace(tzinfo=UTC) else start
+    # `from` is included: look from just before it.
+    after = start - timedelta(microseconds=1)
     fires = job.schedule.preview(after=after, anchor=job.created_at, count=MAX_BACKFILL_FIRES + 1)
     fires = [fire for fire in fires if fire <= end]
     if len(fires) > MAX_BACKFILL_FIRES:
