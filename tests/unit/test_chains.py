@@ -1,0 +1,162 @@
+"""Chains: on_success validation (exists, same tenant, no cycles) and the executor's chained runs (fakes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from jobsched.api.auth import Principal
+from jobsched.config import Role, Tier
+from jobsched.errors import InvalidInput, NotFound
+from jobsched.execution.executor import Executor, LoadedJob, Result
+from jobsched.execution.fire import FireMessage, Trigger, new_fire_token
+from jobsched.jobs.models import Job, JobSpec, LastExecution
+from jobsched.jobs.service import JobService
+from jobsched.settings import Settings
+from tests.unit.test_catch_up import FakeQueue, FakeStore, FakeTarget
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+A, B, C = (f"job_{letter * 26}" for letter in "abc")
+OPERATOR = Principal("acme", Role.OPERATOR, Tier.BASIC, "k")
+
+
+def job(job_id: str, on_success: list[str], **extra: Any) -> Job:
+    return Job.model_validate(
+        {
+            "job_id": job_id,
+            "name": job_id,
+            "region": "us-east-1",
+            "version": 2,
+            "created_at": NOW - timedelta(days=1),
+            "updated_at": NOW - timedelta(days=1),
+            "created_by": "k",
+            "updated_by": "k",
+            "status": "active",
+            "schedule": {"expression": "rate(1 day)"},
+            "target": {"url": "https://hooks.example.com/a"},
+            "fire_token": new_fire_token(),
+            "on_success": on_success,
+            **extra,
+        }
+    )
+
+
+class Jobs:
+    """The job store (get) and the executor's job reader (load) over one dict of acme's jobs."""
+
+    def __init__(self, *jobs: Job) -> None:
+        self.jobs = {j.job_id: j for j in jobs}
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        if tenant != "acme" or job_id not in self.jobs:
+            raise NotFound(f"job {job_id} not found")
+        return self.jobs[job_id]
+
+    def load(self, tenant: str, job_id: str) -> LoadedJob | None:
+        found = self.jobs.get(job_id) if tenant == "acme" else None
+        return LoadedJob(job=found, webhook_secret=None) if found else None
+
+    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None:
+        pass
+
+    def replace(self, tenant: str, job_id: str, spec: JobSpec, **kw: Any) -> Job:
+        return self.jobs[job_id]
+
+
+def spec(on_success: list[str]) -> JobSpec:
+    return JobSpec.model_validate(
+        {
+            "name": "n",
+            "schedule": {"expression": "rate(1 day)"},
+            "target": {"url": "https://hooks.example.com/a"},
+            "on_success": on_success,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("chain", "why"),
+    [
+        ([A, A], "unique"),
+        (["job_x"], "pattern"),
+        ([f"job_{i:026d}" for i in range(11)], "at most 10"),
+    ],
+)
+def test_an_invalid_chain_is_refused_naming_the_field(chain: list[str], why: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        spec(chain)
+    assert caught.value.errors()[0]["loc"][0] == "on_success"
+    assert why in str(caught.value)
+
+
+def service(store: Jobs) -> JobService:
+    return JobService(
+        store, Settings(region="us-east-1"), clock=lambda: NOW, resolver=lambda h, p: ["93.184.215.14"]
+    )  # type: ignore[arg-type]
+
+
+def test_a_chain_must_name_existing_jobs_and_not_itself() -> None:
+    store = Jobs(job(A, []), job(B, []))
+    with pytest.raises(InvalidInput) as caught:
+        service(store).replace(OPERATOR, A, spec([B, C]), None)
+    assert caught.value.details[0]["field"] == "on_success.1"
+    with pytest.raises(InvalidInput) as caught:
+        service(store).replace(OPERATOR, A, spec([A]), None)
+    assert caught.value.details[0]["field"] == "on_success.0"
+    service(store).replace(OPERATOR, A, spec([B]), None)  # fine
+
+
+def test_a_chain_that_leads_back_is_a_cycle() -> None:
+    store = Jobs(job(A, []), job(B, [C]), job(C, [A]))
+    with pytest.raises(InvalidInput) as caught:
+        service(store).replace(OPERATOR, A, spec([B]), None)
+    assert caught.value.details[0]["field"] == "on_success"
+    assert "cycle" in caught.value.details[0]["message"]
+
+
+def run(store: Jobs, job_id: str, **extra: Any) -> tuple[Result, FakeQueue]:
+    queue = FakeQueue()
+    executor = Executor(
+        store=FakeStore(),
+        jobs=store,
+        queue=queue,
+        invoker=FakeTarget(),
+        lease=timedelta(minutes=15),
+        clock=lambda: NOW,
+    )
+    parent = store.jobs[job_id]
+    fields: dict[str, Any] = {"trigger": Trigger.MANUAL, **extra}
+    message = FireMessage(
+        tenant="acme",
+        job_id=job_id,
+        job_version=2,
+        scheduled_time=NOW,
+        execution_id="exe_parent",
+        fire_token=parent.fire_token,
+        **fields,
+    )
+    return executor.process(message), queue
+
+
+def test_a_success_queues_each_chained_job_once_with_its_parent() -> None:
+    store = Jobs(job(A, [B, C]), job(B, []), job(C, []))
+    result, queue = run(store, A)
+    assert result is Result.SUCCEEDED
+    assert [(m.job_id, m.trigger, m.parent_execution_id, m.fire_token) for m in queue.sent] == [
+        (B, Trigger.CHAIN, "exe_parent", store.jobs[B].fire_token),
+        (C, Trigger.CHAIN, "exe_parent", store.jobs[C].fire_token),
+    ]
+    _, again = run(store, A)  # the same parent execution processed again: the same ids
+    assert [m.execution_id for m in again.sent] == [m.execution_id for m in queue.sent]
+    assert len({m.execution_id for m in queue.sent}) == 2
+
+
+def test_a_chained_job_that_is_gone_is_passed_over_and_a_paused_one_is_skipped() -> None:
+    store = Jobs(job(A, [B, C]), job(C, [], enabled=False, status="paused"))
+    _, queue = run(store, A)
+    assert [m.job_id for m in queue.sent] == [C]
+    result, _ = run(store, C, trigger=Trigger.CHAIN)
+    assert result is Result.SKIPPED
