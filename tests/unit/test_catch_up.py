@@ -18,6 +18,7 @@ from jobsched.execution.missed_fires import missed_fire_reason
 from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
 from jobsched.execution.service import ExecutionService
 from jobsched.jobs.models import Job, JobSpec, LastExecution
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.catch_up import CatchUp, CatchUpVerdict, fires_to_run, verdict
 from jobsched.scheduling.control import ScheduleControl
 from jobsched.scheduling.pause_catch_up import missed_in_pause
@@ -145,13 +146,13 @@ class FakeJobs:
     def __init__(self, found: Job) -> None:
         self.job = found
 
-    def load(self, tenant: str, job_id: str) -> LoadedJob | None:
+    def load(self, job: JobKey) -> LoadedJob | None:
         return LoadedJob(job=self.job, webhook_secret="whsec_x")
 
-    def get(self, tenant: str, job_id: str) -> Job:
+    def get(self, key: JobKey) -> Job:
         return self.job
 
-    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None:
+    def record_last_execution(self, job: JobKey, summary: LastExecution) -> None:
         pass
 
 
@@ -162,9 +163,7 @@ class FakeStore:
     def claim(self, claim: Claim) -> bool:
         return True
 
-    def finish(
-        self, tenant: str, job_id: str, execution_id: str, attempt: int, **kw: Any
-    ) -> Execution | None:
+    def finish(self, job: JobKey, execution_id: str, attempt: int, **kw: Any) -> Execution | None:
         self.finished.append((execution_id, kw["status"], kw["skip_reason"]))
         return None
 
@@ -327,10 +326,10 @@ class FakeControlStore:
     def __init__(self, found: Job) -> None:
         self.job = found
 
-    def current(self, tenant: str, job_id: str) -> Job | None:
+    def current(self, job: JobKey) -> Job | None:
         return self.job
 
-    def set_enabled(self, tenant: str, job_id: str, **kw: Any) -> Job | None:
+    def set_enabled(self, key: JobKey, **kw: Any) -> Job | None:
         self.job = self.job.model_copy(
             update={"enabled": kw["enabled"], "status": "active", "version": self.job.version + 1}
         )

@@ -15,6 +15,7 @@ from jobsched.execution.executor import Executor, LoadedJob, Result
 from jobsched.execution.fire import FireMessage, Trigger, new_fire_token
 from jobsched.jobs.models import Job, JobSpec, LastExecution
 from jobsched.jobs.service import JobService
+from jobsched.keyscheme import JobKey
 from jobsched.settings import Settings
 from tests.unit.test_catch_up import FakeQueue, FakeStore, FakeTarget
 
@@ -50,20 +51,20 @@ class Jobs:
     def __init__(self, *jobs: Job) -> None:
         self.jobs = {j.job_id: j for j in jobs}
 
-    def get(self, tenant: str, job_id: str) -> Job:
-        if tenant != "acme" or job_id not in self.jobs:
-            raise NotFound(f"job {job_id} not found")
-        return self.jobs[job_id]
+    def get(self, key: JobKey) -> Job:
+        if key.tenant != "acme" or key.job_id not in self.jobs:
+            raise NotFound(f"job {key.job_id} not found")
+        return self.jobs[key.job_id]
 
-    def load(self, tenant: str, job_id: str) -> LoadedJob | None:
-        found = self.jobs.get(job_id) if tenant == "acme" else None
+    def load(self, job: JobKey) -> LoadedJob | None:
+        found = self.jobs.get(job.job_id) if job.tenant == "acme" else None
         return LoadedJob(job=found, webhook_secret=None) if found else None
 
-    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None:
+    def record_last_execution(self, job: JobKey, summary: LastExecution) -> None:
         pass
 
-    def replace(self, tenant: str, job_id: str, spec: JobSpec, **kw: Any) -> Job:
-        return self.jobs[job_id]
+    def replace(self, key: JobKey, spec: JobSpec, **kw: Any) -> Job:
+        return self.jobs[key.job_id]
 
 
 def spec(on_success: list[str]) -> JobSpec:

@@ -14,6 +14,7 @@ from jobsched.execution.fire import FireMessage, Trigger, new_fire_token
 from jobsched.execution.models import Execution, ExecutionStatus, NotificationRecord, Outcome
 from jobsched.execution.notifications import Notice, Notifier
 from jobsched.jobs.models import Job, JobSpec, LastExecution, NotificationEvent
+from jobsched.keyscheme import JobKey
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TOKEN = new_fire_token()
@@ -81,7 +82,7 @@ class FakeHealth:
     def __init__(self) -> None:
         self.state: str | None = None
 
-    def mark(self, tenant: str, job_id: str, *, failing: bool) -> bool:
+    def mark(self, job: JobKey, *, failing: bool) -> bool:
         if failing and self.state != "failing":
             self.state = "failing"
             return True
@@ -109,9 +110,7 @@ class FakeLog:
     def __init__(self) -> None:
         self.records: list[tuple[str, NotificationRecord]] = []
 
-    def record_notification(
-        self, tenant: str, job_id: str, execution_id: str, record: NotificationRecord
-    ) -> None:
+    def record_notification(self, job: JobKey, execution_id: str, record: NotificationRecord) -> None:
         self.records.append((execution_id, record))
 
 
@@ -136,10 +135,10 @@ class World:
         )
 
     # JobReader
-    def load(self, tenant: str, job_id: str) -> LoadedJob | None:
+    def load(self, job: JobKey) -> LoadedJob | None:
         return LoadedJob(job=self.job, webhook_secret="whsec_" + "A" * 44)
 
-    def record_last_execution(self, tenant: str, job_id: str, summary: LastExecution) -> None:
+    def record_last_execution(self, job: JobKey, summary: LastExecution) -> None:
         pass
 
     # ExecutionStore
@@ -147,13 +146,11 @@ class World:
         self.attempts[claim.execution_id] = claim.attempt
         return True
 
-    def finish(
-        self, tenant: str, job_id: str, execution_id: str, attempt: int, **kw: Any
-    ) -> Execution | None:
+    def finish(self, job: JobKey, execution_id: str, attempt: int, **kw: Any) -> Execution | None:
         outcome = kw["outcome"]
         return Execution(
             execution_id=execution_id,
-            job_id=job_id,
+            job_id=job.job_id,
             trigger=Trigger.MANUAL,
             job_version=1,
             scheduled_at=NOW,

@@ -94,8 +94,11 @@ def test_creating_a_job_with_an_unknown_placeholder_is_a_422_on_the_field() -> N
     from jobsched.errors import InvalidInput
     from jobsched.jobs.service import JobService
     from jobsched.settings import Settings
+    from tests.support.fakes import InMemoryJobs
 
-    service = JobService(store=None, settings=Settings(region="us-east-1"))  # type: ignore[arg-type]
+    service = JobService(
+        InMemoryJobs(), Settings(region="us-east-1"), resolver=lambda host, port: ["93.184.215.14"]
+    )
     body = {"url": "https://h.example.com", "body": '{"a": "{{job}}"}', "template": True}
     with pytest.raises(InvalidInput) as caught:
         service.create(Principal("acme", Role.OPERATOR, Tier.BASIC, "k"), spec(body))
