@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +13,11 @@ from jobsched.api.auth import Principal
 from jobsched.config import Role, Tier
 from jobsched.errors import Conflict, InvalidInput
 from jobsched.execution.backfill import MAX_BACKFILL_FIRES, backfill_times, send_all
-from jobsched.execution.executor import Claim, Delivery, Executor, LoadedJob, Result
+from jobsched.execution.executor import Executor, Result
 from jobsched.execution.fire import FireMessage, Trigger, execution_id_for, new_fire_token
 from jobsched.execution.missed_fires import missed_fire_reason
 from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
+from jobsched.execution.ports import Claim, Delivery, LoadedJob
 from jobsched.execution.service import ExecutionService
 from jobsched.jobs.models import Job, JobSpec, LastExecution
 from jobsched.keyscheme import JobKey
@@ -24,6 +26,7 @@ from jobsched.scheduling.control import ScheduleControl
 from jobsched.scheduling.pause_catch_up import missed_in_pause
 from jobsched.scheduling.sync import max_event_age, render_schedule
 from jobsched_local.schedule_clock import due_fires
+from tests.support.fakes import InMemoryExecutions
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TOKEN = new_fire_token()
@@ -287,7 +290,7 @@ def test_exactly_a_thousand_fires_is_allowed() -> None:
 
 def test_backfill_queues_each_fire_with_its_scheduled_execution_id_in_batches() -> None:
     queue = FakeBatchQueue()
-    service = ExecutionService(FakeJobs(job()), history=None, queue=queue, clock=lambda: NOW)  # type: ignore[arg-type]
+    service = ExecutionService(FakeJobs(job()), history=InMemoryExecutions(), queue=queue, clock=lambda: NOW)
     done = service.backfill(OPERATOR, "job_a", NOW - timedelta(minutes=30), NOW - timedelta(minutes=10))
     assert done.scheduled_times == [NOW - timedelta(minutes=m) for m in (30, 20, 10)]
     assert queue.batches == [3]
@@ -296,8 +299,8 @@ def test_backfill_queues_each_fire_with_its_scheduled_execution_id_in_batches() 
     ]
     with pytest.raises(Conflict):
         legacy = ExecutionService(
-            FakeJobs(job(fire_token=None)), history=None, queue=queue, clock=lambda: NOW
-        )  # type: ignore[arg-type]
+            FakeJobs(job(fire_token=None)), history=InMemoryExecutions(), queue=queue, clock=lambda: NOW
+        )
         legacy.backfill(OPERATOR, "job_a", NOW - timedelta(minutes=30), NOW)
 
 
@@ -329,11 +332,24 @@ class FakeControlStore:
     def current(self, job: JobKey) -> Job | None:
         return self.job
 
-    def set_enabled(self, key: JobKey, **kw: Any) -> Job | None:
+    def set_enabled(
+        self,
+        key: JobKey,
+        *,
+        enabled: bool,
+        note: str | None,
+        version: int,
+        at: datetime,
+        by: str,
+        next_runs: list[datetime] | None = None,
+    ) -> Job | None:
         self.job = self.job.model_copy(
-            update={"enabled": kw["enabled"], "status": "active", "version": self.job.version + 1}
+            update={"enabled": enabled, "status": "active", "version": self.job.version + 1}
         )
         return self.job
+
+    def tenant_jobs(self, tenant: str) -> Iterator[Job]:
+        yield self.job
 
 
 def test_resuming_queues_the_missed_fires_with_the_new_version_and_an_idempotent_resume_queues_nothing() -> (

@@ -10,13 +10,14 @@ from pydantic import ValidationError
 
 from jobsched.api.auth import Principal
 from jobsched.config import Role, Tier
-from jobsched.errors import InvalidInput, NotFound
-from jobsched.execution.executor import Executor, LoadedJob, Result
+from jobsched.errors import InvalidInput
+from jobsched.execution.executor import Executor, Result
 from jobsched.execution.fire import FireMessage, Trigger, new_fire_token
-from jobsched.jobs.models import Job, JobSpec, LastExecution
+from jobsched.jobs.models import Job, JobSpec
 from jobsched.jobs.service import JobService
 from jobsched.keyscheme import JobKey
 from jobsched.settings import Settings
+from tests.support.fakes import InMemoryJobs
 from tests.unit.test_catch_up import FakeQueue, FakeStore, FakeTarget
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -45,26 +46,16 @@ def job(job_id: str, on_success: list[str], **extra: Any) -> Job:
     )
 
 
-class Jobs:
-    """The job store (get) and the executor's job reader (load) over one dict of acme's jobs."""
+def jobs(*found: Job) -> InMemoryJobs:
+    """The jobs table holding acme's ``found`` jobs: the job store and the executor's job reader."""
+    store = InMemoryJobs()
+    for each in found:
+        store.jobs[JobKey("acme", each.job_id)] = each
+    return store
 
-    def __init__(self, *jobs: Job) -> None:
-        self.jobs = {j.job_id: j for j in jobs}
 
-    def get(self, key: JobKey) -> Job:
-        if key.tenant != "acme" or key.job_id not in self.jobs:
-            raise NotFound(f"job {key.job_id} not found")
-        return self.jobs[key.job_id]
-
-    def load(self, job: JobKey) -> LoadedJob | None:
-        found = self.jobs.get(job.job_id) if job.tenant == "acme" else None
-        return LoadedJob(job=found, webhook_secret=None) if found else None
-
-    def record_last_execution(self, job: JobKey, summary: LastExecution) -> None:
-        pass
-
-    def replace(self, key: JobKey, spec: JobSpec, **kw: Any) -> Job:
-        return self.jobs[key.job_id]
+def acme(job_id: str) -> JobKey:
+    return JobKey("acme", job_id)
 
 
 def spec(on_success: list[str]) -> JobSpec:
@@ -93,14 +84,14 @@ def test_an_invalid_chain_is_refused_naming_the_field(chain: list[str], why: str
     assert why in str(caught.value)
 
 
-def service(store: Jobs) -> JobService:
+def service(store: InMemoryJobs) -> JobService:
     return JobService(
         store, Settings(region="us-east-1"), clock=lambda: NOW, resolver=lambda h, p: ["93.184.215.14"]
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_a_chain_must_name_existing_jobs_and_not_itself() -> None:
-    store = Jobs(job(A, []), job(B, []))
+    store = jobs(job(A, []), job(B, []))
     with pytest.raises(InvalidInput) as caught:
         service(store).replace(OPERATOR, A, spec([B, C]), None)
     assert caught.value.details[0]["field"] == "on_success.1"
@@ -111,14 +102,14 @@ def test_a_chain_must_name_existing_jobs_and_not_itself() -> None:
 
 
 def test_a_chain_that_leads_back_is_a_cycle() -> None:
-    store = Jobs(job(A, []), job(B, [C]), job(C, [A]))
+    store = jobs(job(A, []), job(B, [C]), job(C, [A]))
     with pytest.raises(InvalidInput) as caught:
         service(store).replace(OPERATOR, A, spec([B]), None)
     assert caught.value.details[0]["field"] == "on_success"
     assert "cycle" in caught.value.details[0]["message"]
 
 
-def run(store: Jobs, job_id: str, **extra: Any) -> tuple[Result, FakeQueue]:
+def run(store: InMemoryJobs, job_id: str, **extra: Any) -> tuple[Result, FakeQueue]:
     queue = FakeQueue()
     executor = Executor(
         store=FakeStore(),
@@ -128,7 +119,7 @@ def run(store: Jobs, job_id: str, **extra: Any) -> tuple[Result, FakeQueue]:
         lease=timedelta(minutes=15),
         clock=lambda: NOW,
     )
-    parent = store.jobs[job_id]
+    parent = store.get(acme(job_id))
     fields: dict[str, Any] = {"trigger": Trigger.MANUAL, **extra}
     message = FireMessage(
         tenant="acme",
@@ -143,12 +134,12 @@ def run(store: Jobs, job_id: str, **extra: Any) -> tuple[Result, FakeQueue]:
 
 
 def test_a_success_queues_each_chained_job_once_with_its_parent() -> None:
-    store = Jobs(job(A, [B, C]), job(B, []), job(C, []))
+    store = jobs(job(A, [B, C]), job(B, []), job(C, []))
     result, queue = run(store, A)
     assert result is Result.SUCCEEDED
     assert [(m.job_id, m.trigger, m.parent_execution_id, m.fire_token) for m in queue.sent] == [
-        (B, Trigger.CHAIN, "exe_parent", store.jobs[B].fire_token),
-        (C, Trigger.CHAIN, "exe_parent", store.jobs[C].fire_token),
+        (B, Trigger.CHAIN, "exe_parent", store.get(acme(B)).fire_token),
+        (C, Trigger.CHAIN, "exe_parent", store.get(acme(C)).fire_token),
     ]
     _, again = run(store, A)  # the same parent execution processed again: the same ids
     assert [m.execution_id for m in again.sent] == [m.execution_id for m in queue.sent]
@@ -156,7 +147,7 @@ def test_a_success_queues_each_chained_job_once_with_its_parent() -> None:
 
 
 def test_a_chained_job_that_is_gone_is_passed_over_and_a_paused_one_is_skipped() -> None:
-    store = Jobs(job(A, [B, C]), job(C, [], enabled=False, status="paused"))
+    store = jobs(job(A, [B, C]), job(C, [], enabled=False, status="paused"))
     _, queue = run(store, A)
     assert [m.job_id for m in queue.sent] == [C]
     result, _ = run(store, C, trigger=Trigger.CHAIN)

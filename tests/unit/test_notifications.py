@@ -9,10 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from jobsched.execution.adapters.notification_channels import NotificationSender
-from jobsched.execution.executor import Claim, Delivery, Executor, LoadedJob, Result
+from jobsched.execution.executor import Executor, Result
 from jobsched.execution.fire import FireMessage, Trigger, new_fire_token
 from jobsched.execution.models import Execution, ExecutionStatus, NotificationRecord, Outcome
 from jobsched.execution.notifications import Notice, Notifier
+from jobsched.execution.ports import Claim, Delivery, LoadedJob
 from jobsched.jobs.models import Job, JobSpec, LastExecution, NotificationEvent
 from jobsched.keyscheme import JobKey
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from jobsched.execution.executor import Delivery
 from jobsched.execution.fire import Trigger
+from jobsched.execution.ports import Delivery
 from jobsched.execution.templates import render, rendered_target, template_problems
 from jobsched.jobs.models import EventBridgeTarget, HttpTarget, JobSpec, SqsTarget
 
