@@ -8,7 +8,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from jobsched.api.execution_models import ExecutionList, ExecutionQueued, RetryRequest
+from jobsched.api.execution_models import (
+    BackfillQueued,
+    BackfillRequest,
+    ExecutionList,
+    ExecutionQueued,
+    RetryRequest,
+)
 from jobsched.api.http_api import (
     JSON_CONTENT_TYPE,
     create_resolver,
@@ -119,6 +125,22 @@ def retry_execution(job_id: str, request: Annotated[RetryRequest, Body()]) -> Re
 )
 def run_job(job_id: str, _body: Annotated[NoFields | None, Body()] = None) -> Response[ExecutionQueued]:
     return _accepted(EXECUTIONS.run_now(principal_of(app), job_id))
+
+
+@app.post(
+    "/api/v1/jobs/<job_id>/backfill",
+    summary="Queue every fire the schedule would have made in a past range",
+    description="Each fire keeps the execution id of its (job, scheduled time) and runs at most once: a "
+    "time that already has an execution is not run again, so repeating a backfill adds nothing. At most "
+    "1,000 fires a call (more: 422 on `to`). The executions show trigger `backfill`.",
+    responses=responses(202, "The fires are queued", BackfillQueued, 400, 403, 404, 409, 415, 422),
+)
+def backfill_job(job_id: str, request: Annotated[BackfillRequest, Body()]) -> Response[dict[str, Any]]:
+    done = EXECUTIONS.backfill(principal_of(app), job_id, request.start, request.end)
+    body = BackfillQueued(
+        job_id=done.job_id, fires=len(done.scheduled_times), scheduled_times=done.scheduled_times
+    )
+    return Response(status_code=202, content_type=JSON_CONTENT_TYPE, body=body.model_dump(mode="json"))
 
 
 @instrument_api

@@ -28,9 +28,11 @@ from jobsched.execution.adapters.execution_store import DynamoExecutionStore
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.adapters.heartbeats import DynamoHeartbeats
 from jobsched.execution.adapters.job_reader import DynamoJobReader
+from jobsched.execution.adapters.notification_channels import NotificationSender, notification_topic_arn
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage
 from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV, HeartbeatReceiver
+from jobsched.execution.notifications import Notifier
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
 from jobsched.targets.adapters.invokers import AwsTargetInvoker, HttpInvoker, TargetDispatcher
@@ -44,15 +46,23 @@ from jobsched.telemetry import (
 
 SETTINGS = load_settings()
 
+STORE = DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table)
+JOBS = DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table)
+HTTP = HttpInvoker(SETTINGS.target_policy())
+TOPIC = (
+    notification_topic_arn(SETTINGS.region, SETTINGS.service_account_id)
+    if SETTINGS.service_account_id
+    else None
+)
 EXECUTOR = Executor(
-    store=DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table),
-    jobs=DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table),
+    store=STORE,
+    jobs=JOBS,
     # Only a failed attempt re-queues: a cold start that succeeds never makes this client.
     queue=SqsFireQueue(
         deferred_client("sqs"), os.environ.get("EXECUTION_QUEUE_NAME", config.EXECUTION_QUEUE)
     ),
     invoker=TargetDispatcher(
-        HttpInvoker(SETTINGS.target_policy()),
+        HTTP,
         AwsTargetInvoker(
             client,
             access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
@@ -72,6 +82,8 @@ EXECUTOR = Executor(
         DynamoHeartbeats(client("dynamodb"), SETTINGS.jobs_table),
         on_received=lambda heartbeat: record_heartbeat(),
     ),
+    # Failure and recovery notices: only jobs that ask for them make the SNS client.
+    notifier=Notifier(JOBS, NotificationSender(HTTP, deferred_client("sns"), TOPIC), STORE),
 )
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 

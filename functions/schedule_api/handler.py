@@ -9,7 +9,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from jobsched.api.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
 from jobsched.api.models import NoFields, responses
-from jobsched.aws.clients import client
+from jobsched.aws.clients import client, deferred_client
+from jobsched.config import EXECUTION_QUEUE
+from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.jobs.models import JobView
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.scheduling.control import PauseRequest, ScheduleControl, ScheduleStatus
@@ -17,7 +19,11 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
-CONTROL = ScheduleControl(DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table), SETTINGS.region)
+CONTROL = ScheduleControl(
+    DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table),
+    SETTINGS.region,
+    catch_up_queue=SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # fires a pause missed
+)
 app = create_resolver()
 
 SCHEDULE_PATH = "/api/v1/schedule"

@@ -16,6 +16,7 @@ from aws_cdk import Acknowledgment, Duration, Stack, Token, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
@@ -101,6 +102,15 @@ class Execution(Construct):
         grant_partitions(self.executor, jobs_table, ("BatchGetItem",), ACCESS_PARTITIONS)
         grant_partitions(self.executor, executions_table, ("UpdateItem", "Query"), TENANT_PARTITIONS)
         self._grant_targets(self.executor.role, targets)
+        # Failure and recovery e-mails (jobsched.execution.notifications): subscriptions filter on `email`.
+        self.notification_topic = sns.Topic(
+            self,
+            "NotificationTopic",
+            topic_name=config.NOTIFICATION_TOPIC,
+            display_name="jobsched job notifications",
+            enforce_ssl=True,
+        )
+        self.notification_topic.grant_publish(self.executor)
 
         self.api_function = functions.create(
             "ExecutionsApiFunction",
@@ -149,8 +159,9 @@ class Execution(Construct):
         own = {
             kind.action: self._own(kind, kind.own.format(prefix=config.SERVICE), region="*")
             for kind in TARGET_ACTIONS
-            if kind.action != "sqs:SendMessage"
+            if kind.action not in ("sqs:SendMessage", "sns:Publish")
         }
+        sns_kind = next(kind for kind in TARGET_ACTIONS if kind.action == "sns:Publish")
         sqs_kind = next(kind for kind in TARGET_ACTIONS if kind.action == "sqs:SendMessage")
         # The executor must still queue its own retries: its region's execution queue is the one service
         # resource its SendMessage may reach (the fire token holds that door, docs/security.md).
@@ -180,6 +191,21 @@ class Execution(Construct):
                 effect=iam.Effect.DENY,
                 actions=["sqs:SendMessage"],
                 resources=own_queues_but_execution,
+            ),
+            # The executor publishes failure notices to its region's notification topic: every other topic
+            # of the service (the alarm topics anywhere, any jobsched* topic in another region) is denied.
+            iam.PolicyStatement(
+                sid="DenyServiceTopics",
+                effect=iam.Effect.DENY,
+                actions=["sns:Publish"],
+                resources=[self._own(sns_kind, f"{config.SERVICE}-alarms-*", region="*")],
+            ),
+            iam.PolicyStatement(
+                sid="DenyServiceTopicsInOtherRegions",
+                effect=iam.Effect.DENY,
+                actions=["sns:Publish"],
+                resources=[self._own(sns_kind, f"{config.SERVICE}*", region="*")],
+                conditions={"StringNotEquals": {"aws:RequestedRegion": Stack.of(self).region}},
             ),
             iam.PolicyStatement(
                 sid="DenyServiceQueuesInOtherRegions",

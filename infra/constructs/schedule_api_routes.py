@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.api_routes import add_keyed_methods
@@ -22,6 +23,7 @@ class ScheduleApiRoutes(Construct):
         request_validator: apigw.IRequestValidator,
         functions: FunctionFactory,
         jobs_table: dynamodb.ITableV2,
+        execution_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = functions.create(
@@ -32,5 +34,6 @@ class ScheduleApiRoutes(Construct):
         # Pause/resume: read and conditionally update one job; status: query the tenant's jobs. Its own
         # tenant's items of the table only (no key records, no index: this function never reads one).
         grant_partitions(self.function, jobs_table, ("GetItem", "UpdateItem", "Query"), TENANT_PARTITIONS)
+        execution_queue.grant_send_messages(self.function)  # a resume queues the fires its pause missed
         integration = apigw.LambdaIntegration(functions.live_alias(self.function), allow_test_invoke=False)
         self.methods = add_keyed_methods(api_v1, "schedule_api", integration, request_validator)

@@ -134,6 +134,7 @@ class RegionalStack(Stack):
             request_validator=api.request_validator,
             functions=functions,
             jobs_table=tables.jobs_table,
+            execution_queue=self.execution_queue.queue,
         )
 
         IdentityApiRoutes(

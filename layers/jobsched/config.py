@@ -25,6 +25,7 @@ SCHEDULE_GROUP = "jobsched"
 # Fires EventBridge Scheduler could not deliver after its retries; stream records schedule-sync gave up on.
 SCHEDULER_DLQ = "jobsched-scheduler-dlq"
 SCHEDULE_SYNC_DLQ = "jobsched-schedule-sync-dlq"
+NOTIFICATION_TOPIC = "jobsched-notifications"  # failure/recovery e-mails, one topic per region
 # A target may take up to 900 s (Lambda's own limit), so the executor may too; SQS hides a message for
 # 6x the function timeout, as AWS advises for SQS event sources, before another consumer may see it.
 EXECUTOR_TIMEOUT_SECONDS = 900

@@ -12,8 +12,9 @@ definition, in <state-dir>/schedule-clock.json (replaced atomically: temp file, 
 the folder). A schedule whose definition is unchanged resumes from that mark, so nothing at or before
 it fires again. A new or changed schedule counts from when its job was last defined (the job item's
 updated_at, read from the table: moto's own dates are those of the last rebuild), so an edit never
-replays old fires. Every fire that fell due while the runtime was down is sent once if it is at most
-CATCH_UP_WINDOW (an hour) late; older ones are skipped, with a log line. A rate schedule counts from
+replays old fires. The fires that fell due while the runtime was down follow their job's catch-up policy
+(jobsched.scheduling.catch_up: skip, once = only the latest, all; none later than the job's window, by
+default an hour); fires passed over are logged. A rate schedule counts from
 its job's creation (created_at), as the API's next_runs do, whatever moto's creation date.
 
 Order: send, then mark. A crash between the two sends that fire again after the restart, which the
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched import config
+from jobsched.scheduling.catch_up import CatchUp, CatchUpPolicy, fires_to_run, window_start
 from jobsched.scheduling.expressions import ExpressionError, fire_times, parse_expression, parse_timezone
 from jobsched_local.durable_file import replace_durably
 from jobsched_local.workers import PeriodicWorker
@@ -58,6 +60,7 @@ class JobTimes:
 
     created_at: datetime
     updated_at: datetime
+    catch_up: CatchUp | None = None  # the job's policy for missed fires; None: the default (once, 1 h)
 
 
 # (region, group) -> the group's schedule summaries (Name, State, LastModificationDate), or None when the
@@ -239,24 +242,31 @@ class ScheduleClock:
         if known is not None and known[0] == (print_, since) and (known[1] is None or now < known[1]):
             return []
         anchor = times.created_at if times is not None else None
-        due = due_fires(schedule, since, now, anchor=anchor)
-        if not due.fires and due.skipped_from is None and not due.finished:
+        due = due_fires(schedule, since, now, anchor=anchor, catch_up=times.catch_up if times else None)
+        if due.passed_over:
+            LOG.warning(
+                "schedule %s: %d missed fire(s) not sent, as its job's catch-up policy says",
+                schedule["Name"],
+                due.passed_over,
+            )
+        nothing_due = not due.fires and due.skipped_from is None and due.last_due is None
+        if nothing_due and not due.finished:
             self._next_due[arn] = ((print_, since), due.upcoming)
-        elif due.finished and not due.fires:
+        elif nothing_due and due.finished:
             self._next_due[arn] = ((print_, since), None)
         if due.skipped_from is not None:
             LOG.warning(
                 "schedule %s: skipped its fires from %s to %s, more than %s late",
                 schedule["Name"],
                 due.skipped_from.isoformat(),
-                (now - CATCH_UP_WINDOW).isoformat(),
-                CATCH_UP_WINDOW,
+                due.horizon.isoformat(),
+                now - due.horizon,
             )
         sent = [self._send(region, schedule, instant) for instant in due.fires]
-        if due.fires:
-            self._marks.set(arn, Mark(due.fires[-1], print_))
+        if due.last_due is not None:
+            self._marks.set(arn, Mark(due.last_due, print_))
         elif due.skipped_from is not None:
-            self._marks.set(arn, Mark(now - CATCH_UP_WINDOW, print_))  # past the skipped stretch
+            self._marks.set(arn, Mark(due.horizon, print_))  # past the skipped stretch
         if due.finished and schedule.get("ActionAfterCompletion") == "DELETE":
             self._client("scheduler", region).delete_schedule(Name=schedule["Name"], GroupName=self._group)
             self._details.pop((region, schedule["Name"]), None)
@@ -283,7 +293,9 @@ class ScheduleClock:
             return []
         times = self._times_of(schedule)
         start = max(now - CATCH_UP_WINDOW, times.updated_at if times is not None else now - CATCH_UP_WINDOW)
-        candidates = due_fires(schedule, start, mark.fired_at, anchor=_created(times)).fires
+        # Every fire up to the mark is a candidate (the policy decided, when they were sent, which were).
+        every = CatchUp(policy=CatchUpPolicy.ALL, window=CATCH_UP_WINDOW)
+        candidates = due_fires(schedule, start, mark.fired_at, anchor=_created(times), catch_up=every).fires
         if not candidates:
             return []
         missing = self._unexecuted(job[0], job[1], candidates)
@@ -324,18 +336,28 @@ class ScheduleClock:
 
 @dataclass(frozen=True)
 class DueFires:
-    fires: list[datetime]  # in (since, now], at most CATCH_UP_WINDOW late, in order
+    fires: list[datetime]  # in (since, now], those the catch-up policy sends, in order
     finished: bool  # no fire is left after them
     skipped_from: datetime | None = None  # the first fire passed over for being too late, if any
+    # Bookkeeping, not what is due (equality compares the above): the latest fire due, sent or not (the
+    # schedule's new mark), the due fires the policy does not send, and where the look started.
+    last_due: datetime | None = field(default=None, compare=False)
+    passed_over: int = field(default=0, compare=False)
+    horizon: datetime = field(default=datetime.min.replace(tzinfo=UTC), compare=False)
     # When the first fire not yet due is to be sent (None when finished); what a tick may skip until.
     upcoming: datetime | None = field(default=None, compare=False)
 
 
 def due_fires(
-    schedule: dict[str, Any], since: datetime, now: datetime, anchor: datetime | None = None
+    schedule: dict[str, Any],
+    since: datetime,
+    now: datetime,
+    anchor: datetime | None = None,
+    catch_up: CatchUp | None = None,
 ) -> DueFires:
-    """The fires in (since, now] whose flexible delay has passed; those due before now - CATCH_UP_WINDOW
-    are passed over (only the first is named, for the log), so a long outage costs no work per fire."""
+    """The fires in (since, now] whose flexible delay has passed, as the catch-up policy sends them; those
+    due before its window are passed over (only the first is named, for the log), so a long outage costs no
+    work per fire."""
     try:
         expression = parse_expression(schedule["ScheduleExpression"])
         zone = parse_timezone(schedule.get("ScheduleExpressionTimezone") or "UTC")
@@ -346,9 +368,17 @@ def due_fires(
     start = _aware(schedule["StartDate"]) if schedule.get("StartDate") else None
     end = _aware(schedule["EndDate"]) if schedule.get("EndDate") else None
     anchor = start or anchor or _aware(schedule.get("CreationDate") or since)
-    horizon = now - CATCH_UP_WINDOW - timedelta(minutes=window)
+    policy = catch_up or CatchUp(window=CATCH_UP_WINDOW)
+    flexible = timedelta(minutes=window)
+    horizon = window_start(policy, now, flexible)
     skipped: datetime | None = None
     due: list[datetime] = []
+
+    def outcome(following: datetime | None, finished: bool, upcoming: datetime | None = None) -> DueFires:
+        sent = fires_to_run(policy, due, following, now, flexible)
+        last = due[-1] if due else None
+        return DueFires(sent, finished, skipped, last, len(due) - len(sent), horizon, upcoming)
+
     try:
         if since < horizon:
             first = next(fire_times(expression, zone, since, anchor=anchor, start_at=start, end_at=end), None)
@@ -357,11 +387,11 @@ def due_fires(
         for instant in fire_times(expression, zone, since, anchor=anchor, start_at=start, end_at=end):
             send_at = instant + flexible_delay(schedule["Name"], instant, window)
             if send_at > now:
-                return DueFires(due, False, skipped, upcoming=send_at)
+                return outcome(instant, False, upcoming=send_at)
             due.append(instant)
     except ExpressionError as exc:  # an at() whose wall time a DST change skips: it can never fire
         LOG.warning("schedule %s cannot fire: %s", schedule.get("Name"), exc)
-    return DueFires(due, True, skipped)
+    return outcome(None, True)
 
 
 def _job_of(schedule: dict[str, Any]) -> tuple[str, str] | None:

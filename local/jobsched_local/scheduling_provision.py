@@ -21,12 +21,15 @@ from jobsched.execution.heartbeat import (
 from jobsched.scheduling.settings import queue_arn
 
 ClientFor = Callable[[str, str], Any]
+# Local only: where the notice topic's messages can be read (on AWS the topic's subscribers are e-mail).
+NOTIFICATION_OUTBOX = "jobsched-notifications-outbox"
 
 
 def provision_scheduling(regions: Sequence[str], client_for: ClientFor) -> None:
     for region in regions:
         ensure_schedule_group(client_for("scheduler", region))
         ensure_queues(client_for("sqs", region))
+        ensure_notification_topic(client_for("sns", region), client_for("sqs", region))
 
 
 def ensure_schedule_group(client: Any, name: str = config.SCHEDULE_GROUP) -> None:
@@ -89,3 +92,22 @@ def ensure_heartbeat_schedule(client: Any, region: str, account: str, token: str
         client.create_schedule(**definition)
     else:
         client.update_schedule(**definition)
+
+
+def ensure_notification_topic(sns: Any, sqs: Any) -> str:
+    """The region's notice topic, and (locally only) a queue subscribed to it, raw, so the e-mails the
+    service would send can be read: `aws sqs receive-message` on NOTIFICATION_OUTBOX."""
+    topic_arn = str(sns.create_topic(Name=config.NOTIFICATION_TOPIC)["TopicArn"])  # idempotent
+    outbox_url = _ensure_queue(sqs, NOTIFICATION_OUTBOX, {})
+    outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscribed = sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])
+    if not any(s.get("Endpoint") == outbox_arn for s in subscribed):
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=outbox_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+    return topic_arn

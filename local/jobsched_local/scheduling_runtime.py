@@ -23,6 +23,7 @@ from jobsched.execution.fire import FireMessage, execution_id_for
 from jobsched.execution.heartbeat import HEARTBEAT_TENANT
 from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE
 from jobsched.keyscheme import JobKey, execution_id_of, execution_item_key, job_item_key
+from jobsched.scheduling.catch_up import CatchUp
 from jobsched_local.execution_recovery import ExecutionRecovery
 from jobsched_local.queue_journal import QueueJournal
 from jobsched_local.rebuild import RebuildSummary, rebuild, rebuild_clock
@@ -159,13 +160,14 @@ def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
     response = dynamodb.get_item(
         TableName=config.JOBS_TABLE,
         Key=to_item(job_item_key(JobKey(tenant, job_id))),
-        ProjectionExpression="created_at, updated_at",
+        ProjectionExpression="created_at, updated_at, catch_up",
         ConsistentRead=True,
     )
     item = from_item(response.get("Item") or {})
     if not item.get("created_at") or not item.get("updated_at"):
         return None
-    return JobTimes(_time(item["created_at"]), _time(item["updated_at"]))
+    catch_up = CatchUp.model_validate(item["catch_up"]) if item.get("catch_up") else None
+    return JobTimes(_time(item["created_at"]), _time(item["updated_at"]), catch_up)
 
 
 def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:

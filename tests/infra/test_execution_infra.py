@@ -90,14 +90,15 @@ def test_the_executor_may_call_targets_only_where_configured_and_never_the_servi
             service = action.split(":")[0]
             assert f":{service}:{region}:" in str(wide["Resource"]), action
         [own] = [s for s in denied if s.get("Sid") == "DenyServiceResources"]
-        assert sorted(_actions(own)) == sorted(a for a in TARGET_ACTIONS if a != "sqs:SendMessage")
+        assert sorted(_actions(own)) == sorted(
+            a for a in TARGET_ACTIONS if a not in ("sqs:SendMessage", "sns:Publish")
+        )
         shown = " ".join(_resources(own))
         for pattern in (
             ":events:*:",
             "event-bus/jobsched*",
             ":lambda:*:",
             "function:jobsched*",
-            ":sns:*:",
             ":states:*:",
             "stateMachine:jobsched*",
         ):
@@ -112,6 +113,21 @@ def test_the_executor_may_call_targets_only_where_configured_and_never_the_servi
         [elsewhere] = [s for s in denied if s.get("Sid") == "DenyServiceQueuesInOtherRegions"]
         assert ":sqs:*:" in str(elsewhere["Resource"]) and ":jobsched*'" in str(elsewhere["Resource"])
         assert elsewhere["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": region}}
+        # Topics: the alarm topics everywhere, and every jobsched* topic of another region; its own region's
+        # notification topic is the one it publishes failure notices to.
+        [topics] = [s for s in denied if s.get("Sid") == "DenyServiceTopics"]
+        assert _actions(topics) == ["sns:Publish"] and ":sns:*:" in str(topics["Resource"])
+        assert ":jobsched-alarms-*'" in str(topics["Resource"])
+        [topics_elsewhere] = [s for s in denied if s.get("Sid") == "DenyServiceTopicsInOtherRegions"]
+        assert ":jobsched*'" in str(topics_elsewhere["Resource"])
+        assert topics_elsewhere["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": region}}
+        [topic_id] = template.find_resources(
+            "AWS::SNS::Topic", {"Properties": {"TopicName": config.NOTIFICATION_TOPIC}}
+        )
+        publish = [
+            s for s in allowed if _actions(s) == ["sns:Publish"] and s["Resource"] == {"Ref": topic_id}
+        ]
+        assert len(publish) == 1
 
 
 def test_the_executor_assumes_roles_only_with_an_external_id(regional_templates: dict[str, Template]) -> None:

@@ -187,6 +187,7 @@ def test_topics_have_no_subscriptions_by_default(resources: dict[str, dict[str, 
     assert sorted(t["Properties"]["TopicName"] for t in _of_type(resources, "AWS::SNS::Topic").values()) == [
         "jobsched-alarms-critical",
         "jobsched-alarms-warning",
+        "jobsched-notifications",  # failure notifications' e-mail topic (config.NOTIFICATION_TOPIC)
     ]
 
 

@@ -158,6 +158,8 @@ def request_body(route: Route, method: str) -> dict[str, Any] | None:
         return job_body("attacker job", "attacker.example.com", "mine", "mine")
     if route.resource.endswith("/retry"):
         return {"execution_id": "exe_victim_failed"}
+    if route.resource.endswith("/backfill"):
+        return {"from": "2020-01-01T00:00:00Z", "to": "2020-01-01T01:00:00Z"}
     if (method, route.resource) == ("POST", "/api/v1/keys"):
         return {"role": "admin"}
     if (method, route.resource) == ("POST", "/api/v1/clients"):

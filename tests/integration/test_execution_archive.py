@@ -15,6 +15,7 @@ from jobsched import config
 from jobsched.execution.adapters.archive_store import delete_executions, scan_executions
 from jobsched.execution.archive import object_key
 from jobsched.execution.models import ExecutionStatus
+from jobsched.keyscheme import JobKey
 from tests.integration.test_executions_api import Call, call, create, record  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -69,13 +70,14 @@ def history(call: Call) -> tuple[str, list[str], list[str]]:  # noqa: F811
 def test_the_archiver_writes_one_compressed_object_per_job_and_day(history: Any) -> None:
     job_id, _, old = history
     day = f"{old[0][4:8]}-{old[0][8:10]}-{old[0][10:12]}"
-    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=object_key("acme", job_id, day))["Body"].read()
+    key = object_key(JobKey("acme", job_id), day)
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
     lines = [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
     assert [line["execution_id"] for line in lines] == old  # newest first
     assert all("lease_until" not in line and "tenant" not in line for line in lines)
     # A second run (the next day's) merges: still one copy of each.
     run_archiver(segments=1)
-    again = boto3.client("s3").get_object(Bucket=BUCKET, Key=object_key("acme", job_id, day))["Body"].read()
+    again = boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert len(gzip.decompress(again).decode().splitlines()) == 3
 
 

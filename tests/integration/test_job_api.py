@@ -389,6 +389,7 @@ def test_aws_targets_open_by_allow_list_or_in_the_tenants_role_account(call: Cal
         "state_machine_arn": machine,
         "input": '{"a": 1}',
         "timeout_seconds": 30,
+        "template": False,
     }
     # Another tenant has neither: the same targets are refused for it.
     status, _, _ = call(

@@ -12,11 +12,12 @@ from botocore.exceptions import ClientError
 
 from jobsched import config, telemetry
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
-from jobsched.execution.executor import Claim
 from jobsched.execution.fire import FireMessage
 from jobsched.execution.models import ExecutionStatus
+from jobsched.execution.ports import Claim
 from jobsched.jobs.adapters.job_census import count_stuck_executions, take_census
 from jobsched.jobs.models import ScheduleState
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.scheduling.adapters.sync_setup import build_sync
 from jobsched.scheduling.settings import SchedulingSettings
@@ -70,7 +71,7 @@ def test_every_sync_failure_is_logged_with_its_job_id_and_counted(capsys: pytest
 def _claim(job_id: str, scheduled: datetime, now: datetime) -> Claim:
     message = FireMessage(tenant="acme", job_id=job_id, job_version=1, scheduled_time=scheduled)
     return Claim(
-        tenant="acme",
+        job=JobKey("acme", job_id),
         message=message,
         execution_id=message.effective_execution_id,
         attempt=1,
@@ -91,8 +92,7 @@ def test_executions_running_past_their_lease_are_counted_as_stuck_and_finished_o
     for claim in (*dead, live, finished, waiting):
         assert store.claim(claim)
     store.finish(
-        "acme",
-        "job_done",
+        JobKey("acme", "job_done"),
         finished.execution_id,
         1,
         status=ExecutionStatus.SUCCEEDED,
@@ -104,8 +104,7 @@ def test_executions_running_past_their_lease_are_counted_as_stuck_and_finished_o
     from jobsched.execution.models import Outcome
 
     store.await_retry(
-        "acme",
-        "job_waiting",
+        JobKey("acme", "job_waiting"),
         waiting.execution_id,
         1,
         Outcome(succeeded=False, duration_ms=5, error="HTTP 503"),
@@ -123,8 +122,7 @@ def test_the_census_counts_schedules_in_error_and_emits_its_three_gauges(
     jobs = [job_service().create(principal(tenant), spec()).job for tenant in ("acme", "acme", "globex")]
     dynamodb = boto3.client("dynamodb")
     DynamoJobScheduleStore(dynamodb, config.JOBS_TABLE).record_schedule_state(
-        "acme",
-        jobs[0]["job_id"],
+        JobKey("acme", jobs[0]["job_id"]),
         version=1,
         state=ScheduleState.ERROR,
         arn=None,

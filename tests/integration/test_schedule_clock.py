@@ -12,6 +12,7 @@ import pytest
 from jobsched import config
 from jobsched.execution.fire import FireMessage
 from jobsched.scheduling.adapters.scheduler import scheduler_input_template
+from jobsched.scheduling.catch_up import CatchUp
 from jobsched_local.schedule_clock import JobTimes, ScheduleClock, ScheduleMarks, fill_input, flexible_delay
 from jobsched_local.scheduling_provision import provision_scheduling
 from tests.integration.scheduling_support import client_for
@@ -119,7 +120,10 @@ def test_a_schedule_rebuilt_after_a_restart_counts_from_its_job_not_from_the_reb
     # moto's dates are those of the rebuild (now, real time); the job's own times are in the table.
     create("a", "at(2030-06-01T08:00:00)", ActionAfterCompletion="DELETE")
     create("m", "rate(10 minutes)")
-    defined = JobTimes(created_at=utc(2030, 6, 1, 7, 3), updated_at=utc(2030, 6, 1, 7, 3))
+    every_fire = CatchUp.model_validate({"policy": "all"})
+    defined = JobTimes(
+        created_at=utc(2030, 6, 1, 7, 3), updated_at=utc(2030, 6, 1, 7, 3), catch_up=every_fire
+    )
     asked: list[tuple[str, str]] = []
 
     def job_times(tenant: str, job_id: str) -> JobTimes:
@@ -146,7 +150,12 @@ def test_the_first_tick_sends_again_what_was_sent_but_never_ran(tmp_path: Path) 
     marks = tmp_path / "schedule-clock.json"
     create("r", "rate(10 minutes)", StartDate=utc(2030, 1, 1))
     time = FakeTime(utc(2030, 1, 1, 0, 30))
-    assert len(fired(time, utc(2030, 1, 1, 0, 30), clock(time, marks))) == 4  # 00:00 .. 00:30
+    # 00:10 .. 00:30: by the default catch-up (once), 00:00 is superseded by 00:10, itself missed
+    assert fired(time, utc(2030, 1, 1, 0, 30), clock(time, marks)) == [
+        utc(2030, 1, 1, 0, 10),
+        utc(2030, 1, 1, 0, 20),
+        utc(2030, 1, 1, 0, 30),
+    ]
     asked: list[list[datetime]] = []
 
     def unexecuted(tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jobsched.scheduling.catch_up import CatchUp
 from jobsched_local.schedule_clock import DueFires, due_fires, fingerprint
+
+ALL = CatchUp.model_validate({"policy": "all"})
 
 
 def utc(*parts: int) -> datetime:
@@ -35,12 +38,12 @@ def test_new_york_spring_forward_skips_the_missing_hour_and_fall_back_fires_once
 
 def test_every_fire_of_the_last_hour_is_due_and_older_ones_are_skipped() -> None:
     rate = schedule("rate(15 minutes)", StartDate=utc(2030, 1, 1))
-    assert due_fires(rate, utc(2030, 1, 1, 0, 20), utc(2030, 1, 1, 1, 10)) == DueFires(
+    assert due_fires(rate, utc(2030, 1, 1, 0, 20), utc(2030, 1, 1, 1, 10), catch_up=ALL) == DueFires(
         [utc(2030, 1, 1, 0, 30), utc(2030, 1, 1, 0, 45), utc(2030, 1, 1, 1)],
         False,
     )
     # Down for three hours: the fires of the last hour run, the earlier ones are named as skipped.
-    assert due_fires(rate, utc(2030, 1, 1, 0, 20), utc(2030, 1, 1, 3, 20)) == DueFires(
+    assert due_fires(rate, utc(2030, 1, 1, 0, 20), utc(2030, 1, 1, 3, 20), catch_up=ALL) == DueFires(
         [utc(2030, 1, 1, 2, 30), utc(2030, 1, 1, 2, 45), utc(2030, 1, 1, 3), utc(2030, 1, 1, 3, 15)],
         False,
         skipped_from=utc(2030, 1, 1, 0, 30),
@@ -56,7 +59,9 @@ def test_the_end_date_finishes_a_schedule() -> None:
 
 def test_a_rate_counts_from_its_anchor_when_it_has_no_start_date() -> None:
     rate = schedule("rate(10 minutes)")
-    anchored = due_fires(rate, utc(2030, 1, 1, 0, 0), utc(2030, 1, 1, 0, 30), anchor=utc(2030, 1, 1, 0, 3))
+    anchored = due_fires(
+        rate, utc(2030, 1, 1, 0, 0), utc(2030, 1, 1, 0, 30), anchor=utc(2030, 1, 1, 0, 3), catch_up=ALL
+    )
     assert anchored.fires == [utc(2030, 1, 1, 0, 3), utc(2030, 1, 1, 0, 13), utc(2030, 1, 1, 0, 23)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.execution.fire import Trigger
@@ -19,6 +21,21 @@ class RetryRequest(BaseModel):
     execution_id: str | None = Field(
         default=None, max_length=64, description="the failed execution to retry; default: the latest failed"
     )
+
+
+class BackfillRequest(BaseModel):
+    """A past range; times without an offset are read in the job's time zone."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: datetime = Field(alias="from", description="ISO 8601, the first time included")
+    end: datetime = Field(alias="to", description="ISO 8601, the last time included; not in the future")
+
+
+class BackfillQueued(BaseModel):
+    job_id: str
+    fires: int = Field(description="fires queued (at most 1,000); each runs once per (job, scheduled time)")
+    scheduled_times: list[datetime] = Field(description="the fires' scheduled times, UTC, oldest first")
 
 
 class ExecutionQueued(BaseModel):

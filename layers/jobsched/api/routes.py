@@ -80,6 +80,7 @@ ROUTES: tuple[Route, ...] = (
     _read("GET", f"{EXECUTIONS}/{{execution_id}}", "executions_api", "executions.read"),
     _write("POST", f"{EXECUTIONS}/retry", "executions_api", "executions.retry"),
     _write("POST", f"{JOB}/run", "executions_api", "executions.retry"),
+    _write("POST", f"{JOB}/backfill", "executions_api", "executions.retry"),
     _read("GET", f"{SCHEDULE}/status", "schedule_api", "jobs.read"),
     _write("POST", f"{SCHEDULE}/{{job_id}}", "schedule_api", "jobs.write"),
     _write("DELETE", f"{SCHEDULE}/{{job_id}}", "schedule_api", "jobs.write"),

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.execution.fire import FireMessage, Trigger, chained_execution_id
 from jobsched.execution.heartbeat import HeartbeatReceiver, is_heartbeat
+from jobsched.execution.missed_fires import missed_fire_reason
 from jobsched.execution.models import (
     Execution,
     ExecutionStatus,
@@ -26,6 +27,7 @@ from jobsched.execution.models import (
     backoff_delay,
     queue_delay,
 )
+from jobsched.execution.notifications import Notifier
 from jobsched.execution.ports import (
     Claim,
     Delivery,
@@ -121,6 +123,7 @@ class Executor:
         on_rejected: Callable[[Rejection], None] = lambda rejection: None,
         clock: Clock | None = None,
         heartbeat: HeartbeatReceiver | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._store = store
         self._jobs = jobs
@@ -132,6 +135,7 @@ class Executor:
         self._on_rejected = on_rejected
         self._now = clock or (lambda: datetime.now(UTC))
         self._heartbeat = heartbeat
+        self._notifier = notifier
 
     def process(self, message: FireMessage) -> Result:
         if is_heartbeat(message):
@@ -179,10 +183,22 @@ class Executor:
 
     def _skip_reason(self, message: FireMessage, loaded: LoadedJob, now: datetime) -> SkipReason | None:
         job = loaded.job
-        if message.trigger is Trigger.SCHEDULE and (job.status is JobStatus.PAUSED or not job.enabled):
+        automatic = (
+            Trigger.SCHEDULE,
+            Trigger.CHAIN,
+        )  # a paused job is not run by these; run-now still runs it
+        if message.trigger in automatic and (job.status is JobStatus.PAUSED or not job.enabled):
             return SkipReason.JOB_PAUSED
         if job.version > message.job_version:
             return SkipReason.JOB_CHANGED
+        if message.trigger in (Trigger.SCHEDULE, Trigger.CATCH_UP) and job.schedule.excludes(
+            message.scheduled_time
+        ):
+            return SkipReason.EXCLUDED_DATE
+        if message.trigger is Trigger.SCHEDULE and message.attempt == 1:
+            missed = missed_fire_reason(job, message.scheduled_time, now)
+            if missed is not None:
+                return missed
         if job.overlap_policy is OverlapPolicy.FORBID and self._store.earlier_run_active(
             message.job, message.effective_execution_id, message.scheduled_time, now
         ):
@@ -200,6 +216,8 @@ class Executor:
         )
         outcome = self._invoker.invoke(loaded.job, loaded.webhook_secret, delivery)
         if outcome.succeeded:
+            # Before the record: a redelivery after a crash here queues the same (deduplicated) ids again.
+            self._start_chain(claim, loaded.job)
             self._finish(claim, loaded, status=ExecutionStatus.SUCCEEDED, outcome=outcome)
             return Result.SUCCEEDED
         if claim.attempt < claim.max_attempts:
@@ -208,6 +226,24 @@ class Executor:
         self._finish(claim, loaded, status=ExecutionStatus.FAILED, outcome=outcome)
         self._on_final_failure(claim.job)
         return Result.FAILED
+
+    def _start_chain(self, claim: Claim, job: Job) -> None:
+        """Queue a run of each job in the successful job's on_success (one that is gone is passed over)."""
+        for child_id in job.on_success:
+            child = self._jobs.load(JobKey(claim.job.tenant, child_id))
+            if child is None or child.job.fire_token is None:
+                continue
+            message = FireMessage(
+                tenant=claim.job.tenant,
+                job_id=child_id,
+                job_version=child.job.version,
+                scheduled_time=claim.message.scheduled_time,  # the parent's: a redelivery makes the same
+                trigger=Trigger.CHAIN,
+                execution_id=chained_execution_id(claim.message, claim.execution_id, child_id),
+                parent_execution_id=claim.execution_id,
+                fire_token=child.job.fire_token,
+            )
+            self._queue.send(message, 0)
 
     def _schedule_retry(self, claim: Claim, job: Job, outcome: Outcome) -> None:
         now = self._now()
@@ -251,5 +287,8 @@ class Executor:
         if execution is None:
             return
         self._on_finished(status, float(outcome.duration_ms) if outcome else 0.0)
-        if loaded is not None and last_execution_changes(loaded.job.last_execution, execution):
-            self._jobs.record_last_execution(claim.job, execution.summary())
+        if loaded is not None:
+            if last_execution_changes(loaded.job.last_execution, execution):
+                self._jobs.record_last_execution(claim.job, execution.summary())
+            if self._notifier is not None:
+                self._notifier.after(claim.job.tenant, loaded.job, loaded.webhook_secret, execution)

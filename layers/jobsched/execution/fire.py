@@ -22,6 +22,9 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     RETRY = "retry"
+    BACKFILL = "backfill"  # POST /jobs/{job_id}/backfill: a past fire, same id as had it run then
+    CATCH_UP = "catch_up"  # a fire that fell inside a pause, enqueued by the resume
+    CHAIN = "chain"  # run because a job naming it in on_success succeeded
 
 
 class FireMessage(BaseModel):
@@ -42,6 +45,8 @@ class FireMessage(BaseModel):
     retry_of: str | None = None
     # Who asked for a run-now or a retry (a key id, user:<sub> or client:<id>); None for schedule fires.
     triggered_by: str | None = Field(default=None, max_length=300)
+    # Set on a chained run: the execution whose success started it.
+    parent_execution_id: str | None = None
     # The job's secret fire token, proof that the service made this message (never logged: repr=False).
     fire_token: str | None = Field(default=None, max_length=128, repr=False)
 
@@ -65,6 +70,14 @@ def execution_id_for(job_id: str, scheduled_time: datetime) -> str:
     stamp = scheduled_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(f"{job_id}|{stamp}".encode()).hexdigest()[:10]
     return f"exe_{stamp}_{digest}"
+
+
+def chained_execution_id(parent: FireMessage, parent_execution_id: str, job_id: str) -> str:
+    """The id of the run of ``job_id`` that the parent's success starts: the same however often the parent's
+    success is processed (a redelivery), so the chained job runs once per parent execution."""
+    stamp = parent.scheduled_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(f"{parent_execution_id}|{job_id}".encode()).hexdigest()[:10]
+    return f"exe_{stamp}_c{digest}"
 
 
 def new_fire_token() -> str:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.execution.fire import Trigger
-from jobsched.jobs.models import LastExecution, RetryPolicy
+from jobsched.jobs.models import LastExecution, NotificationEvent, RetryPolicy
 
 HISTORY_RETENTION = timedelta(days=365)  # the spec keeps 12 months of history
 # The executions table keeps the last 30 days; older history is read from the archive (S3) until
@@ -34,6 +34,22 @@ class SkipReason(StrEnum):
     JOB_PAUSED = "job_paused"
     JOB_CHANGED = "job_version_changed"
     OVERLAP = "overlap"
+    # A missed fire the job's catch-up policy does not run (jobsched.scheduling.catch_up).
+    CATCH_UP_WINDOW = "catch_up_window"
+    CATCH_UP_SKIP = "catch_up_skip"
+    CATCH_UP_SUPERSEDED = "catch_up_superseded"
+    EXCLUDED_DATE = "excluded_date"  # the fire fell on a day of schedule.exclusions
+
+
+class NotificationRecord(BaseModel):
+    """The notice this execution's result sent (a failure or a recovery of its job), and how it went."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sent: NotificationEvent
+    at: datetime
+    channels: list[str] = Field(description="webhook, email")
+    errors: dict[str, str] = Field(default_factory=dict, description="per channel that failed: why")
 
 
 class Execution(BaseModel):
@@ -63,6 +79,10 @@ class Execution(BaseModel):
     )
     triggered_by: str | None = Field(
         default=None, description="who asked for a run-now or retry (key id, user:<sub> or client:<id>)"
+    )
+    notification: NotificationRecord | None = Field(default=None, description="the notice it sent, if any")
+    parent_execution_id: str | None = Field(
+        default=None, description="a chained run: the run that started it"
     )
 
     def summary(self) -> LastExecution:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from jobsched.api.auth import Principal
 from jobsched.errors import Conflict
+from jobsched.execution.backfill import backfill_messages, backfill_times, send_all
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
 from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
@@ -20,6 +21,12 @@ Clock = Callable[[], datetime]
 class ExecutionPage:
     items: list[Execution]
     next_token: str | None
+
+
+@dataclass(frozen=True)
+class Backfilled:
+    job_id: str
+    scheduled_times: list[datetime]
 
 
 @dataclass(frozen=True)
@@ -92,17 +99,22 @@ class ExecutionService:
                 )
         return self._enqueue(principal, job, Trigger.RETRY, retry_of=source.execution_id)
 
+    def backfill(self, principal: Principal, job_id: str, start: datetime, end: datetime) -> Backfilled:
+        """Queue every fire the job's schedule would have made in [start, end] (trigger `backfill`)."""
+        principal.require_write()
+        job = self._visible_job(principal, job_id)
+        times = backfill_times(job, start, end, self._now())
+        _require_fire_token(job)
+        send_all(self._queue_in(job.region), backfill_messages(principal.tenant, job, times))
+        return Backfilled(job_id=job.job_id, scheduled_times=times)
+
     def _visible_job(self, principal: Principal, job_id: str) -> Job:
         job = self._jobs.get(principal.job(job_id))
         principal.require_visible(job_id, job.tags)
         return job
 
     def _enqueue(self, principal: Principal, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
-        if job.fire_token is None:
-            # The executor would reject the fire; say so now instead of accepting a run that never happens.
-            raise Conflict(
-                f"job {job.job_id} was made before fire tokens: save it again (PUT) so it can be run"
-            )
+        _require_fire_token(job)
         now = self._now()
         execution_id = manual_execution_id(now)
         message = FireMessage(
@@ -118,3 +130,9 @@ class ExecutionService:
         )
         self._queue_in(job.region).send(message, 0)
         return Queued(job_id=job.job_id, execution_id=execution_id, trigger=trigger, retry_of=retry_of)
+
+
+def _require_fire_token(job: Job) -> None:
+    if job.fire_token is None:
+        # The executor would reject the fire; say so now instead of accepting a run that never happens.
+        raise Conflict(f"job {job.job_id} was made before fire tokens: save it again (PUT) so it can be run")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from enum import StrEnum
+from itertools import islice
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -22,11 +24,20 @@ from pydantic import (
 from pydantic_core import core_schema
 from ulid import ULID
 
+from jobsched.scheduling.catch_up import CatchUp
+from jobsched.scheduling.exclusions import (
+    MAX_EXCLUSIONS,
+    ExclusionRange,
+    allowed_fires,
+    excluded_until,
+    parse_exclusions,
+)
 from jobsched.scheduling.expressions import (
     Expression,
     ExpressionError,
     ScheduleKind,
     at_time_utc,
+    fire_times,
     next_fire_times,
     parse_expression,
     parse_timezone,
@@ -34,7 +45,13 @@ from jobsched.scheduling.expressions import (
 from jobsched.targets.guard import url_problem
 
 MAX_TARGET_BODY_BYTES = 64 * 1024
+TEMPLATE_DESCRIPTION = (
+    "fill {{scheduled_time}}, {{execution_id}}, {{attempt}}, {{job_id}} in the payload at each call "
+    "(JSON-escaped)"
+)
 MAX_TAGS = 50
+MAX_CHAINED_JOBS = 10
+ChainedJobId = Annotated[str, Field(pattern=r"^job_[0-9a-z]{26}$", description="a job id (job_<ulid>)")]
 PREVIEW_COUNT = 5
 
 TagKey = Annotated[str, Field(min_length=1, max_length=128)]
@@ -141,6 +158,17 @@ class Schedule(Strict):
     start_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     end_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     flexible_window_minutes: int = Field(default=0, ge=0, le=1440, description="0 = fire on time")
+    exclusions: list[date | ExclusionRange] = Field(
+        default_factory=list,
+        max_length=MAX_EXCLUSIONS,
+        description='days in `timezone` it does not fire: "YYYY-MM-DD" or {"from": date, "to": date}',
+        examples=[["2026-12-25", {"from": "2026-12-28", "to": "2026-12-31"}]],
+    )
+
+    @field_validator("exclusions", mode="before")
+    @classmethod
+    def _valid_exclusions(cls, value: object) -> object:
+        return parse_exclusions(value)
 
     @field_validator("timezone")
     @classmethod
@@ -189,7 +217,22 @@ class Schedule(Strict):
         """A rate() without start_at counts from the job's creation, so its preview needs created_at."""
         return self.start_at is None and self.expression.kind is ScheduleKind.RATE
 
+    def excludes(self, instant: datetime) -> bool:
+        """True if ``instant`` falls on an excluded day (in the schedule's time zone)."""
+        return bool(self.exclusions) and (
+            excluded_until(self.exclusions, instant, parse_timezone(self.timezone)) is not None
+        )
+
     def preview(self, after: datetime, anchor: datetime, count: int = PREVIEW_COUNT) -> list[datetime]:
+        if self.exclusions:
+            expression, zone = self.expression, parse_timezone(self.timezone)
+
+            def restart(since: datetime) -> Iterator[datetime]:
+                return fire_times(
+                    expression, zone, since, anchor=anchor, start_at=self.start_at, end_at=self.end_at
+                )
+
+            return list(islice(allowed_fires(restart(after), restart, self.exclusions, zone), count))
         return next_fire_times(
             self.expression,
             parse_timezone(self.timezone),
@@ -208,6 +251,7 @@ class HttpTarget(Strict):
     headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict, max_length=50)
     body: str | None = Field(default=None, description="sent verbatim; at most 64 KB")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("url")
     @classmethod
@@ -259,6 +303,7 @@ class EventBridgeTarget(Strict):
     detail_type: str = Field(default="Scheduled Job", min_length=1, max_length=128)
     detail: str = Field(default="{}", description="a JSON object, sent as the event's Detail")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("detail")
     @classmethod
@@ -277,6 +322,7 @@ class SqsTarget(Strict):
     body: str = Field(default="{}", min_length=1, description="the message body, sent verbatim")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO queues only")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("body")
     @classmethod
@@ -311,6 +357,7 @@ class LambdaTarget(Strict):
     )
     payload: str = Field(default="{}", description="a JSON object, sent as the invocation's payload")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("payload")
     @classmethod
@@ -329,6 +376,7 @@ class SnsTarget(Strict):
     subject: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\r\n]*$")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO topics only")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("message")
     @classmethod
@@ -347,6 +395,7 @@ class StepFunctionsTarget(Strict):
     )
     input: str = Field(default="{}", description="a JSON object, the execution's input")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
+    template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
 
     @field_validator("input")
     @classmethod
@@ -384,6 +433,57 @@ class RetryPolicy(Strict):
     backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
 
 
+class NotificationEvent(StrEnum):
+    FAILURE = "failure"  # an execution failed for good after a success (or as the job's first result)
+    RECOVERY = "recovery"  # the first success after such a failure
+
+
+# Local part and a dotted domain of letters, digits and hyphens: what SNS e-mail subscriptions accept.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+class Notifications(Strict):
+    """Who hears of the job's failures and recoveries: once per transition, never per retry."""
+
+    on: list[NotificationEvent] = Field(
+        default_factory=lambda: [NotificationEvent.FAILURE, NotificationEvent.RECOVERY],
+        min_length=1,
+        max_length=2,
+    )
+    webhook: str | None = Field(
+        default=None, max_length=2048, description="https URL; signed with the job's webhook secret"
+    )
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN, description="via SNS")
+
+    @field_validator("on")
+    @classmethod
+    def _unique(cls, value: list[NotificationEvent]) -> list[NotificationEvent]:
+        if len(set(value)) != len(value):
+            raise ValueError("events must be unique")
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("webhook must be an absolute http(s) URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _a_channel(self) -> Notifications:
+        if self.webhook is None and self.email is None:
+            raise ValueError("give a webhook, an email, or both")
+        return self
+
+
 class JobSpec(Strict):
     """Everything a caller may set on a job (the body of POST and PUT)."""
 
@@ -397,6 +497,20 @@ class JobSpec(Strict):
     target: Target
     retry_policy: RetryPolicy = Field(default_factory=RetryPolicy)
     overlap_policy: OverlapPolicy = OverlapPolicy.ALLOW
+    catch_up: CatchUp = Field(default_factory=CatchUp, description="what becomes of fires the job missed")
+    notifications: Notifications | None = Field(default=None, description="failure and recovery notices")
+    on_success: list[ChainedJobId] = Field(
+        default_factory=list,
+        max_length=MAX_CHAINED_JOBS,
+        description="jobs of this tenant to run after each successful run of this one (no cycles)",
+    )
+
+    @field_validator("on_success")
+    @classmethod
+    def _unique_chain(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("job ids must be unique")
+        return value
 
 
 class LastExecution(BaseModel):

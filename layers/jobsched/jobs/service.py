@@ -13,8 +13,9 @@ from typing import Any
 
 from jobsched.api.auth import Principal
 from jobsched.config import Role
-from jobsched.errors import BadRequest, Conflict, InvalidInput, PreconditionFailed
+from jobsched.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed
 from jobsched.execution.fire import new_fire_token
+from jobsched.execution.templates import template_problems
 from jobsched.jobs.models import (
     HttpTarget,
     Job,
@@ -25,6 +26,7 @@ from jobsched.jobs.models import (
     stored_preview,
 )
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters, JobStore
+from jobsched.keyscheme import JobKey
 from jobsched.settings import Settings
 from jobsched.targets.access import (
     TargetAccessReader,
@@ -33,12 +35,13 @@ from jobsched.targets.access import (
     authorize,
     target_field,
 )
-from jobsched.targets.guard import Resolver, TargetRefused, check_target_url
+from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, url_problem
 from jobsched.targets.webhook import new_webhook_secret
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_VERSION_DIGITS = 18
+MAX_CHAIN_WALK = 1000  # jobs read to look for a cycle through on_success
 Clock = Callable[[], datetime]
 
 
@@ -85,6 +88,8 @@ class JobService:
         region = self._home_region(spec)
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
+        self._check_notifications(spec)
+        self._check_chain(principal.tenant, None, spec)
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
@@ -150,6 +155,8 @@ class JobService:
         spec = spec.model_copy(update={"region": self._home_region(spec)})
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
+        self._check_notifications(spec)
+        self._check_chain(principal.tenant, job_id, spec)
         job = self._store.replace(
             principal.job(job_id),
             spec,
@@ -185,7 +192,50 @@ class JobService:
             raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
         return region
 
+    def _check_chain(self, tenant: str, job_id: str | None, spec: JobSpec) -> None:
+        """Each job of on_success exists (this tenant's), and none leads back to ``job_id`` (a cycle).
+
+        A job being created cannot be in a cycle: nothing names it yet. The walk reads each job reachable
+        from the chain once, at most MAX_CHAIN_WALK of them."""
+        for index, child in enumerate(spec.on_success):
+            if child == job_id:
+                raise InvalidInput.field(f"on_success.{index}", "a job cannot chain to itself")
+            try:
+                self._store.get(JobKey(tenant, child))
+            except NotFound:
+                raise InvalidInput.field(f"on_success.{index}", f"no job {child}") from None
+        if job_id is None:
+            return
+        seen: set[str] = set()
+        pending = list(spec.on_success)
+        while pending and len(seen) < MAX_CHAIN_WALK:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            try:
+                following = self._store.get(JobKey(tenant, current)).on_success
+            except NotFound:
+                continue
+            if job_id in following:
+                raise InvalidInput.field("on_success", f"would make a cycle: {current} runs {job_id} again")
+            pending.extend(following)
+
+    def _check_notifications(self, spec: JobSpec) -> None:
+        webhook = spec.notifications.webhook if spec.notifications else None
+        if webhook is None:
+            return
+        problem = url_problem(webhook)
+        try:
+            if problem is not None:
+                raise TargetRefused(problem)
+            check_target_url(webhook, self._policy, resolver=self._resolver)
+        except TargetRefused as exc:
+            raise InvalidInput.field("notifications.webhook", str(exc)) from None
+
     def _check_target(self, tenant: str, spec: JobSpec) -> None:
+        for field, why in template_problems(spec.target):
+            raise InvalidInput.field(field, why)
         if not isinstance(spec.target, HttpTarget):
             try:
                 authorize(

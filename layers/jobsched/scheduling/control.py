@@ -17,6 +17,7 @@ from jobsched.api.auth import Principal
 from jobsched.errors import Conflict, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus, JobView, ScheduleState, stored_preview
 from jobsched.keyscheme import JobKey
+from jobsched.scheduling.pause_catch_up import CatchUpQueue, catch_up_messages, missed_in_pause
 from jobsched.scheduling.ports import RegionMoveStore, ScheduleControlStore
 
 Clock = Callable[[], datetime]
@@ -68,10 +69,17 @@ class MoveSummary:
 
 
 class ScheduleControl:
-    def __init__(self, store: ScheduleControlStore, region: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: ScheduleControlStore,
+        region: str,
+        clock: Clock | None = None,
+        catch_up_queue: CatchUpQueue | None = None,
+    ) -> None:
         self._store = store
         self._region = region
         self._now = clock or (lambda: datetime.now(UTC))
+        self._catch_up_queue = catch_up_queue
 
     def pause(self, principal: Principal, job_id: str, note: str | None = None) -> JobView:
         principal.require_write()
@@ -110,8 +118,18 @@ class ScheduleControl:
                 next_runs=stored_preview(job.schedule, enabled, now, created_at=job.created_at),
             )
             if changed is not None:
+                if enabled:
+                    self._catch_up(principal.tenant, changed, paused_since=job.updated_at, now=now)
                 return JobView.of(changed, now)
         raise Conflict(f"job {job_id} is being changed by other requests; retry")
+
+    def _catch_up(self, tenant: str, job: Job, *, paused_since: datetime, now: datetime) -> None:
+        """Queue the fires the pause missed that the job's catch-up policy runs (after the resume's write:
+        they carry its version, so the executor does not take them for fires of an older definition)."""
+        if self._catch_up_queue is None or job.fire_token is None:
+            return
+        for message in catch_up_messages(tenant, job, missed_in_pause(job, paused_since, now)):
+            self._catch_up_queue.send(message, 0)
 
     def status(self, principal: Principal) -> ScheduleStatus:
         now = self._now()

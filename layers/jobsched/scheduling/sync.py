@@ -19,6 +19,7 @@ from typing import Protocol
 
 from jobsched.jobs.models import Job, JobStatus, ScheduleState
 from jobsched.keyscheme import JobKey
+from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.expressions import (
     Expression,
     ExpressionError,
@@ -29,6 +30,7 @@ from jobsched.scheduling.expressions import (
 from jobsched.scheduling.ports import ScheduleStateStore
 
 MAX_SCHEDULE_NAME = 64
+MIN_EVENT_AGE_SECONDS, MAX_EVENT_AGE_SECONDS = 60, 86_400  # EventBridge Scheduler's RetryPolicy bounds
 _DESCRIPTION_VERSION = re.compile(r"\bv(?P<version>\d+)$")
 Clock = Callable[[], datetime]
 # Told of every change that failed (the record is retried from there): logs it with the job id, counts it.
@@ -84,6 +86,9 @@ class ScheduleDefinition:
     job_id: str
     version: int
     fire_token: str | None = field(default=None, repr=False)
+    # How long the scheduler keeps retrying a fire it could not deliver: the job's catch-up window, within
+    # what EventBridge Scheduler allows (60 s to 24 h). None: the deployment's default.
+    max_event_age_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,13 @@ def render_schedule(tenant: str, job: Job) -> ScheduleDefinition:
         job_id=job.job_id,
         version=job.version,
         fire_token=job.fire_token,
+        max_event_age_seconds=max_event_age(job.catch_up),
     )
+
+
+def max_event_age(catch_up: CatchUp) -> int:
+    """The scheduler's MaximumEventAgeInSeconds for a job: its catch-up window, clamped to 60 s - 24 h."""
+    return max(MIN_EVENT_AGE_SECONDS, min(MAX_EVENT_AGE_SECONDS, int(catch_up.window.total_seconds())))
 
 
 def version_in_description(description: str | None) -> int | None:

@@ -23,6 +23,7 @@ from jobsched.errors import BadRequest, NotFound
 from jobsched.execution.models import (
     Execution,
     ExecutionStatus,
+    NotificationRecord,
     Outcome,
     SkipReason,
     bounded_error,
@@ -104,6 +105,9 @@ class DynamoExecutionStore:
         if message.triggered_by:
             sets.append("triggered_by = :triggered_by")
             values[":triggered_by"] = message.triggered_by
+        if message.parent_execution_id:
+            sets.append("parent_execution_id = :parent")
+            values[":parent"] = message.parent_execution_id
         # New; or a later attempt than the record's; or the same attempt whose claimer died (lease over).
         condition = (
             "attribute_not_exists(pk) OR (#status = :running AND (attempts < :k OR "
@@ -121,6 +125,15 @@ class DynamoExecutionStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def record_notification(self, job: JobKey, execution_id: str, record: NotificationRecord) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(job, execution_id),
+            UpdateExpression="SET notification = :record",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=to_item({":record": record.model_dump(mode="json")}),
+        )
 
     def finish(
         self,

@@ -6,6 +6,9 @@ from typing import Any
 
 from jobsched.execution.fire import FireMessage
 
+_BATCH = 10  # SendMessageBatch's limit
+_BATCH_ATTEMPTS = 3
+
 
 class SqsFireQueue:
     def __init__(self, client: Any, queue_name: str) -> None:
@@ -25,3 +28,21 @@ class SqsFireQueue:
             MessageBody=message.model_dump_json(exclude_none=True),
             DelaySeconds=delay_seconds,
         )
+
+    def send_many(self, messages: list[FireMessage]) -> None:
+        """Send now, 10 to a SendMessageBatch call; entries SQS did not take are sent again."""
+        for start in range(0, len(messages), _BATCH):
+            pending = {str(index): message for index, message in enumerate(messages[start : start + _BATCH])}
+            for _ in range(_BATCH_ATTEMPTS):
+                if not pending:
+                    break
+                entries = [
+                    {"Id": key, "MessageBody": message.model_dump_json(exclude_none=True)}
+                    for key, message in pending.items()
+                ]
+                response = self._client.send_message_batch(QueueUrl=self.url, Entries=entries)
+                pending = {key: pending[key] for key in (f["Id"] for f in response.get("Failed", []))}
+            if pending:
+                raise RuntimeError(
+                    f"SQS refused {len(pending)} message(s) of a batch {_BATCH_ATTEMPTS} times"
+                )

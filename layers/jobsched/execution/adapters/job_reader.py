@@ -16,6 +16,8 @@ from jobsched.jobs.models import LastExecution
 from jobsched.keyscheme import JobKey, job_item_key
 
 WEBHOOK_SECRET_ATTRIBUTE = "webhook_secret"  # noqa: S105 (an attribute name)
+# Where the job stands for failure notices (jobsched.execution.notifications); not part of the job model.
+HEALTH_ATTRIBUTE, HEALTH_OK, HEALTH_FAILING = "notified_health", "ok", "failing"
 
 
 class DynamoJobReader:
@@ -47,3 +49,28 @@ class DynamoJobReader:
                 "OR last_execution.scheduled_at <= :at)",
                 ExpressionAttributeValues=to_item({":summary": document, ":at": document["scheduled_at"]}),
             )
+
+    def mark(self, job: JobKey, *, failing: bool) -> bool:
+        """Move `notified_health` to failing (from healthy or unset) or back to healthy (from failing only);
+        True if this write made the change (the version stays, as for last_execution)."""
+        new, condition = (
+            (HEALTH_FAILING, "attribute_not_exists(#health) OR #health = :healthy")
+            if failing
+            else (HEALTH_OK, "#health = :failing")
+        )
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item(job_item_key(job)),
+                UpdateExpression="SET #health = :new",
+                ConditionExpression=f"attribute_exists(pk) AND ({condition})",
+                ExpressionAttributeNames={"#health": HEALTH_ATTRIBUTE},
+                ExpressionAttributeValues=to_item(
+                    {":new": new, ":healthy": HEALTH_OK}
+                    if failing
+                    else {":new": new, ":failing": HEALTH_FAILING}
+                ),
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -143,8 +143,10 @@ class DynamoJobStore:
         compute it)."""
         fields = spec.model_dump(mode="json")
         names = {f"#{name}": name for name in _MUTABLE_FIELDS}
-        values: dict[str, Any] = {f":{name}": fields[name] for name in _MUTABLE_FIELDS}
-        sets = [f"#{name} = :{name}" for name in _MUTABLE_FIELDS]
+        # An optional field left out (None, e.g. notifications) is removed from the item, not written.
+        cleared = [name for name in _MUTABLE_FIELDS if fields[name] is None]
+        values: dict[str, Any] = {f":{name}": fields[name] for name in _MUTABLE_FIELDS if name not in cleared}
+        sets = [f"#{name} = :{name}" for name in _MUTABLE_FIELDS if name not in cleared]
         sets += [
             "#status = :status",
             "#version = #version + :one",
@@ -161,7 +163,7 @@ class DynamoJobStore:
             # A job made before fire tokens existed gets one with its next change; a token is never replaced.
             sets.append(f"{FIRE_TOKEN_ATTRIBUTE} = if_not_exists({FIRE_TOKEN_ATTRIBUTE}, :fire_token)")
             values[":fire_token"] = fire_token
-        removes = ["schedule_error"]
+        removes = ["schedule_error", *(f"#{name}" for name in cleared)]
         if next_runs is None:
             removes.append("next_runs")
         else:

@@ -122,7 +122,8 @@ class EventBridgeScheduleGateway:
                 ),
                 "RetryPolicy": {
                     "MaximumRetryAttempts": self._target.max_retry_attempts,
-                    "MaximumEventAgeInSeconds": self._target.max_event_age_seconds,
+                    "MaximumEventAgeInSeconds": definition.max_event_age_seconds
+                    or self._target.max_event_age_seconds,
                 },
                 "DeadLetterConfig": {"Arn": self._target.dead_letter_arn},
             },

@@ -22,6 +22,7 @@ from jobsched import __version__, config
 from jobsched.aws.clients import assumed_client
 from jobsched.execution.models import Outcome, excerpt
 from jobsched.execution.ports import Delivery
+from jobsched.execution.templates import rendered_target
 from jobsched.jobs.models import (
     AwsTarget,
     EventBridgeTarget,
@@ -329,7 +330,7 @@ class TargetDispatcher:
         self._aws = aws
 
     def invoke(self, job: Job, secret: str | None, delivery: Delivery) -> Outcome:
-        target = job.target
+        target = rendered_target(job.target, job.job_id, delivery)
         if isinstance(target, HttpTarget):
             return self._http.invoke(job, target, secret, delivery)
         return self._aws.invoke(job, target, delivery)
