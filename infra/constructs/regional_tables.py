@@ -15,7 +15,8 @@ class RegionalTables(Construct):
 
     from_table_attributes with the table name builds the ARN from the importing stack's region, and
     global_indexes makes grants cover the index ARNs too (from_table_name would leave them out).
-    The stream ARN differs per region and is only known after deployment; nothing needs it yet.
+    The jobs table's stream ARN differs per region and is known only at deploy time: schedule-sync's event
+    source reads it with a DescribeTable lookup (constructs/scheduling.py), not from here.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
