@@ -144,8 +144,6 @@ def test_a_run_in_flight_and_a_queued_run_now_both_end_after_kill_minus_9(tmp_pa
         # the same webhook-id, so the receiver can tell), not after its 900 s lease.
         assert receiver.webhook_ids[queued.body["execution_id"]] == 1
         assert receiver.webhook_ids[in_flight.body["execution_id"]] == 2
-        assert "queued before the restart and never ran" in runtime.output()
-        assert "left running by the previous run" in runtime.output()
     finally:
         receiver.close()
         assert runtime.stop() == 0
