@@ -29,7 +29,6 @@ ACCESS_LOG_FIELDS = {
     "path": "$context.path",
     "status": "$context.status",
     "latency": "$context.responseLatency",
-    "callerKind": "$context.authorizer.kind",
 }
 
 
