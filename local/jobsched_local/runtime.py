@@ -4,6 +4,7 @@ start), the provisioned API, the gateway and the workers; one process and its Dy
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -238,6 +239,9 @@ def print_banner(info: RuntimeInfo) -> None:
 
 def run(options: RuntimeOptions) -> int:
     """Start, serve until SIGINT or SIGTERM, then stop cleanly (DynamoDB Local included)."""
+    # Before anything makes a Powertools Logger in this process: its deduplication filter would drop every
+    # record whose logger name contains the service name, the runtime's own "jobsched_local.*" lines too.
+    os.environ["POWERTOOLS_LOG_DEDUPLICATION_DISABLED"] = "true"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = threading.Event()
 
