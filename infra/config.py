@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from jobsched import config
 
@@ -43,6 +51,15 @@ _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
 _REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+_HTTPS_URL = re.compile(r"^https://\S+$")
+# What each pipeline setting must look like, and how an error names it.
+_SHAPES = {
+    "account": (_ACCOUNT, "a 12-digit AWS account id"),
+    "staging_account": (_ACCOUNT, "a 12-digit AWS account id"),
+    "connection_arn": (_CONNECTION_ARN, "a CodeStar/CodeConnections connection ARN"),
+    "repository": (_REPOSITORY, "owner/name"),
+    "smoke_target_url": (_HTTPS_URL, "an https:// URL"),
+}
 # A DNS name of letter-digit-hyphen labels (no wildcard: the certificate and the records name one host).
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
@@ -159,32 +176,12 @@ class PipelineSettings(BaseModel):
     staging_smoke_key_secret: str = f"{config.SERVICE}/smoke-api-key/staging"
     production_smoke_key_secret: str = f"{config.SERVICE}/smoke-api-key/production"
 
-    @field_validator("account", "staging_account")
+    @field_validator("account", "staging_account", "connection_arn", "repository", "smoke_target_url")
     @classmethod
-    def _account(cls, value: str) -> str:
-        if not _ACCOUNT.fullmatch(value):
-            raise ValueError(f"{value!r} is not a 12-digit AWS account id")
-        return value
-
-    @field_validator("connection_arn")
-    @classmethod
-    def _connection(cls, value: str) -> str:
-        if not _CONNECTION_ARN.fullmatch(value):
-            raise ValueError(f"{value!r} is not a CodeStar/CodeConnections connection ARN")
-        return value
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, value: str) -> str:
-        if not _REPOSITORY.fullmatch(value):
-            raise ValueError(f"{value!r} is not owner/name")
-        return value
-
-    @field_validator("smoke_target_url")
-    @classmethod
-    def _target(cls, value: str) -> str:
-        if not value.startswith("https://"):
-            raise ValueError(f"{value!r} is not an https:// URL")
+    def _shaped(cls, value: str, info: ValidationInfo) -> str:
+        pattern, shape = _SHAPES[str(info.field_name)]
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not {shape}")
         return value
 
     @model_validator(mode="after")
