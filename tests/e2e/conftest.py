@@ -102,22 +102,26 @@ class RuntimeProcess:
             "--allow-target",
             f"127.0.0.1:{self.receiver_port}",
         ]
+        printed_before = len(self._banner_lines())  # a restart appends to the same log
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(), stdout=log, stderr=log)
         deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 pytest.fail(f"runtime exited with {self._process.returncode}:\n{self.output()}")
+            # Up means what a user waits for: /health answers and the banner (with the demo key) is printed;
+            # the gateway serves /health a moment before the banner is written.
+            demo = self._banner_lines()[printed_before:]
             try:
-                if call(self.port, "GET", "/health").status == 200:
+                if demo and call(self.port, "GET", "/health").status == 200:
                     break
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         else:
             self.stop()
-            pytest.fail(f"runtime did not answer /health:\n{self.output()}")
-        demo = [line for line in self.output().splitlines() if "Demo API key" in line]
-        match = KEY_PATTERN.search(demo[-1]) if demo else None
+            pytest.fail(f"runtime did not answer /health and print its banner:\n{self.output()}")
+        match = KEY_PATTERN.search(demo[-1])
         assert match, self.output()
         return match.group(0)
 
@@ -143,7 +147,10 @@ class RuntimeProcess:
         return self._process.pid
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def _banner_lines(self) -> list[str]:
+        return [line for line in self.output().splitlines() if "Demo API key" in line]
 
     def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`jobsched keys ...` against this runtime, as on a fresh machine: no credentials, no AWS config."""
