@@ -53,6 +53,7 @@ from jobsched_local.workers import BackgroundWorker, PeriodicWorker, WorkerGroup
 LOG = logging.getLogger(__name__)
 AUTHORIZER_FUNCTION = "authorizer"
 JOB_METRICS_FUNCTION = "job_metrics"
+BULK_WORKER_FUNCTION = "bulk_worker"
 JOB_CENSUS_INTERVAL_SECONDS = 60.0
 
 
@@ -195,6 +196,20 @@ class LocalRuntime:
         if executor is not None:
             ensure_queues(_client("sqs", self.options.region))
             self.register_worker(ExecutionPoller(executor, _client, self.options.region))
+        # The bulk queue's event source, the same way: large bulk pause/resume operations, page by page.
+        bulk_worker = load_handlers([BULK_WORKER_FUNCTION]).get(BULK_WORKER_FUNCTION)
+        if bulk_worker is not None:
+            ensure_queues(_client("sqs", self.options.region))
+            self.register_worker(
+                ExecutionPoller(
+                    bulk_worker,
+                    _client,
+                    self.options.region,
+                    queue_name=config.BULK_QUEUE,
+                    function=BULK_WORKER_FUNCTION,
+                    timeout_seconds=config.BULK_WORKER_TIMEOUT_SECONDS,
+                )
+            )
 
     def _register_job_census(self) -> None:
         """The five-minute EventBridge rule of the job census; locally every minute."""
