@@ -25,6 +25,7 @@ from jobsched.targets.guard import parse_host_port
 from jobsched_local.archive_commands import archive_dir
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
+from jobsched_local.bulk_recovery import resume_bulk_operations
 from jobsched_local.demo_key import ensure_demo_key
 from jobsched_local.dynamodb_local import DynamoDBLocalError
 from jobsched_local.execution_poller import EXECUTOR_FUNCTION, ExecutionPoller
@@ -200,6 +201,9 @@ class LocalRuntime:
         bulk_worker = load_handlers([BULK_WORKER_FUNCTION]).get(BULK_WORKER_FUNCTION)
         if bulk_worker is not None:
             ensure_queues(_client("sqs", self.options.region))
+            resume_bulk_operations(
+                _client("dynamodb", self.options.region), _client("sqs", self.options.region)
+            )
             self.register_worker(
                 ExecutionPoller(
                     bulk_worker,

@@ -255,3 +255,29 @@ def test_a_tag_scoped_caller_changes_only_the_jobs_it_sees(call: Call) -> None:
 
     assert operation["matched"] == 2
     assert [enabled(j) for j in (*billing, *search)] == [False, False, True]
+
+
+def test_a_restart_of_the_local_runtime_carries_running_operations_on(
+    call: Call, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.bulk_worker import handler as bulk_worker
+    from jobsched_local.bulk_recovery import resume_bulk_operations
+
+    ids = make_jobs(5, tags={"team": "billing"})
+    monkeypatch.setattr(bulk_worker.BULK, "_page_size", 3)
+    operation = call("POST", BULK, body={"action": "pause", "tag": "team:billing"})[2]
+    finished = call("POST", BULK, body={"action": "resume", "name_prefix": "nothing-matches"})[2]
+    sqs = client_for("sqs", SERVING)
+    url = sqs.get_queue_url(QueueName=config.BULK_QUEUE)["QueueUrl"]
+    # One page done, then the runtime dies: the in-memory queue loses the next page's message.
+    (first,) = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    bulk_worker.handler(sqs_event([first], "arn", SERVING), None)
+    sqs.purge_queue(QueueUrl=url)
+
+    assert resume_bulk_operations(client_for("dynamodb", SERVING), sqs) == 1  # the completed one stays
+    assert drain_bulk_queue() == 1
+
+    done = call("GET", f"{BULK}/{operation['operation_id']}")[2]
+    assert (done["status"], done["matched"], done["changed"]) == ("completed", 5, 5)
+    assert not any(enabled(j) for j in ids)
+    assert finished["status"] == "completed"
