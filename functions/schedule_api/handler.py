@@ -63,14 +63,19 @@ def schedule_status() -> ScheduleStatus:
     return CONTROL.status(principal_of(app))
 
 
+BULK_RESPONSES = responses(
+    200, "Done within the request: the completed operation", BulkOperation, 403, 422
+) | responses(202, "Many jobs match: the operation goes on in the background (see Location)", BulkOperation)
+BULK_RESPONSES[202]["headers"] = {
+    "Location": {"description": "the operation, to poll with GET", "schema": {"type": "string"}}
+}
+
+
 # Before the /<job_id> routes: the resolver tries routes in the order they are declared.
 @app.post(
     SCHEDULE_PATH + "/bulk",
     summary="Pause or resume every job that carries a tag and/or whose name starts with a prefix",
-    responses=responses(200, "Done within the request: the completed operation", BulkOperation, 403, 422)
-    | responses(
-        202, "Many jobs match: the operation goes on in the background (see Location)", BulkOperation
-    ),
+    responses=BULK_RESPONSES,
 )
 def bulk_change(request: Annotated[BulkRequest, Body()]) -> Response[BulkOperation]:
     operation = BULK.start(principal_of(app), request)
