@@ -1,4 +1,5 @@
-"""Schedule API: pause (DELETE) and resume (POST) /api/v1/schedule/{job_id}; GET /api/v1/schedule/status."""
+"""Schedule API: pause (DELETE) and resume (POST) /api/v1/schedule/{job_id}; GET /api/v1/schedule/status;
+bulk pause/resume (POST /api/v1/schedule/bulk) and its progress (GET /api/v1/schedule/bulk/{operation_id})."""
 
 from __future__ import annotations
 
@@ -10,19 +11,29 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from jobsched.api.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
 from jobsched.api.models import NoFields, responses
 from jobsched.aws.clients import client, deferred_client
-from jobsched.config import EXECUTION_QUEUE
+from jobsched.config import BULK_QUEUE, EXECUTION_QUEUE
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.jobs.models import JobView
+from jobsched.scheduling.adapters.bulk_store import DynamoBulkOperationStore, SqsBulkQueue
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.scheduling.bulk import BulkControl, BulkOperation, BulkRequest, BulkStatus
 from jobsched.scheduling.control import PauseRequest, ScheduleControl, ScheduleStatus
 from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
+JOBS = DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table)
 CONTROL = ScheduleControl(
-    DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table),
+    JOBS,
     SETTINGS.region,
     catch_up_queue=SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # fires a pause missed
+)
+BULK = BulkControl(
+    CONTROL,
+    JOBS,
+    DynamoBulkOperationStore(client("dynamodb"), SETTINGS.jobs_table),
+    SqsBulkQueue(deferred_client("sqs"), BULK_QUEUE),  # only operations beyond the inline limit use it
+    inline_limit=SETTINGS.bulk_inline_limit,
 )
 app = create_resolver()
 
@@ -50,6 +61,48 @@ def _job_response(job: JobView) -> Response[JobView]:
 )
 def schedule_status() -> ScheduleStatus:
     return CONTROL.status(principal_of(app))
+
+
+BULK_RESPONSES = responses(
+    200, "Done within the request: the completed operation", BulkOperation, 403, 422
+) | responses(202, "Many jobs match: the operation goes on in the background (see Location)", BulkOperation)
+BULK_RESPONSES[202]["headers"] = {
+    "Location": {"description": "the operation, to poll with GET", "schema": {"type": "string"}}
+}
+
+
+# Before the /<job_id> routes: the resolver tries routes in the order they are declared.
+@app.post(
+    SCHEDULE_PATH + "/bulk",
+    summary="Pause or resume every job that carries a tag and/or whose name starts with a prefix",
+    responses=BULK_RESPONSES,
+)
+def bulk_change(request: Annotated[BulkRequest, Body()]) -> Response[BulkOperation]:
+    operation = BULK.start(principal_of(app), request)
+    if operation.status is BulkStatus.RUNNING:
+        location = f"{SCHEDULE_PATH}/bulk/{operation.operation_id}"
+        return _operation_response(operation, 202, {"Location": location})
+    return _operation_response(operation, 200, {})
+
+
+@app.get(
+    SCHEDULE_PATH + "/bulk/<operation_id>",
+    summary="A bulk pause or resume of this tenant: its status and counters so far",
+    responses=responses(200, "The operation", BulkOperation, 404),
+)
+def bulk_operation(operation_id: str) -> Response[BulkOperation]:
+    return _operation_response(BULK.get(principal_of(app), operation_id), 200, {})
+
+
+def _operation_response(
+    operation: BulkOperation, status: int, headers: dict[str, str]
+) -> Response[BulkOperation]:
+    return Response[Any](
+        status_code=status,
+        content_type=JSON_CONTENT_TYPE,
+        body=operation.model_dump(mode="json"),
+        headers=headers,
+    )
 
 
 @app.delete(

@@ -179,6 +179,7 @@ class OperationsAlarms(Construct):
         web_acl_name: str | None = None,
         scheduler_dead_letter_queue: sqs.IQueue | None = None,
         sync_dead_letter_queue: sqs.IQueue | None = None,
+        bulk_dead_letter_queue: sqs.IQueue | None = None,
         functions: Sequence[ServiceFunction] = (),
     ) -> None:
         super().__init__(scope, construct_id)
@@ -263,6 +264,17 @@ class OperationsAlarms(Construct):
                 "(docs/operations.md).",
             )
             for queue in [sync_dead_letter_queue]
+            if queue is not None
+        ]
+        lost_fires += [
+            self._dlq_alarm(
+                "BulkDeadLetterQueueNotEmpty",
+                queue,
+                "The bulk worker could not take a bulk pause/resume page (a message it could neither "
+                "process nor mark its operation failed): that operation stays 'running'. Read the message, "
+                "and ask the tenant to repeat the bulk request; repeating is safe (docs/operations.md).",
+            )
+            for queue in [bulk_dead_letter_queue]
             if queue is not None
         ]
         heartbeat = self._alarm(

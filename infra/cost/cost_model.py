@@ -522,6 +522,19 @@ def _dashboard(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], mon
 
 def _queue(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: int) -> list[Line]:
     name = _props(res).get("QueueName")
+    if name == config.BULK_QUEUE:
+        # The bulk worker's event source long-polls it all the time; the pages of bulk pause/resume (rare,
+        # a few requests per hundred jobs) are lost in that.
+        return [
+            Line(
+                s.region,
+                str(name),
+                "SQS requests (idle long polls of the bulk worker's event source)",
+                SQS_IDLE_POLLERS * m.seconds / 20 / MILLION,
+                "M requests",
+                m.price(s.region, "sqs_requests_per_million"),
+            )
+        ]
     if name != config.EXECUTION_QUEUE:
         return [
             Line(

@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constructs.alarm_topics import AlarmTopics
 from infra.constructs.api_gateway import ApiGateway
+from infra.constructs.bulk_operations import BulkOperations
 from infra.constructs.dashboards import Dashboards
 from infra.constructs.deep_health import DeepHealthRoute
 from infra.constructs.execution import Execution
@@ -127,6 +128,13 @@ class RegionalStack(Stack):
             executor=execution.executor,
             jobs_table=tables.jobs_table,
         )
+        self.bulk = BulkOperations(
+            self,
+            "BulkOperations",
+            functions=functions,
+            jobs_table=tables.jobs_table,
+            execution_queue=self.execution_queue.queue,
+        )
         ScheduleApiRoutes(
             self,
             "ScheduleApi",
@@ -135,6 +143,7 @@ class RegionalStack(Stack):
             functions=functions,
             jobs_table=tables.jobs_table,
             execution_queue=self.execution_queue.queue,
+            bulk_queue=self.bulk.queue,
         )
 
         IdentityApiRoutes(
@@ -170,6 +179,7 @@ class RegionalStack(Stack):
             web_acl_name=self.web_acl.name,
             scheduler_dead_letter_queue=self.scheduling.scheduler_dlq,
             sync_dead_letter_queue=self.scheduling.sync_dlq,
+            bulk_dead_letter_queue=self.bulk.dead_letter_queue,
             functions=functions.functions,
         )
         for alarm in alarms.alarms.rollback:
@@ -191,6 +201,7 @@ class RegionalStack(Stack):
             other_dead_letter_queues={
                 "Scheduler DLQ": self.scheduling.scheduler_dlq,
                 "schedule-sync DLQ": self.scheduling.sync_dlq,
+                "bulk DLQ": self.bulk.dead_letter_queue,
             },
         )
         # The edge on the application-performance dashboard: allowed and blocked requests, by the web ACL.

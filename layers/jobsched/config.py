@@ -26,6 +26,13 @@ SCHEDULE_GROUP = "jobsched"
 SCHEDULER_DLQ = "jobsched-scheduler-dlq"
 SCHEDULE_SYNC_DLQ = "jobsched-schedule-sync-dlq"
 NOTIFICATION_TOPIC = "jobsched-notifications"  # failure/recovery e-mails, one topic per region
+# Bulk pause/resume beyond the inline limit: one message per page of a tenant's jobs, for the bulk worker.
+BULK_QUEUE = "jobsched-bulk"
+BULK_DLQ = "jobsched-bulk-dlq"
+BULK_WORKER_TIMEOUT_SECONDS = 60
+BULK_VISIBILITY_SECONDS = 6 * BULK_WORKER_TIMEOUT_SECONDS
+BULK_MAX_RECEIVES = 5
+BULK_INLINE_LIMIT = 100  # default: matching jobs a bulk pause/resume does within the request
 # A target may take up to 900 s (Lambda's own limit), so the executor may too; SQS hides a message for
 # 6x the function timeout, as AWS advises for SQS event sources, before another consumer may see it.
 EXECUTOR_TIMEOUT_SECONDS = 900

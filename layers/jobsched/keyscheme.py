@@ -5,6 +5,7 @@ Jobs table (pk, sk; gsi1pk, gsi1sk):
 - job:          TENANT#<tenant>, JOB#<job_id>
 - job counter:  TENANT#<tenant>, COUNT#jobs           (gsi1pk JOBCOUNTERS, gsi1sk <tenant>)
 - idempotency:  TENANT#<tenant>, IDEMPOTENCY#<key>
+- bulk pause/resume operation: TENANT#<tenant>, BULKOP#<operation_id> (expires_at: 7 days on)
 - API key:      APIKEY#<sha256 of the value>, APIKEY  (gsi1pk APIKEYS, gsi1sk <key_id>)
 - target grant: ACCESS#<tenant>, PROFILE | TARGET#<arn>
 - drill marker: REGION#<region>, HEALTH_DRILL
@@ -26,6 +27,7 @@ TENANT_PREFIX = "TENANT#"
 JOB_PREFIX = "JOB#"
 EXECUTION_PREFIX = "EXEC#"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
+BULK_OPERATION_PREFIX = "BULKOP#"
 COUNTER_SK = "COUNT#jobs"
 # Every tenant's job counter is also filed under this gsi1 key, so the tenants can be listed without a Scan.
 COUNTERS_INDEX_PK = "JOBCOUNTERS"
@@ -90,6 +92,11 @@ def counter_key(tenant: str) -> dict[str, str]:
 
 def idempotency_key(tenant: str, idempotency_key: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant), "sk": f"{IDEMPOTENCY_PREFIX}{idempotency_key}"}
+
+
+def bulk_operation_key(tenant: str, operation_id: str) -> dict[str, str]:
+    """A bulk pause/resume operation's item: in its tenant's partition, so no other tenant can address it."""
+    return {"pk": tenant_pk(tenant), "sk": f"{BULK_OPERATION_PREFIX}{operation_id}"}
 
 
 def execution_pk(key: JobKey) -> str:

@@ -64,6 +64,8 @@ class Settings(BaseModel):
     # Where OAuth clients made over the API live: Cognito app clients of that user pool (deployed), the
     # local issuer's (the local runtime), or nowhere (client routes answer 404).
     oauth_clients: Literal["none", "local", "cognito"] = "none"
+    # A bulk pause/resume matching more jobs than this goes on in the background (the Schedule API only).
+    bulk_inline_limit: int = Field(default=config.BULK_INLINE_LIMIT, ge=1, le=1000)
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -116,6 +118,7 @@ class Settings(BaseModel):
             "token_settings_parameter": env.get("TOKEN_SETTINGS_PARAMETER") or None,
             "token_settings_region": env.get("TOKEN_SETTINGS_REGION") or None,
             "oauth_clients": env.get("OAUTH_CLIENTS") or None,
+            "bulk_inline_limit": env.get("BULK_INLINE_LIMIT") or None,
         }
         return settings_from_env(cls, mapping, "function")
 

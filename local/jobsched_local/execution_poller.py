@@ -57,7 +57,15 @@ class ExecutionPoller:
         region: str,
         queue_name: str = config.EXECUTION_QUEUE,
         wait_seconds: int = WAIT_SECONDS,
+        function: str = EXECUTOR_FUNCTION,
+        timeout_seconds: int = config.EXECUTOR_TIMEOUT_SECONDS,
     ) -> None:
+        """`function` and `timeout_seconds`: the SQS-triggered function this feeds (the executor by default;
+        the bulk worker on the bulk queue, which the same loop serves)."""
+        self._function = function
+        self._timeout_seconds = timeout_seconds
+        if function != EXECUTOR_FUNCTION:
+            self.name = f"{function.replace('_', '-')}-poller"
         self._handler = handler
         self._client_for = client_for
         self._region = region
@@ -103,14 +111,16 @@ class ExecutionPoller:
         ).get("Messages", [])
         if not received:
             return 0
-        context = make_context(EXECUTOR_FUNCTION, self._region)
-        context.timeout_seconds = float(config.EXECUTOR_TIMEOUT_SECONDS)
+        context = make_context(self._function, self._region)
+        context.timeout_seconds = float(self._timeout_seconds)
         try:
             response = self._handler(sqs_event(received, arn, self._region), context) or {}
         except Exception:
             # The whole invocation failed: Lambda retries the whole batch after the visibility timeout.
             LOG.exception(
-                "executor invocation failed; %d messages return after the visibility timeout", len(received)
+                "%s invocation failed; %d messages return after the visibility timeout",
+                self._function,
+                len(received),
             )
             return len(received)
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}

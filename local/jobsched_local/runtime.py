@@ -25,6 +25,7 @@ from jobsched.targets.guard import parse_host_port
 from jobsched_local.archive_commands import archive_dir
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
+from jobsched_local.bulk_recovery import resume_bulk_operations
 from jobsched_local.demo_key import ensure_demo_key
 from jobsched_local.dynamodb_local import DynamoDBLocalError
 from jobsched_local.execution_poller import EXECUTOR_FUNCTION, ExecutionPoller
@@ -53,6 +54,7 @@ from jobsched_local.workers import BackgroundWorker, PeriodicWorker, WorkerGroup
 LOG = logging.getLogger(__name__)
 AUTHORIZER_FUNCTION = "authorizer"
 JOB_METRICS_FUNCTION = "job_metrics"
+BULK_WORKER_FUNCTION = "bulk_worker"
 JOB_CENSUS_INTERVAL_SECONDS = 60.0
 
 
@@ -195,6 +197,23 @@ class LocalRuntime:
         if executor is not None:
             ensure_queues(_client("sqs", self.options.region))
             self.register_worker(ExecutionPoller(executor, _client, self.options.region))
+        # The bulk queue's event source, the same way: large bulk pause/resume operations, page by page.
+        bulk_worker = load_handlers([BULK_WORKER_FUNCTION]).get(BULK_WORKER_FUNCTION)
+        if bulk_worker is not None:
+            ensure_queues(_client("sqs", self.options.region))
+            resume_bulk_operations(
+                _client("dynamodb", self.options.region), _client("sqs", self.options.region)
+            )
+            self.register_worker(
+                ExecutionPoller(
+                    bulk_worker,
+                    _client,
+                    self.options.region,
+                    queue_name=config.BULK_QUEUE,
+                    function=BULK_WORKER_FUNCTION,
+                    timeout_seconds=config.BULK_WORKER_TIMEOUT_SECONDS,
+                )
+            )
 
     def _register_job_census(self) -> None:
         """The five-minute EventBridge rule of the job census; locally every minute."""

@@ -42,19 +42,26 @@ def ensure_schedule_group(client: Any, name: str = config.SCHEDULE_GROUP) -> Non
 def ensure_queues(client: Any) -> None:
     for name in (config.EXECUTION_DLQ, config.SCHEDULER_DLQ, config.SCHEDULE_SYNC_DLQ):
         _ensure_queue(client, name, {})
-    dlq_url = _ensure_queue(client, config.EXECUTION_DLQ, {})
+    _ensure_redriven_queue(
+        client,
+        config.EXECUTION_QUEUE,
+        config.EXECUTION_DLQ,
+        config.EXECUTION_VISIBILITY_SECONDS,
+        config.EXECUTION_MAX_RECEIVES,
+    )
+    # The bulk worker's queue (infra/constructs/bulk_operations.py), redriven as on AWS.
+    _ensure_redriven_queue(
+        client, config.BULK_QUEUE, config.BULK_DLQ, config.BULK_VISIBILITY_SECONDS, config.BULK_MAX_RECEIVES
+    )
+
+
+def _ensure_redriven_queue(client: Any, name: str, dlq: str, visibility: int, max_receives: int) -> None:
+    dlq_url = _ensure_queue(client, dlq, {})
     dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(config.EXECUTION_MAX_RECEIVES)}
-    _ensure_queue(
-        client,
-        config.EXECUTION_QUEUE,
-        {
-            "VisibilityTimeout": str(config.EXECUTION_VISIBILITY_SECONDS),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}
+    _ensure_queue(client, name, {"VisibilityTimeout": str(visibility), "RedrivePolicy": json.dumps(redrive)})
 
 
 def _ensure_queue(client: Any, name: str, attributes: dict[str, str]) -> str:

@@ -75,8 +75,9 @@ def call(
 class RuntimeProcess:
     """`jobsched local` in a subprocess; its output goes to a file in the state dir's parent."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
         self.state_dir = state_dir
+        self.env = env or {}  # settings the runtime and its functions read (e.g. BULK_INLINE_LIMIT)
         self.port = free_port()
         self.aws_port = free_port()
         # A loopback webhook receiver's port, allowed as a target (every other private target is refused).
@@ -104,7 +105,9 @@ class RuntimeProcess:
         ]
         printed_before = len(self._banner_lines())  # a restart appends to the same log
         with self.log.open("ab") as log:
-            self._process = subprocess.Popen(command, cwd=REPO_ROOT, env=clean_env(), stdout=log, stderr=log)
+            self._process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=clean_env(**self.env), stdout=log, stderr=log
+            )
         deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -26,6 +26,7 @@ CRITICAL = {
     "DeadLetterQueueNotEmpty": 0,
     "SchedulerDeadLetterQueueNotEmpty": 0,
     "ScheduleSyncDeadLetterQueueNotEmpty": 0,
+    "BulkDeadLetterQueueNotEmpty": 0,
     "FiresRejected": 0,
     "HeartbeatMissing": 1,
     "StuckExecutions": 0,

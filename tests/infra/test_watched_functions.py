@@ -58,8 +58,8 @@ def _alarms_of_function(resources: dict[str, dict[str, Any]], logical_id: str) -
     }
 
 
-def test_the_service_has_its_twelve_functions_in_every_region(resources: dict[str, dict[str, Any]]) -> None:
-    assert len(service_functions(resources)) == 12
+def test_the_service_has_its_thirteen_functions_in_every_region(resources: dict[str, dict[str, Any]]) -> None:
+    assert len(service_functions(resources)) == 13
 
 
 def test_every_function_is_on_a_dashboard(resources: dict[str, dict[str, Any]]) -> None:

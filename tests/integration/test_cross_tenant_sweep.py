@@ -124,11 +124,15 @@ def victim(invoke: Invoke) -> Iterator[dict[str, str]]:
     _, client, _ = invoke(
         "identity_api", "POST", "/api/v1/clients", tenant=VICTIM, body={"scopes": ["jobs.read"]}
     )
+    _, operation, _ = invoke(
+        "schedule_api", "POST", "/api/v1/schedule/bulk", tenant=VICTIM, body={"action": "pause", "tag": "x:y"}
+    )
     yield {
         "job_id": job["job_id"],
         "execution_id": execution_id,
         "key_id": key["key_id"],
         "client_id": client["client_id"],
+        "operation_id": operation["operation_id"],
     }
 
 
@@ -148,7 +152,7 @@ def victim_state() -> tuple[list[Any], list[Any], int]:
 def concrete(route: Route, ids: dict[str, str]) -> tuple[str, str]:
     method = "DELETE" if route.method == ANY else route.method
     path = route.resource
-    for name in ("job_id", "execution_id", "key_id", "client_id"):
+    for name in ("job_id", "execution_id", "key_id", "client_id", "operation_id"):
         path = path.replace("{" + name + "}", ids[name])
     return method, path.replace("{proxy+}", f"jobs/{ids['job_id']}/anything")
 
@@ -164,6 +168,8 @@ def request_body(route: Route, method: str) -> dict[str, Any] | None:
         return {"role": "admin"}
     if (method, route.resource) == ("POST", "/api/v1/clients"):
         return {"scopes": ["jobs.write"]}
+    if (method, route.resource) == ("POST", "/api/v1/schedule/bulk"):
+        return {"action": "pause", "name_prefix": "victim"}  # the victim's job's name starts so
     return None
 
 
@@ -175,6 +181,8 @@ def expected_status(route: Route, method: str, role: str) -> int:
         return 403
     if "{" in route.resource:  # another tenant's job, key or client (or a path of none): not found
         return 404
+    if route.resource.endswith("/bulk"):
+        return 200  # a bulk pause of the caller's own jobs: none match, done within the request
     return 200 if method == "GET" else 201  # the caller's own collection: list, create, status
 
 

@@ -9,6 +9,7 @@ does on DynamoDB; tests/integration runs the real adapters against moto and Dyna
   (scheduling.ports: ScheduleControlStore, RegionMoveStore) see it.
 - InMemoryExecutions: the executions table (execution.ports.ExecutionStore and ExecutionHistory).
 - RecordingQueue, ScriptedTarget: the execution queue and a job's target.
+- InMemoryBulkOperations, RecordingBulkQueue: bulk pause/resume operations and the bulk queue.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from jobsched.jobs.models import Job, JobSpec, JobStatus, LastExecution, Schedul
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters
 from jobsched.jobs.service import idempotency_conflict
 from jobsched.keyscheme import JobKey
+from jobsched.scheduling.bulk import BulkOperationRecord, BulkPageMessage, BulkStatus
 
 
 @dataclass
@@ -182,6 +184,16 @@ class InMemoryJobs:
         for key in sorted(self.jobs):
             if key.tenant == tenant:
                 yield self.jobs[key]
+
+    def tenant_jobs_page(
+        self, tenant: str, after: str | None, limit: int
+    ) -> tuple[builtins.list[Job], str | None]:
+        keys = [
+            key for key in sorted(self.jobs) if key.tenant == tenant and (after is None or key.job_id > after)
+        ]
+        page = [self.jobs[key] for key in keys[:limit]]
+        # DynamoDB names a next page when the page is full, even if nothing follows it: so does this.
+        return page, (page[-1].job_id if page and len(page) == limit else None)
 
     # scheduling.ports.RegionMoveStore
 
@@ -399,3 +411,40 @@ class ScriptedTarget:
     def invoke(self, job: Job, secret: str | None, delivery: Delivery) -> Outcome:
         self.calls.append((job.job_id, secret, delivery))
         return self.outcomes[min(len(self.calls), len(self.outcomes)) - 1]
+
+
+class InMemoryBulkOperations:
+    """Bulk operations as their items hold them, with the page-count condition of DynamoBulkOperationStore."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], BulkOperationRecord] = {}
+
+    def get(self, tenant: str, operation_id: str) -> BulkOperationRecord | None:
+        return self.records.get((tenant, operation_id))
+
+    def create(self, record: BulkOperationRecord) -> None:
+        key = (record.tenant, record.operation.operation_id)
+        assert key not in self.records
+        self.records[key] = record
+
+    def save(self, record: BulkOperationRecord, *, pages_done_before: int) -> bool:
+        key = (record.tenant, record.operation.operation_id)
+        stored = self.records.get(key)
+        if stored is None or stored.pages_done != pages_done_before:
+            return False
+        if stored.operation.status is not BulkStatus.RUNNING:
+            return False
+        self.records[key] = record
+        return True
+
+
+class RecordingBulkQueue:
+    def __init__(self) -> None:
+        self.sent: list[BulkPageMessage] = []
+
+    def send(self, message: BulkPageMessage) -> None:
+        self.sent.append(message)
+
+    def take(self) -> list[BulkPageMessage]:
+        taken, self.sent = self.sent, []
+        return taken

@@ -96,6 +96,6 @@ def test_routes_are_found_per_function_in_table_order() -> None:
         "identity_api",
     )
     assert route_functions(key_required=False) == ("health", "deep_health")
-    assert [r.method for r in routes_of("schedule_api")] == ["GET", "POST", "DELETE"]
+    assert [r.method for r in routes_of("schedule_api")] == ["GET", "POST", "DELETE", "POST", "GET"]
     with pytest.raises(KeyError):
         routes_of("nobody")

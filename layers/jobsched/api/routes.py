@@ -84,6 +84,8 @@ ROUTES: tuple[Route, ...] = (
     _read("GET", f"{SCHEDULE}/status", "schedule_api", "jobs.read"),
     _write("POST", f"{SCHEDULE}/{{job_id}}", "schedule_api", "jobs.write"),
     _write("DELETE", f"{SCHEDULE}/{{job_id}}", "schedule_api", "jobs.write"),
+    _write("POST", f"{SCHEDULE}/bulk", "schedule_api", "jobs.write"),
+    _read("GET", f"{SCHEDULE}/bulk/{{operation_id}}", "schedule_api", "jobs.read"),
     # Identity: a tenant admin's own keys and OAuth clients, and the audit of their management; never open
     # to a scoped token.
     _admin("POST", f"{API_PREFIX}/keys", "identity_api"),

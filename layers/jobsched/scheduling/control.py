@@ -90,6 +90,13 @@ class ScheduleControl:
         return self._set_enabled(principal, job_id, enabled=True, note=None)
 
     def _set_enabled(self, principal: Principal, job_id: str, *, enabled: bool, note: str | None) -> JobView:
+        return self.change_enabled(principal, job_id, enabled=enabled, note=note)[0]
+
+    def change_enabled(
+        self, principal: Principal, job_id: str, *, enabled: bool, note: str | None
+    ) -> tuple[JobView, bool]:
+        """Pause or resume one job (the caller's write role already checked): the job, and whether this
+        call changed it (False: it already was so). Single and bulk pause/resume both come here."""
         key = principal.job(job_id)
         for _ in range(_WRITE_ATTEMPTS):
             job = self._store.current(key)
@@ -102,7 +109,7 @@ class ScheduleControl:
                     f"job {job_id} has completed (its one run is done); it cannot be paused or resumed"
                 )
             if job.enabled == enabled and (enabled or note is None or note == job.pause_note):
-                return JobView.of(job, now)  # already so: idempotent, no write, same version
+                return JobView.of(job, now), False  # already so: idempotent, no write, same version
             if enabled:
                 problem = job.schedule.first_fire_problem(now)
                 if problem is not None:
@@ -120,7 +127,7 @@ class ScheduleControl:
             if changed is not None:
                 if enabled:
                     self._catch_up(principal.tenant, changed, paused_since=job.updated_at, now=now)
-                return JobView.of(changed, now)
+                return JobView.of(changed, now), True
         raise Conflict(f"job {job_id} is being changed by other requests; retry")
 
     def _catch_up(self, tenant: str, job: Job, *, paused_since: datetime, now: datetime) -> None:

@@ -159,6 +159,22 @@ class DynamoJobScheduleStore:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def tenant_jobs_page(self, tenant: str, after: str | None, limit: int) -> tuple[list[Job], str | None]:
+        """Up to `limit` of a tenant's jobs after job id `after`, in id order, and the cursor of the next page
+        (None on the last). One Query: a bulk operation's page is bounded work."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_item({":pk": tenant_pk(tenant), ":prefix": JOB_PREFIX}),
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = self._key(JobKey(tenant, after))
+        page = self._client.query(**request)
+        jobs = [job_from_item(from_item(item)) for item in page.get("Items", [])]
+        return jobs, (jobs[-1].job_id if jobs and "LastEvaluatedKey" in page else None)
+
     def jobs_without_fire_token(self) -> Iterator[JobKey]:
         """Every job made before fire tokens existed (a scan: a one-off migration)."""
         request: dict[str, Any] = {

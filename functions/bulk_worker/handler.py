@@ -1,0 +1,43 @@
+"""Bulk worker: the bulk queue's page messages; each does one page of a bulk pause/resume. Thin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from jobsched.aws.clients import client, deferred_client
+from jobsched.config import BULK_QUEUE, EXECUTION_QUEUE
+from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.scheduling.adapters.bulk_messages import handle_bulk_record
+from jobsched.scheduling.adapters.bulk_store import DynamoBulkOperationStore, SqsBulkQueue
+from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
+from jobsched.scheduling.bulk import BulkControl
+from jobsched.scheduling.control import ScheduleControl
+from jobsched.settings import load_settings
+from jobsched.telemetry import instrument_handler
+
+SETTINGS = load_settings()
+JOBS = DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table)
+BULK = BulkControl(
+    ScheduleControl(
+        JOBS,
+        SETTINGS.region,
+        catch_up_queue=SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # a resume's missed fires
+    ),
+    JOBS,
+    DynamoBulkOperationStore(client("dynamodb"), SETTINGS.jobs_table),
+    SqsBulkQueue(client("sqs"), BULK_QUEUE),
+)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _record(record: SQSRecord) -> None:
+    handle_bulk_record(BULK, record.body, int(record.attributes.approximate_receive_count))
+
+
+@instrument_handler
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
