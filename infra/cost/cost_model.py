@@ -29,6 +29,7 @@ from jobsched import config
 from jobsched.execution.executor import LAST_EXECUTION_REFRESH
 from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME
 from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
+from jobsched.keys.clients import CLIENT_TOKEN_VALIDITY
 
 COST_DIR = Path(__file__).resolve().parent
 LOAD_PROFILE = COST_DIR / "load_profile.json"
@@ -138,6 +139,8 @@ class Model:
         self.seconds = self.days * 86400
         self.shares: dict[str, float] = dict(profile["region_shares"])
         self.loads = {region: self._region_load(region) for region in self.shares}
+        # the API's authorizer cache per region (AuthorizerResultTtlInSeconds), read from the templates
+        self.authorizer_ttls: dict[str, float] = {}
 
     # -- the load -------------------------------------------------------------------------------------
 
@@ -210,10 +213,8 @@ class Model:
                 for name, op in self.profile["operations"].items()
                 if op["function"] == function
             )
-        if kind == "authorizer_cache_misses":
-            api = self.profile["api"]
-            keys = api["api_keys_in_use"] * self.shares[region]
-            return float(min(load.requests, keys * self.seconds / api["authorizer_cache_seconds"]))
+        if kind == "authorizer":
+            return self._authorizer_calls(region, function)
         if kind == "executor_batches":
             messages = load.executions + load.heartbeats
             return float(messages / execution["messages_per_executor_invocation"])
@@ -230,6 +231,18 @@ class Model:
         if kind == "none":
             return 0.0
         raise CostModelError(f"function {function}: unknown invocation driver {kind!r}")
+
+    def _authorizer_calls(self, region: str, function: str) -> float:
+        """API Gateway calls the authorizer on every request unless it caches the answer (a TTL > 0 in the
+        template): then once per caller and TTL."""
+        ttl = self.authorizer_ttls.get(region)
+        if ttl is None:
+            raise CostModelError(f"function {function} ({region}): no API Gateway authorizer uses it")
+        load = self.loads[region]
+        if ttl == 0:
+            return load.requests
+        keys = self.profile["api"]["api_keys_in_use"] * self.shares[region]
+        return float(min(load.requests, keys * self.seconds / ttl))
 
     def api_job_changes(self) -> float:
         """Job changes made through the API, all regions, a month."""
@@ -663,7 +676,9 @@ def _user_pool(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], mon
     Cognito prices machine-to-machine use per app client and per token request, with no free tier."""
     identity = m.profile["identity"]
     billable_users = max(0, identity["monthly_active_users"] - m.price(s.region, "cognito_mau_free"))
-    tokens = identity["oauth_clients"] * identity["token_requests_per_client_per_day"] * m.days
+    # each client asks for a token when its cached one expires (the validity its app client is made with)
+    per_day = max(1.0, 86400 / CLIENT_TOKEN_VALIDITY.total_seconds())
+    tokens = identity["oauth_clients"] * per_day * m.days
     return [
         Line(
             s.region,
@@ -1034,6 +1049,12 @@ def price_month(m: Model, stacks: list[StackTemplate], month: int) -> list[Line]
             f"resource types the cost model does not know: {listed}. Add a price rule to "
             "infra/cost/cost_model.py RULES or a FREE_TYPES entry with the reason it is free."
         )
+    for stack in stacks:
+        for resource in stack.resources.values():
+            if resource["Type"] == "AWS::ApiGateway::Authorizer":
+                # CloudFormation's default TTL is 300 s; CDK writes the property when it is set
+                ttl = _props(resource).get("AuthorizerResultTtlInSeconds", 300)
+                m.authorizer_ttls[stack.region] = float(ttl)
     lines: list[Line] = []
     for stack in stacks:
         for lid, resource in stack.resources.items():
