@@ -52,7 +52,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "caller accepted",
         extra={"role": principal.role.value, "tier": principal.tier.value, "kind": principal.kind.value},
     )
-    record_authorizer_decision(AuthorizerDecision.ALLOWED)
+    # Acceptances are not counted here: one EMF line on every request was most of this function's cost
+    # (the API's own request count is the stage's Count metric); refusals are the signal (docs/decisions.md).
     return allow_policy(principal, str(event["methodArn"]), usage_key)
 
 

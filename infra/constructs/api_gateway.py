@@ -42,7 +42,15 @@ class ApiGateway(Construct):
         self, scope: Construct, construct_id: str, *, stage_rate_per_second: float, stage_burst: int
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=ACCESS_LOG_RETENTION)
+        # Infrequent Access: half the ingestion price. The access log is read by Logs Insights queries (which
+        # the class supports) and by nothing else: no metric filter, subscription or EMF reads it, and those
+        # (with Live Tail) are what the class gives up (docs/decisions.md, Cost).
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=ACCESS_LOG_RETENTION,
+            log_group_class=logs.LogGroupClass.INFREQUENT_ACCESS,
+        )
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",

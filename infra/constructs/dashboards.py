@@ -214,7 +214,7 @@ class Dashboards(Construct):
                     ],
                 ),
                 CustomMetricGroup(
-                    title="API keys accepted and refused",
+                    title="Callers refused (key or token)",
                     metrics=[
                         _service_metric(
                             telemetry.AUTHORIZER_DECISIONS_TOTAL,

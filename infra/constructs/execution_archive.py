@@ -1,8 +1,8 @@
-"""The execution archive of one region: its bucket, the daily archiver, and the alarms on both.
+"""The execution archive of one region: its bucket, the archiver, and the alarms on both.
 
 History older than the executions table's 30 days lives here until the 12-month retention
-(jobsched.execution.archive has the object layout). A daily rule invokes the archiver once per scan
-segment; each copies the executions the table's TTL removes within two days into the bucket.
+(jobsched.execution.archive has the object layout). Every third day a rule invokes the archiver once per
+scan segment; each copies the executions the table's TTL removes within six days into the bucket.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from constructs import Construct
 from infra.constructs.execution_queue import DLQ_RETENTION
 from infra.constructs.function_factory import FunctionFactory
 from jobsched import config
-from jobsched.execution.archive import ARCHIVE_AHEAD
+from jobsched.execution.archive import ARCHIVE_AHEAD, ARCHIVE_EVERY
 from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
 
 ARCHIVE_SEGMENTS = 4  # parallel scan segments, one invocation each (an events rule takes up to 5 targets)
 ARCHIVER_TIMEOUT = Duration.minutes(15)
 ARCHIVER_MEMORY_MB = 1024
-# 00:30 UTC, after the day's last executions of the day two days from expiry were written.
-ARCHIVE_SCHEDULE = events.Schedule.cron(minute="30", hour="0")
+# 00:30 UTC on days 1, 4, 7, ... of the month (ARCHIVE_EVERY; a month's end makes one gap shorter, never
+# longer, so each execution still meets two runs within ARCHIVE_AHEAD of its expiry).
+ARCHIVE_SCHEDULE = events.Schedule.cron(minute="30", hour="0", day=f"1/{ARCHIVE_EVERY.days}")
 # Objects are written about TABLE_RETENTION - ARCHIVE_AHEAD after their day; they go when it is a year old.
 ARCHIVE_EXPIRATION = HISTORY_RETENTION - TABLE_RETENTION + ARCHIVE_AHEAD
 # Kept in S3 Standard while recent history is read most; then Glacier Instant Retrieval (millisecond

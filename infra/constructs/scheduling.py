@@ -116,11 +116,20 @@ class Scheduling(Construct):
                 max_record_age=SYNC_MAX_RECORD_AGE,
                 report_batch_item_failures=True,
                 on_failure=event_sources.SqsDlq(self.sync_dlq),
-                # Only job items wake the function (not key records, counters or idempotency records).
+                # Only job items wake the function (not key records, counters or idempotency records), and
+                # only those homed here before or after the change (the filters are OR'ed): another region's
+                # sync would read the job, find it homed elsewhere and delete a schedule that is not there.
+                # A move names both homes, so both see it (docs/decisions.md, Cost).
                 filters=[
                     lambda_.FilterCriteria.filter(
-                        {"dynamodb": {"Keys": {"sk": {"S": lambda_.FilterRule.begins_with(JOB_PREFIX)}}}}
+                        {
+                            "dynamodb": {
+                                "Keys": {"sk": {"S": lambda_.FilterRule.begins_with(JOB_PREFIX)}},
+                                image: {"region": {"S": lambda_.FilterRule.is_equal(stack.region)}},
+                            }
+                        }
                     )
+                    for image in ("NewImage", "OldImage")
                 ],
             )
         )

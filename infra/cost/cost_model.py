@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from jobsched import config
+from jobsched.execution.archive import ARCHIVE_EVERY
 from jobsched.execution.executor import LAST_EXECUTION_REFRESH
 from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME
 from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
+from jobsched.keys.clients import CLIENT_TOKEN_VALIDITY
 
 COST_DIR = Path(__file__).resolve().parent
 LOAD_PROFILE = COST_DIR / "load_profile.json"
@@ -138,6 +140,8 @@ class Model:
         self.seconds = self.days * 86400
         self.shares: dict[str, float] = dict(profile["region_shares"])
         self.loads = {region: self._region_load(region) for region in self.shares}
+        # the API's authorizer cache per region (AuthorizerResultTtlInSeconds), read from the templates
+        self.authorizer_ttls: dict[str, float] = {}
 
     # -- the load -------------------------------------------------------------------------------------
 
@@ -173,17 +177,19 @@ class Model:
             load.executions_read_units += count * op.get("executions_read_units", 0)
             load.archive_reads += count * op.get("archive_reads", 0)
             load.executions += count * op.get("executions", 0)
-            # schedule-sync writes the outcome back on the job, in the job's home region
-            load.jobs_write_units += (
-                count * op.get("job_changes", 0) * profile["jobs"]["sync_write_back_units"]
-            )
+            # schedule-sync writes the outcome back on the job, in the job's home region (not after a
+            # delete: the job is gone)
+            if op.get("sync_writes_back", True):
+                load.jobs_write_units += (
+                    count * op.get("job_changes", 0) * profile["jobs"]["sync_write_back_units"]
+                )
         load.jobs_read_units += load.executions * execution["job_read_units"]
         load.jobs_write_units += self.last_execution_writes(share) * execution["last_execution_write_units"]
-        # schedule-sync in every region reads the job of each API change and recorded run (not of its own
-        # write-backs, which it skips unread)
-        load.jobs_read_units += (self.api_job_changes() + self.last_execution_writes(1.0)) * execution[
-            "sync_read_units"
-        ]
+        # schedule-sync reads the job of each API change and recorded run (not of its own write-backs, which
+        # it skips unread); its event filter passes only jobs homed in its region (homes spread as traffic)
+        load.jobs_read_units += (
+            (self.api_job_changes() + self.last_execution_writes(1.0)) * share * execution["sync_read_units"]
+        )
         load.executions_write_units = load.executions * (
             execution["claim_write_units"] + execution["finish_write_units"]
         )
@@ -210,34 +216,50 @@ class Model:
                 for name, op in self.profile["operations"].items()
                 if op["function"] == function
             )
-        if kind == "authorizer_cache_misses":
-            api = self.profile["api"]
-            keys = api["api_keys_in_use"] * self.shares[region]
-            return float(min(load.requests, keys * self.seconds / api["authorizer_cache_seconds"]))
+        if kind == "authorizer":
+            return self._authorizer_calls(region, function)
         if kind == "executor_batches":
             messages = load.executions + load.heartbeats
             return float(messages / execution["messages_per_executor_invocation"])
         if kind == "sync_batches":
-            # every region's replica streams every job change; a 1 s window batches what arrives together
-            records = self._all_job_changes()
+            # every region's replica streams every job change, and the event filter passes those of the jobs
+            # homed here; a 1 s window batches what arrives together
+            records = self._all_job_changes() * self.shares[region]
             return min(records, self.seconds)
         if kind == "census_runs":
             return float(self.profile["jobs"]["census_runs_per_day"] * self.days)
         if kind == "health_checks":
             return float(self.profile["api"]["health_checker_requests_per_second_per_region"] * self.seconds)
         if kind == "archiver_runs":
-            return float(self.days * execution["archiver_segments"])
+            return float(self.archive_runs() * execution["archiver_segments"])
         if kind == "none":
             return 0.0
         raise CostModelError(f"function {function}: unknown invocation driver {kind!r}")
 
-    def api_job_changes(self) -> float:
-        """Job changes made through the API, all regions, a month."""
+    def _authorizer_calls(self, region: str, function: str) -> float:
+        """API Gateway calls the authorizer on every request unless it caches the answer (a TTL > 0 in the
+        template): then once per caller and TTL."""
+        ttl = self.authorizer_ttls.get(region)
+        if ttl is None:
+            raise CostModelError(f"function {function} ({region}): no API Gateway authorizer uses it")
+        load = self.loads[region]
+        if ttl == 0:
+            return load.requests
+        keys = self.profile["api"]["api_keys_in_use"] * self.shares[region]
+        return float(min(load.requests, keys * self.seconds / ttl))
+
+    def archive_runs(self) -> float:
+        """Archiver runs a month: one every ARCHIVE_EVERY (the rule's schedule is built from it)."""
+        return self.days / ARCHIVE_EVERY.days
+
+    def api_job_changes(self, written_back_only: bool = False) -> float:
+        """Job changes made through the API, all regions, a month (or those schedule-sync writes back)."""
         total_requests = self.profile["api"]["requests_per_second_average"] * self.seconds
         return float(
             sum(
                 total_requests * op["share"] * op.get("job_changes", 0)
                 for op in self.profile["operations"].values()
+                if op.get("sync_writes_back", True) or not written_back_only
             )
         )
 
@@ -265,9 +287,10 @@ class Model:
         return float((scheduled + self.manual_executions()) * share)
 
     def _all_job_changes(self) -> float:
-        """Job-item writes every region's stream carries: API changes, their write-backs, recorded runs."""
-        heartbeats = self.heartbeats_per_region() * len(self.shares)
-        return float(2 * self.api_job_changes() + self.last_execution_writes(1.0) + heartbeats)
+        """Job-item writes every region's stream carries: API changes, their write-backs, recorded runs
+        (heartbeat items are not job items: the event filter drops them)."""
+        written_back = self.api_job_changes(written_back_only=True)
+        return float(self.api_job_changes() + written_back + self.last_execution_writes(1.0))
 
     def duration_ms(self, region: str, function: str) -> float:
         spec = self.profile["functions"][function]
@@ -676,7 +699,9 @@ def _user_pool(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], mon
     Cognito prices machine-to-machine use per app client and per token request, with no free tier."""
     identity = m.profile["identity"]
     billable_users = max(0, identity["monthly_active_users"] - m.price(s.region, "cognito_mau_free"))
-    tokens = identity["oauth_clients"] * identity["token_requests_per_client_per_day"] * m.days
+    # each client asks for a token when its cached one expires (the validity its app client is made with)
+    per_day = max(1.0, 86400 / CLIENT_TOKEN_VALIDITY.total_seconds())
+    tokens = identity["oauth_clients"] * per_day * m.days
     return [
         Line(
             s.region,
@@ -801,8 +826,8 @@ def _table_writes(m: Model, name: str, region: str, regions: list[str]) -> float
 def _table_reads(m: Model, name: str, region: str, size_gb: float) -> float:
     if name == config.JOBS_TABLE:
         return m.loads[region].jobs_read_units
-    # the daily archive run scans the region's table once (eventually consistent: half a unit per 4 KB)
-    scans = size_gb * GB / 4096 * 0.5 * m.days
+    # each archive run scans the region's table once (eventually consistent: half a unit per 4 KB)
+    scans = size_gb * GB / 4096 * 0.5 * m.archive_runs()
     return m.loads[region].executions_read_units + scans
 
 
@@ -836,7 +861,7 @@ def _bucket(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month:
         Line(
             s.region,
             "execution archive",
-            "S3 PUT (a tenant, job and day object, written on two daily runs)",
+            "S3 PUT (a tenant, job and day object, written by two runs)",
             objects / 1000,
             "1,000 requests",
             m.price(s.region, "s3_put_per_thousand"),
@@ -894,8 +919,8 @@ def _bucket(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month:
 
 
 def archive_objects_per_month(m: Model, region: str) -> float:
-    """PUTs of the daily archiver: one object per (tenant, job, day) with executions, written on the two
-    runs before the day expires (the second merges into the first)."""
+    """PUTs of the archiver: one object per (tenant, job, day) with executions, written by the two runs
+    before the day expires (the second merges into the first)."""
     jobs = m.profile["jobs"]
     total = 0.0
     for mix in jobs["interval_mix"].values():
@@ -1047,6 +1072,12 @@ def price_month(m: Model, stacks: list[StackTemplate], month: int) -> list[Line]
             f"resource types the cost model does not know: {listed}. Add a price rule to "
             "infra/cost/cost_model.py RULES or a FREE_TYPES entry with the reason it is free."
         )
+    for stack in stacks:
+        for resource in stack.resources.values():
+            if resource["Type"] == "AWS::ApiGateway::Authorizer":
+                # CloudFormation's default TTL is 300 s; CDK writes the property when it is set
+                ttl = _props(resource).get("AuthorizerResultTtlInSeconds", 300)
+                m.authorizer_ttls[stack.region] = float(ttl)
     lines: list[Line] = []
     for stack in stacks:
         for lid, resource in stack.resources.items():

@@ -77,7 +77,8 @@ class ExecutionOutcome(StrEnum):
 
 
 class AuthorizerDecision(StrEnum):
-    ALLOWED = "allowed"
+    # Only refusals are counted: an acceptance is every request, already the API stage's Count metric,
+    # and one EMF line per request would be most of the authorizer's cost (docs/decisions.md, Cost).
     DENIED = "denied"
 
 

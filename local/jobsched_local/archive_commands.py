@@ -1,4 +1,4 @@
-"""`jobsched archive run --older-than 30d`: archive execution history now, as the daily archiver does on AWS.
+"""`jobsched archive run --older-than 30d`: archive execution history now, as the archiver does on AWS.
 
 On AWS the table's TTL removes executions after 30 days and the archiver (functions/archiver) copies them
 to the region's bucket on the two days before. DynamoDB Local expires nothing, so locally this command does

@@ -27,7 +27,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from jobsched.errors import InvalidInput
-from jobsched.keys.clients import RESOURCE_SERVER, ClientStore, check_client_secret, parse_scopes
+from jobsched.keys.clients import (
+    CLIENT_TOKEN_VALIDITY,
+    RESOURCE_SERVER,
+    ClientStore,
+    check_client_secret,
+    parse_scopes,
+)
 
 LOCAL_AUDIENCE = "jobsched-local"
 ISSUER_DIR = "issuer"
@@ -37,7 +43,7 @@ AWS_ENDPOINT_FILE = "aws-endpoint-url"
 JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 (a path)
-CLIENT_TOKEN_SECONDS = 3600  # Cognito's default access token lifetime
+CLIENT_TOKEN_SECONDS = int(CLIENT_TOKEN_VALIDITY.total_seconds())  # as the Cognito clients' tokens
 MAX_TTL_SECONDS = 24 * 3600
 MAX_FORM_BYTES = 8 * 1024
 

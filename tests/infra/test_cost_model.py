@@ -165,3 +165,53 @@ def test_the_api_functions_emf_bytes_are_what_a_request_writes(
     shortest = len(capsys.readouterr().out.encode())
     for name in ("JobApiFunction", "ScheduleApiFunction", "ExecutionsApiFunction"):
         assert shortest <= profile["functions"][name]["emf_bytes"] <= longest, name
+
+
+def _authorizer_calls(result: cost_model.Estimate) -> dict[str, float]:
+    return {
+        line.region: line.quantity * cost_model.MILLION
+        for line in result.months[12]
+        if line.resource == "AuthorizerFunction" and line.item == "Lambda requests"
+    }
+
+
+def test_an_uncached_authorizer_is_priced_at_every_request(
+    estimate: cost_model.Estimate, profile: dict[str, Any], prices: dict[str, Any]
+) -> None:
+    model = cost_model.Model(profile, prices)
+    calls = _authorizer_calls(estimate)
+    assert set(calls) == set(config.REGIONS)
+    for region, count in calls.items():
+        assert count == pytest.approx(model.loads[region].requests)
+        assert count > 0
+
+
+def test_a_cached_authorizer_is_priced_once_per_caller_and_ttl(
+    synthesized_with_domain: SynthesizedApp, profile: dict[str, Any], prices: dict[str, Any]
+) -> None:
+    stacks = [
+        cost_model.StackTemplate(
+            name=stack.name,
+            region=stack.region,
+            resources={
+                lid: (
+                    {**res, "Properties": {**res["Properties"], "AuthorizerResultTtlInSeconds": 300}}
+                    if res["Type"] == "AWS::ApiGateway::Authorizer"
+                    else res
+                )
+                for lid, res in stack.resources.items()
+            },
+        )
+        for stack in cost_model.load_templates(synthesized_with_domain.outdir)
+    ]
+    calls = _authorizer_calls(cost_model.estimate(stacks, profile, prices))
+    keys = profile["api"]["api_keys_in_use"]
+    for region, count in calls.items():
+        assert count == pytest.approx(keys * profile["region_shares"][region] * 30 * 86400 / 300)
+
+
+def test_a_client_token_request_a_client_and_day_is_priced(
+    estimate: cost_model.Estimate, profile: dict[str, Any]
+) -> None:
+    (tokens,) = [line for line in estimate.months[12] if "token requests" in line.item]
+    assert tokens.quantity * 1000 == profile["identity"]["oauth_clients"] * 30

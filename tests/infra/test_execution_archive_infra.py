@@ -10,6 +10,7 @@ from aws_cdk.assertions import Template
 
 from infra.constructs.execution_archive import ARCHIVE_EXPIRATION, ARCHIVE_SEGMENTS, ARCHIVER_DLQ
 from jobsched import config
+from jobsched.execution.archive import ARCHIVE_AHEAD
 from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
 from tests.infra.test_regional_stacks import _function, _role_statements
 
@@ -47,17 +48,19 @@ def test_history_goes_cold_and_expires_at_the_twelve_month_retention(template: T
     assert rule["Status"] == "Enabled"
     assert rule["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 60}]
     assert rule["ExpirationInDays"] == ARCHIVE_EXPIRATION.days
-    # Objects are written two days before the table lets go; the last one goes a year after its day.
-    assert TABLE_RETENTION.days - 2 + ARCHIVE_EXPIRATION.days == HISTORY_RETENTION.days
+    # Objects are first written ARCHIVE_AHEAD before the table lets go; the last goes a year after its day.
+    assert TABLE_RETENTION.days - ARCHIVE_AHEAD.days + ARCHIVE_EXPIRATION.days == HISTORY_RETENTION.days
 
 
-def test_the_archiver_runs_daily_once_per_scan_segment(resources: dict[str, Any]) -> None:
+def test_the_archiver_runs_every_third_day_once_per_scan_segment(resources: dict[str, Any]) -> None:
     _, function = _function(resources, "Archiver")
     assert function["Timeout"] == 900 and function["MemorySize"] == 1024
+    # 00:30 UTC on days 1, 4, 7, ... (every third day)
+    every_third_day = "cron(30 0 1/3 * ? *)"
     daily = [
         r["Properties"]
         for r in resources.values()
-        if r["Type"] == "AWS::Events::Rule" and r["Properties"]["ScheduleExpression"] == "cron(30 0 * * ? *)"
+        if r["Type"] == "AWS::Events::Rule" and r["Properties"]["ScheduleExpression"] == every_third_day
     ]
     assert len(daily) == 1
     inputs = sorted(json.loads(target["Input"])["segment"] for target in daily[0]["Targets"])

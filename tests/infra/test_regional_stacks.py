@@ -162,6 +162,8 @@ def test_stage_prod_throttles_traces_and_writes_json_access_logs(template: Templ
     access_log_group = template.to_json()["Resources"][log_group_id]
     assert access_log_group["Type"] == "AWS::Logs::LogGroup"
     assert access_log_group["Properties"]["RetentionInDays"] == 30
+    # Read by Logs Insights only: the cheaper class (no metric filter or subscription reads it).
+    assert access_log_group["Properties"]["LogGroupClass"] == "INFREQUENT_ACCESS"
 
 
 def test_api_gateway_can_write_its_logs_in_this_region(template: Template) -> None:

@@ -75,9 +75,26 @@ def test_schedule_sync_reads_the_stream_in_order_with_partial_failures_and_a_dlq
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "MaximumRetryAttempts": Match.any_value(),
             "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
-            "FilterCriteria": {"Filters": [{"Pattern": Match.string_like_regexp("JOB#")}]},
         },
     )
+
+
+def test_schedule_sync_wakes_only_for_jobs_homed_in_its_region_before_or_after(
+    request: pytest.FixtureRequest, template: Template
+) -> None:
+    (mapping,) = [
+        m
+        for m in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
+    ]
+    patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
+    region = request.node.callspec.params["template"]
+    job_items = {"S": [{"prefix": "JOB#"}]}
+    # Lambda ORs the filters: the new home or the old one (a move wakes both regions, a delete the old)
+    assert patterns == [
+        {"dynamodb": {"Keys": {"sk": job_items}, "NewImage": {"region": {"S": [region]}}}},
+        {"dynamodb": {"Keys": {"sk": job_items}, "OldImage": {"region": {"S": [region]}}}},
+    ]
 
 
 def test_only_schedule_sync_manages_schedules_and_passes_the_scheduler_role(template: Template) -> None:

@@ -41,7 +41,7 @@ def test_a_client_credentials_app_client_with_the_resource_servers_scopes(
             "AllowedOAuthFlows": ["client_credentials"],
             "AllowedOAuthFlowsUserPoolClient": True,
             "AllowedOAuthScopes": ["jobsched/jobs.read", "jobsched/executions.read"],
-            "AccessTokenValidity": 60,
+            "AccessTokenValidity": 1440,  # a day: one priced token request a client and day
             "TokenValidityUnits": {"AccessToken": "minutes"},
             "PreventUserExistenceErrors": "ENABLED",
             "EnableTokenRevocation": True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,6 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from jobsched.config import Role
 from jobsched.errors import InvalidInput, NotFound
 from jobsched.keys.models import KeyStatus, hash_key, validate_tenant
+
+# How long a client's access token lasts: a day, Cognito's longest. Cognito prices every token request of
+# a client (docs/cost.md) and clients cache a token for its lifetime, so a day is one request a client and
+# day instead of 24. What a client may do is still checked on every request (its record), so revoking it
+# stops its unexpired tokens at once (docs/decisions.md, Cost).
+CLIENT_TOKEN_VALIDITY = timedelta(days=1)
 
 # The resource server's identifier: scopes travel in tokens as "jobsched/jobs.read".
 RESOURCE_SERVER = "jobsched"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jobsched.keys.clients import RESOURCE_SERVER
+from jobsched.keys.clients import CLIENT_TOKEN_VALIDITY, RESOURCE_SERVER
 
 
 class CognitoClientRegistry:
@@ -28,7 +28,7 @@ class CognitoClientRegistry:
             AllowedOAuthFlows=["client_credentials"],
             AllowedOAuthFlowsUserPoolClient=True,
             AllowedOAuthScopes=[f"{RESOURCE_SERVER}/{scope}" for scope in scopes],
-            AccessTokenValidity=60,
+            AccessTokenValidity=int(CLIENT_TOKEN_VALIDITY.total_seconds() // 60),
             TokenValidityUnits={"AccessToken": "minutes"},
             PreventUserExistenceErrors="ENABLED",
             EnableTokenRevocation=True,
