@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from jobsched.api.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
 from jobsched.api.models import NoFields, responses
-from jobsched.aws.clients import client, deferred_client
+from jobsched.aws.clients import deferred_client
 from jobsched.config import EXECUTION_QUEUE
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.jobs.models import JobView
@@ -20,7 +20,7 @@ from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
 CONTROL = ScheduleControl(
-    DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table),
+    DynamoJobScheduleStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
     SETTINGS.region,
     catch_up_queue=SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # fires a pause missed
 )

@@ -36,9 +36,10 @@ def assumed_client(service: str, region: str, credentials: dict[str, Any]) -> An
 
 
 class DeferredClient:
-    """A client made on first use: for a service only some routes call (a pause never reads SQS), so a
-    cold start does not pay ~50 ms of service-model loading for it. Clients every request uses are made
-    at import instead, where Lambda's init phase runs them."""
+    """A client made on first use, then shared (`client`'s cache): importing a handler loads no service
+    model. A service only some routes call (a pause never reads SQS) is never paid for by the others; the
+    client every request uses (DynamoDB) is made by the container's first request instead of its init
+    (~50-80 ms moved, not saved: docs/benchmarks.md, Cold start)."""
 
     def __init__(self, service: str, region: str | None = None) -> None:
         self._service = service
