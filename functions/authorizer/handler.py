@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from jobsched.api.auth import Principal, allow_policy, authenticate
-from jobsched.aws.clients import client
+from jobsched.aws.clients import client, deferred_client
 from jobsched.config import API_KEY_HEADER
 from jobsched.errors import Unauthorized
 from jobsched.keys.adapters.client_store import DynamoClientStore
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from jobsched.api.tokens import TokenVerifier
 
 SETTINGS = load_settings()
-KEYS = DynamoKeyStore(client("dynamodb"), SETTINGS.jobs_table)
-CLIENTS = DynamoClientStore(client("dynamodb"), SETTINGS.jobs_table)
+KEYS = DynamoKeyStore(deferred_client("dynamodb"), SETTINGS.jobs_table)
+CLIENTS = DynamoClientStore(deferred_client("dynamodb"), SETTINGS.jobs_table)
 _VERIFIER: list[TokenVerifier] = []  # made on the first bearer token; its JWKS is cached with it
 
 

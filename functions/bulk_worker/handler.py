@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from jobsched.aws.clients import client, deferred_client
+from jobsched.aws.clients import deferred_client
 from jobsched.config import BULK_QUEUE, EXECUTION_QUEUE
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.scheduling.adapters.bulk_messages import handle_bulk_record
@@ -20,7 +20,7 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_handler
 
 SETTINGS = load_settings()
-JOBS = DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table)
+JOBS = DynamoJobScheduleStore(deferred_client("dynamodb"), SETTINGS.jobs_table)
 BULK = BulkControl(
     ScheduleControl(
         JOBS,
@@ -28,8 +28,8 @@ BULK = BulkControl(
         catch_up_queue=SqsFireQueue(deferred_client("sqs"), EXECUTION_QUEUE),  # a resume's missed fires
     ),
     JOBS,
-    DynamoBulkOperationStore(client("dynamodb"), SETTINGS.jobs_table),
-    SqsBulkQueue(client("sqs"), BULK_QUEUE),
+    DynamoBulkOperationStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
+    SqsBulkQueue(deferred_client("sqs"), BULK_QUEUE),
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 

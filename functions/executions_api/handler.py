@@ -23,7 +23,7 @@ from jobsched.api.http_api import (
     with_empty_json_body,
 )
 from jobsched.api.models import NoFields, responses
-from jobsched.aws.clients import client, deferred_client
+from jobsched.aws.clients import deferred_client
 from jobsched.config import EXECUTION_QUEUE
 from jobsched.execution.adapters.archive_store import archive_store
 from jobsched.execution.adapters.execution_store import (
@@ -40,7 +40,6 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
-client("dynamodb")  # made during init: every request reads the job
 
 
 @cache
@@ -62,7 +61,9 @@ def queue_in(region: str) -> SqsFireQueue:
     return SqsFireQueue(deferred_client("sqs", region), EXECUTION_QUEUE)
 
 
-EXECUTIONS = ExecutionService(DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table), history_in, queue_in)
+EXECUTIONS = ExecutionService(
+    DynamoJobStore(deferred_client("dynamodb"), SETTINGS.jobs_table), history_in, queue_in
+)
 app = create_resolver()
 
 EXECUTIONS_PATH = "/api/v1/executions/<job_id>"

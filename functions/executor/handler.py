@@ -46,8 +46,8 @@ from jobsched.telemetry import (
 
 SETTINGS = load_settings()
 
-STORE = DynamoExecutionStore(client("dynamodb"), SETTINGS.executions_table)
-JOBS = DynamoJobReader(client("dynamodb"), SETTINGS.jobs_table)
+STORE = DynamoExecutionStore(deferred_client("dynamodb"), SETTINGS.executions_table)
+JOBS = DynamoJobReader(deferred_client("dynamodb"), SETTINGS.jobs_table)
 HTTP = HttpInvoker(SETTINGS.target_policy())
 TOPIC = (
     notification_topic_arn(SETTINGS.region, SETTINGS.service_account_id)
@@ -65,7 +65,7 @@ EXECUTOR = Executor(
         HTTP,
         AwsTargetInvoker(
             client,
-            access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
+            access=DynamoTargetAccessStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
             service_account=SETTINGS.service_account_id,
         ),
     ),
@@ -79,7 +79,7 @@ EXECUTOR = Executor(
     heartbeat=HeartbeatReceiver(
         SETTINGS.region,
         os.environ.get(HEARTBEAT_TOKEN_ENV) or None,
-        DynamoHeartbeats(client("dynamodb"), SETTINGS.jobs_table),
+        DynamoHeartbeats(deferred_client("dynamodb"), SETTINGS.jobs_table),
         on_received=lambda heartbeat: record_heartbeat(),
     ),
     # Failure and recovery notices: only jobs that ask for them make the SNS client.

@@ -61,13 +61,13 @@ def _user_pool_id() -> str:
 _REGISTRY = _client_registry()
 ADMIN = TenantAdmin(
     KeyService(
-        DynamoKeyStore(client("dynamodb"), SETTINGS.jobs_table),
+        DynamoKeyStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
         [ApiGatewayKeyRegistry(deferred_client("apigateway", region), region) for region in SETTINGS.regions],
     ),
-    ClientService(DynamoClientStore(client("dynamodb"), SETTINGS.jobs_table), _REGISTRY)
+    ClientService(DynamoClientStore(deferred_client("dynamodb"), SETTINGS.jobs_table), _REGISTRY)
     if _REGISTRY
     else None,
-    DynamoAuditLog(client("dynamodb"), SETTINGS.jobs_table),
+    DynamoAuditLog(deferred_client("dynamodb"), SETTINGS.jobs_table),
 )
 app = create_resolver()
 

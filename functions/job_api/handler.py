@@ -16,7 +16,7 @@ from jobsched.api.http_api import (
     with_empty_json_body,
 )
 from jobsched.api.models import JobList, NoFields, parse_tag_filter, responses
-from jobsched.aws.clients import client
+from jobsched.aws.clients import deferred_client
 from jobsched.jobs.adapters.job_store import DynamoJobStore
 from jobsched.jobs.models import JobSpec, JobStatus, JobView
 from jobsched.jobs.ports import JobFilters
@@ -28,10 +28,10 @@ from jobsched.telemetry import instrument_api, record_job_created
 
 SETTINGS = load_settings()
 JOBS = JobService(
-    DynamoJobStore(client("dynamodb"), SETTINGS.jobs_table),
+    DynamoJobStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
     SETTINGS,
     resolver=resolve_host,
-    access=DynamoTargetAccessStore(client("dynamodb"), SETTINGS.jobs_table),
+    access=DynamoTargetAccessStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
 )
 app = create_resolver()
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from jobsched.api.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
 from jobsched.api.models import NoFields, responses
-from jobsched.aws.clients import client, deferred_client
+from jobsched.aws.clients import deferred_client
 from jobsched.config import BULK_QUEUE, EXECUTION_QUEUE
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.jobs.models import JobView
@@ -22,7 +22,7 @@ from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
 SETTINGS = load_settings()
-JOBS = DynamoJobScheduleStore(client("dynamodb"), SETTINGS.jobs_table)
+JOBS = DynamoJobScheduleStore(deferred_client("dynamodb"), SETTINGS.jobs_table)
 CONTROL = ScheduleControl(
     JOBS,
     SETTINGS.region,
@@ -31,7 +31,7 @@ CONTROL = ScheduleControl(
 BULK = BulkControl(
     CONTROL,
     JOBS,
-    DynamoBulkOperationStore(client("dynamodb"), SETTINGS.jobs_table),
+    DynamoBulkOperationStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
     SqsBulkQueue(deferred_client("sqs"), BULK_QUEUE),  # only operations beyond the inline limit use it
     inline_limit=SETTINGS.bulk_inline_limit,
 )

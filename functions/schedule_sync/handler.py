@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobsched.aws.clients import client
+from jobsched.aws.clients import deferred_client
 from jobsched.scheduling.adapters.stream_records import handle_stream_event
 from jobsched.scheduling.adapters.sync_setup import build_sync
 from jobsched.scheduling.settings import load_scheduling_settings
 from jobsched.telemetry import instrument_handler
 
 SETTINGS = load_scheduling_settings()
-SYNC = build_sync(SETTINGS, client("scheduler"), client("dynamodb"))
+SYNC = build_sync(SETTINGS, deferred_client("scheduler"), deferred_client("dynamodb"))
 
 
 @instrument_handler

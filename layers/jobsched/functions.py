@@ -92,6 +92,9 @@ class FunctionEnvironment:
             "POWERTOOLS_SERVICE_NAME": config.SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
             "SERVICE_ACCOUNT_ID": self.service_account_id,
+            # The service uses no pydantic plugin; without this, pydantic reads every installed package's
+            # entry points at the first model class, on every cold start (docs/benchmarks.md, Cold start).
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
         } | self._logging()
 
     def _logging(self) -> dict[str, str]:

@@ -115,7 +115,8 @@ def _drop_tables(client: Any) -> None:
 
 
 def _forget_cached_clients() -> None:
-    """Handlers build their clients at import: import them afresh, so they reach this test's tables."""
+    """Clients are cached per process and handlers keep settings from their import: make both afresh, so
+    they reach this test's tables."""
     clients.client.cache_clear()
     for name in [m for m in sys.modules if m == "functions" or m.startswith("functions.")]:
         del sys.modules[name]

@@ -33,7 +33,6 @@ from jobsched.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from jobsched.jobs.models import TARGET_TYPES
 
 MAX_REQUEST_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32  # no request body of this API nests deeper than a few levels
@@ -256,6 +255,9 @@ def _rid(app: APIGatewayRestResolver) -> str | None:
 
 
 def _detail(item: Mapping[str, Any]) -> dict[str, str]:
+    # Here, not at import: the identity API has no job models to load, and only a 422 gets this far.
+    from jobsched.jobs.models import TARGET_TYPES
+
     location = [str(part) for part in item.get("loc", ())]
     if location and location[0] in ("body", "query", "path", "header", "headers"):
         location = location[1:]

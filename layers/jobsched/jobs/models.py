@@ -22,7 +22,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import core_schema
-from ulid import ULID
 
 from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.exclusions import (
@@ -596,6 +595,8 @@ def _as_utc(value: datetime, zone: ZoneInfo, name: str) -> datetime:
 
 def new_job_id() -> str:
     """Unique and sortable by creation time (a ULID)."""
+    from ulid import ULID  # only creating a job needs it (python-ulid reads its package metadata on import)
+
     return "job_" + str(ULID()).lower()
 
 

@@ -9,9 +9,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobsched.api.auth import Principal
 from jobsched.config import Role
 from jobsched.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed
 from jobsched.execution.fire import new_fire_token
@@ -37,6 +36,9 @@ from jobsched.targets.access import (
 )
 from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, url_problem
 from jobsched.targets.webhook import new_webhook_secret
+
+if TYPE_CHECKING:
+    from jobsched.api.auth import Principal  # annotations only
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255

@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from ulid import ULID
 
 from jobsched.config import Role, Tier
 from jobsched.errors import InvalidInput, NotFound
@@ -90,6 +89,8 @@ def generate_key_value() -> str:
 
 
 def new_key_id() -> str:
+    from ulid import ULID  # only creating a key needs it (python-ulid reads its package metadata on import)
+
     return "key_" + str(ULID()).lower()
 
 

@@ -19,7 +19,6 @@ from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import Conflict, LimitExceeded, NotFound, PreconditionFailed
 from jobsched.jobs.models import STORED, Job, JobSpec, ScheduleState, runs_document, status_for
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters
-from jobsched.jobs.service import idempotency_conflict
 from jobsched.keyscheme import (
     COUNTERS_INDEX_PK,
     JOB_PREFIX,
@@ -287,6 +286,9 @@ class DynamoJobStore:
         record = from_item(response.get("Item", {}))
         if record.get("body_hash") == claim.body_hash:
             raise IdempotentReplay(json.loads(record["response"]))
+        # Here, not at import: the executor and schedule-sync read jobs through this module, not the service.
+        from jobsched.jobs.service import idempotency_conflict
+
         raise idempotency_conflict()
 
 

@@ -52,11 +52,16 @@ class EventBridgeScheduleGateway:
         jitter: Callable[[float], float] = lambda ceiling: random.uniform(0, ceiling),  # noqa: S311
     ) -> None:
         self._client = client
-        self._errors: type[Exception] = client.exceptions.ClientError
         self._group = group
         self._target = target
         self._sleep = sleep
         self._jitter = jitter
+
+    @property
+    def _errors(self) -> type[Exception]:
+        # Read on use, not in __init__: a deferred client is then made by the first call, not at import.
+        errors: type[Exception] = self._client.exceptions.ClientError
+        return errors
 
     def get(self, name: str) -> ExistingSchedule | None:
         try:

@@ -93,7 +93,15 @@ class HttpInvoker:
         self._policy = policy
         self._resolver = resolver
         self._wall_clock = wall_clock
-        self._tls = ssl.create_default_context()
+        self._tls_context: ssl.SSLContext | None = None
+
+    @property
+    def _tls(self) -> ssl.SSLContext:
+        # Made by the first https call (loading the CA bundle is ~20 ms), not at import: http and AWS
+        # targets never need it.
+        if self._tls_context is None:
+            self._tls_context = ssl.create_default_context()
+        return self._tls_context
 
     def invoke(self, job: Job, target: HttpTarget, secret: str | None, delivery: Delivery) -> Outcome:
         started = time.monotonic()
