@@ -32,6 +32,8 @@ from jobsched_local.lambda_context import LambdaContext
 
 LOG = logging.getLogger(__name__)
 WORKERS_ENV = "JOBSCHED_LOCAL_WORKERS"
+# DynamoDB Local's URL: the worker sends its DynamoDB calls there itself, with the commit barrier.
+DIRECT_DYNAMODB_ENV = "JOBSCHED_LOCAL_DYNAMODB_URL"
 START_TIMEOUT_SECONDS = 120.0  # a cold start on a busy two-core machine; a bound, not an expectation
 STOP_GRACE_SECONDS = 5.0
 
@@ -292,10 +294,14 @@ class FunctionPool:
 
 
 def worker_env(
-    function_env: Mapping[str, str], aws_endpoint_url: str, base: Mapping[str, str] = os.environ
+    function_env: Mapping[str, str],
+    aws_endpoint_url: str,
+    base: Mapping[str, str] = os.environ,
+    dynamodb_url: str | None = None,
 ) -> dict[str, str]:
     """A worker's whole environment: the runtime's (PATH, coverage settings) without AWS settings, then
-    the function's own variables, dummy credentials and the runtime's AWS endpoint."""
+    the function's own variables, dummy credentials and the runtime's AWS endpoint. With `dynamodb_url`
+    the worker sends its DynamoDB calls straight there, each write confirmed stored (dynamodb_direct.py)."""
     from jobsched_local.aws_emulator import FAKE_CREDENTIALS
     from jobsched_local.lambda_functions import REPO_ROOT
 
@@ -303,6 +309,8 @@ def worker_env(
     env.update(function_env)
     env.update(FAKE_CREDENTIALS)
     env["AWS_ENDPOINT_URL"] = aws_endpoint_url
+    if dynamodb_url is not None:
+        env[DIRECT_DYNAMODB_ENV] = dynamodb_url
     # functions/ is at the repository root, next to the installed jobsched and jobsched_local packages.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), base.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
