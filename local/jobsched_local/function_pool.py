@@ -7,7 +7,8 @@ every core instead of taking turns on the runtime's one interpreter lock.
 
 A worker starts with the function's environment, dummy credentials and AWS_ENDPOINT_URL pointing at the
 runtime's AWS endpoint (it is a separate process, outside the runtime's in-process emulator, so it
-reaches AWS over HTTP as a Lambda does). A pool is a `Handler`: the gateway calls it like a module's
+reaches AWS over HTTP as a Lambda does); its DynamoDB calls go straight to DynamoDB Local
+(dynamodb_direct.py). A pool is a `Handler`: the gateway calls it like a module's
 `handler(event, context)`. An invocation waits for an idle worker; a handler's exception comes back as
 `FunctionError` carrying Lambda's error message; a worker that dies or overruns the function's timeout is
 killed, its call fails with `WorkerLost` (a `FunctionError`), and a fresh worker takes its place.
