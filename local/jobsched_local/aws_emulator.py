@@ -3,14 +3,15 @@
 - DynamoDB and DynamoDB Streams: Amazon's DynamoDB Local, a child process keeping the tables on disk
   under <state-dir>/dynamodb. This process's boto3 clients reach it directly (AWS_ENDPOINT_URL_DYNAMODB
   and AWS_ENDPOINT_URL_DYNAMODB_STREAMS); moto is told not to serve DynamoDB at all, so a client that
-  somehow missed the endpoint fails loudly instead of writing to a table nobody keeps. A transaction is
-  followed by a barrier request, as DynamoDB Local acknowledges one before storing it (dynamodb_local.py).
+  somehow missed the endpoint fails loudly instead of writing to a table nobody keeps. A write is
+  followed by a barrier request, as DynamoDB Local acknowledges one before storing it (dynamodb_direct.py).
 - The other services: moto, in memory. `mock_aws` intercepts this process's boto3 calls; moto's
   ThreadedMotoServer answers HTTP callers on an internal port. Both use the same backends. What moto
   holds is derived state, rebuilt from the tables at every start (jobsched_local.rebuild).
 - The public AWS endpoint (default :4566) routes by X-Amz-Target: DynamoDB and Streams requests to
   DynamoDB Local, the rest to moto's server (jobsched_local.aws_router). The CLI, the aws CLI and
-  handler processes use it through AWS_ENDPOINT_URL.
+  handler processes use it through AWS_ENDPOINT_URL (handler processes send DynamoDB calls to DynamoDB
+  Local directly, with the same barrier: dynamodb_direct.py).
 """
 
 from __future__ import annotations

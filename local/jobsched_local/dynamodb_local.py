@@ -36,6 +36,9 @@ LOG_FILE = "dynamodb-local.log"
 MIN_JAVA = 17
 STARTUP_TIMEOUT_SECONDS = 90.0
 _PR_SET_PDEATHSIG = 1
+# The serial collector: on two cores G1's concurrent threads cost DynamoDB Local ~15% more CPU per call
+# (docs/benchmarks.md); its heap stays small (a few hundred MB), which the serial collector suits.
+JVM_OPTIONS = ("-XX:+UseSerialGC",)
 JAVA_HINT = (
     f"DynamoDB Local needs Java {MIN_JAVA} or later: install it with "
     "`sudo apt-get install openjdk-17-jre-headless` (Debian/Ubuntu) or from https://adoptium.net"
@@ -128,6 +131,7 @@ class DynamoDBLocal:
         stop_leftover(self.db_dir)
         command = [
             "java",
+            *JVM_OPTIONS,
             f"-Djava.library.path={distribution.library_dir}",
             "-jar",
             str(distribution.jar),
@@ -183,19 +187,17 @@ class DynamoDBLocal:
 
 
 def install_commit_barrier(session: Any, endpoint_url: str) -> None:
-    """Make every TransactWriteItems of the session's clients durable before it returns.
+    """Make every write of the session's clients to `endpoint_url` durable before it returns.
 
     DynamoDB Local answers a TransactWriteItems before the transaction is in its file: a kill -9 right
     after the answer loses it (measured: the last of five acknowledged transactions was gone after every
-    such kill; single-item writes and BatchWriteItem were all there). A request sent after it is answered
-    only once the transaction is stored, so a ListTables follows each successful transaction.
+    such kill). A request sent after it on the same connection is answered only once it is stored, so
+    the session's DynamoDB calls are sent on one kept-alive connection per thread and each write is
+    followed there by a ListTables; a write that cannot be confirmed fails (dynamodb_direct.py).
     """
+    from jobsched_local.dynamodb_direct import DirectDynamoDB
 
-    def after_transaction(http_response: Any, **_: Any) -> None:
-        if http_response is not None and http_response.status_code == 200:
-            answers(endpoint_url)
-
-    session.events.register("after-call.dynamodb.TransactWriteItems", after_transaction)
+    DirectDynamoDB(endpoint_url).install(session.events)
 
 
 def answers(endpoint_url: str) -> bool:

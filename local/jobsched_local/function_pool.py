@@ -7,7 +7,8 @@ every core instead of taking turns on the runtime's one interpreter lock.
 
 A worker starts with the function's environment, dummy credentials and AWS_ENDPOINT_URL pointing at the
 runtime's AWS endpoint (it is a separate process, outside the runtime's in-process emulator, so it
-reaches AWS over HTTP as a Lambda does). A pool is a `Handler`: the gateway calls it like a module's
+reaches AWS over HTTP as a Lambda does); its DynamoDB calls go straight to DynamoDB Local
+(dynamodb_direct.py). A pool is a `Handler`: the gateway calls it like a module's
 `handler(event, context)`. An invocation waits for an idle worker; a handler's exception comes back as
 `FunctionError` carrying Lambda's error message; a worker that dies or overruns the function's timeout is
 killed, its call fails with `WorkerLost` (a `FunctionError`), and a fresh worker takes its place.
@@ -32,8 +33,13 @@ from jobsched_local.lambda_context import LambdaContext
 
 LOG = logging.getLogger(__name__)
 WORKERS_ENV = "JOBSCHED_LOCAL_WORKERS"
+# DynamoDB Local's URL: the worker sends its DynamoDB calls there itself, with the commit barrier.
+DIRECT_DYNAMODB_ENV = "JOBSCHED_LOCAL_DYNAMODB_URL"
 START_TIMEOUT_SECONDS = 120.0  # a cold start on a busy two-core machine; a bound, not an expectation
 STOP_GRACE_SECONDS = 5.0
+# A call that finds no idle worker first waits this long for one to finish before the pool adds a worker:
+# a cold start costs about a second of CPU, and on two cores most overlaps end within a few milliseconds.
+GROW_AFTER_SECONDS = 0.05
 
 
 class FunctionError(Exception):
@@ -162,12 +168,19 @@ class FunctionPool:
     """A function's workers, callable as its handler: `pool(event, context)`.
 
     `warm` workers start with the pool; like Lambda, it adds a worker (a cold start) whenever a call
-    finds none idle, up to `size`, and keeps it. The call itself takes the first worker to become idle,
-    new or freed, so a burst waits for a running call rather than for a cold start where it can.
+    finds none idle, up to `size`, and keeps it; unlike Lambda, only after `grow_after` seconds without
+    one becoming idle, as a cold start here takes the CPU the running calls need. The call itself takes
+    the first worker to become idle, new or freed, so a burst waits for a running call rather than for a
+    cold start where it can.
     """
 
     def __init__(
-        self, spec: WorkerSpec, size: int, warm: int = 1, start_timeout: float = START_TIMEOUT_SECONDS
+        self,
+        spec: WorkerSpec,
+        size: int,
+        warm: int = 1,
+        start_timeout: float = START_TIMEOUT_SECONDS,
+        grow_after: float = GROW_AFTER_SECONDS,
     ) -> None:
         if not 1 <= warm <= size:
             raise ValueError("a pool needs 1 <= warm <= size workers")
@@ -175,6 +188,7 @@ class FunctionPool:
         self.size = size
         self.warm = warm
         self._start_timeout = start_timeout
+        self._grow_after = grow_after
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._all: set[Worker] = set()
         self._lock = threading.Lock()
@@ -224,7 +238,7 @@ class FunctionPool:
 
     def _acquire(self, wait: float) -> Worker:
         try:
-            return self._idle.get_nowait()
+            return self._idle.get(timeout=min(self._grow_after, wait))
         except queue.Empty:
             self._grow()
         try:
@@ -292,10 +306,14 @@ class FunctionPool:
 
 
 def worker_env(
-    function_env: Mapping[str, str], aws_endpoint_url: str, base: Mapping[str, str] = os.environ
+    function_env: Mapping[str, str],
+    aws_endpoint_url: str,
+    base: Mapping[str, str] = os.environ,
+    dynamodb_url: str | None = None,
 ) -> dict[str, str]:
     """A worker's whole environment: the runtime's (PATH, coverage settings) without AWS settings, then
-    the function's own variables, dummy credentials and the runtime's AWS endpoint."""
+    the function's own variables, dummy credentials and the runtime's AWS endpoint. With `dynamodb_url`
+    the worker sends its DynamoDB calls straight there, each write confirmed stored (dynamodb_direct.py)."""
     from jobsched_local.aws_emulator import FAKE_CREDENTIALS
     from jobsched_local.lambda_functions import REPO_ROOT
 
@@ -303,6 +321,8 @@ def worker_env(
     env.update(function_env)
     env.update(FAKE_CREDENTIALS)
     env["AWS_ENDPOINT_URL"] = aws_endpoint_url
+    if dynamodb_url is not None:
+        env[DIRECT_DYNAMODB_ENV] = dynamodb_url
     # functions/ is at the repository root, next to the installed jobsched and jobsched_local packages.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), base.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"

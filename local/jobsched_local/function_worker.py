@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from jobsched_local.function_pool import DIRECT_DYNAMODB_ENV
 from jobsched_local.lambda_context import LambdaContext
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,19 @@ def serve(handler: Any, requests: Connection, responses: Connection) -> None:
             responses.send(("error", describe_error(exc)))
 
 
+def send_dynamodb_directly(dynamodb_url: str) -> None:
+    """DynamoDB calls of every boto3 client the handler makes go straight to DynamoDB Local, each write
+    confirmed stored before its answer is used (dynamodb_direct.py); other services keep the endpoint."""
+    import boto3
+
+    from jobsched_local.dynamodb_direct import DirectDynamoDB
+
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_url
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    DirectDynamoDB(dynamodb_url).install(boto3.DEFAULT_SESSION.events)
+
+
 def main(argv: list[str]) -> int:
     module_name, request_fd, response_fd, lifeline_fd = argv[0], *map(int, argv[1:4])
     watch_parent(lifeline_fd)
@@ -71,6 +85,9 @@ def main(argv: list[str]) -> int:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     try:
+        dynamodb_url = os.environ.get(DIRECT_DYNAMODB_ENV)
+        if dynamodb_url:
+            send_dynamodb_directly(dynamodb_url)
         handler = importlib.import_module(module_name).handler
     except BaseException as exc:
         responses.send(("failed", "".join(traceback.format_exception(exc))))

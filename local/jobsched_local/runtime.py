@@ -132,7 +132,7 @@ class LocalRuntime:
         # cold-start while the runtime provisions and restores.
         self._pools = launch_pools(
             [*(route.function for route in ROUTES), AUTHORIZER_FUNCTION],
-            worker_env(env, self._emulator.endpoint_url),
+            worker_env(env, self._emulator.endpoint_url, dynamodb_url=self._emulator.dynamodb_endpoint_url),
             opts.workers_per_function,
         )
         api_ids = provision(opts.region, opts.regions)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,11 @@ from jobsched_local.workers import PeriodicWorker
 
 LOG = logging.getLogger(__name__)
 FEED_INTERVAL_SECONDS = 0.2
+# An idle stream is read less and less often, down to once a second (each read costs DynamoDB Local a
+# GetRecords); the first record read brings the feeder back to every tick.
+IDLE_INTERVAL_SECONDS = 1.0
+# Shards are listed (DescribeStream) this often, and at once when a shard is seen to close.
+SHARD_LISTING_SECONDS = 10.0
 MAX_ATTEMPTS = 5
 # moto's in-process DynamoDB Streams only answer clients that do not use account-based endpoints.
 STREAMS_CLIENT_CONFIG = Config(account_id_endpoint_mode="disabled")
@@ -40,13 +46,23 @@ class StreamReader:
     both rebuilt and read is applied twice, which schedule-sync takes as a replay) and none before it is.
     """
 
-    def __init__(self, dynamodb: Any, streams: Any, table: str) -> None:
+    def __init__(
+        self,
+        dynamodb: Any,
+        streams: Any,
+        table: str,
+        monotonic: Callable[[], float] = time.monotonic,
+        shard_listing_interval: float = SHARD_LISTING_SECONDS,
+    ) -> None:
         self._dynamodb = dynamodb
         self._streams = streams
         self._table = table
         self._iterators: dict[str, str | None] = {}
         self._last_sequence: dict[str, str] = {}
         self._stream_arn: str | None = None
+        self._monotonic = monotonic
+        self._shard_listing_interval = shard_listing_interval
+        self._shards_listed_at: float | None = None
 
     def start_at_latest(self) -> None:
         """Position every shard after its last record; shards that appear later are read from their start."""
@@ -78,10 +94,17 @@ class StreamReader:
                 self._last_sequence[shard_id] = str(shard_records[-1]["dynamodb"]["SequenceNumber"])
             records += shard_records
             self._iterators[shard_id] = response.get("NextShardIterator")
+            if self._iterators[shard_id] is None:
+                self._shards_listed_at = None  # the shard closed: its successor is listed on the next read
         return records
 
     def _discover_shards(self) -> str:
         stream_arn = self._current_stream_arn()
+        now = self._monotonic()
+        listed_at = self._shards_listed_at
+        if listed_at is not None and now - listed_at < self._shard_listing_interval:
+            return stream_arn
+        self._shards_listed_at = now
         for shard in self._shards(stream_arn):
             if shard["ShardId"] not in self._iterators:
                 self._iterators[shard["ShardId"]] = self._iterator(
@@ -138,11 +161,30 @@ class StreamFeeder:
         syncs: Sequence[ScheduleSync],
         dead_letters: Callable[[str, list[dict[str, Any]]], None],
         interval: float = FEED_INTERVAL_SECONDS,
+        idle_interval: float = IDLE_INTERVAL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._reader = reader
         self._backlogs = [_Backlog(sync) for sync in syncs]
         self._dead_letters = dead_letters
-        self._worker = PeriodicWorker(self.name, interval, self.feed)
+        self._interval = interval
+        self._idle_interval = idle_interval
+        self._monotonic = monotonic
+        self._wait = interval  # how long after the last read the next one is due
+        self._last_read: float | None = None
+        self._worker = PeriodicWorker(self.name, interval, self.tick)
+
+    def tick(self) -> int:
+        """Read when due: every tick while records come, backing off (doubling) to `idle_interval` when
+        reads come back empty; a retry backlog keeps the feeder on every tick."""
+        now = self._monotonic()
+        if self._last_read is not None and now - self._last_read < self._wait - self._interval / 2:
+            return 0
+        self._last_read = now
+        read = self.feed()
+        busy = read > 0 or any(backlog.records for backlog in self._backlogs)
+        self._wait = self._interval if busy else min(self._wait * 2, self._idle_interval)
+        return read
 
     def feed(self) -> int:
         """One round: read the stream, then give every region its backlog. Returns records read."""

@@ -248,3 +248,35 @@ def wait_for(condition: Any, limit: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return bool(condition())
+
+
+def test_a_call_waits_for_a_busy_worker_to_finish_rather_than_cold_start_another(tmp_path: Path) -> None:
+    pool = FunctionPool(spec(), size=2, warm=1, grow_after=30.0)
+    pool.start()
+    answers: list[dict[str, Any]] = []
+    try:
+        busy = threading.Thread(
+            target=lambda: answers.append(
+                pool({"action": "meet", "dir": str(tmp_path), "expect": 2}, context())
+            )
+        )
+        busy.start()
+        while not any(tmp_path.iterdir()):  # the first call is running in the only worker
+            time.sleep(0.01)
+        waiting = threading.Thread(target=lambda: answers.append(pool({"action": "echo"}, context())))
+        waiting.start()
+        (tmp_path / "release").touch()  # the running call now sees two entries and returns
+        busy.join(60)
+        waiting.join(60)
+        assert len(pool.pids()) == 1
+    finally:
+        pool.stop()
+    assert len(answers) == 2
+    assert answers[0]["pid"] == answers[1]["pid"]
+
+
+def test_a_worker_told_dynamodb_locals_url_gets_it_in_its_environment() -> None:
+    env = worker_env({}, ENDPOINT, base={}, dynamodb_url="http://127.0.0.1:4598")
+    assert env["JOBSCHED_LOCAL_DYNAMODB_URL"] == "http://127.0.0.1:4598"
+    assert env["AWS_ENDPOINT_URL"] == ENDPOINT
+    assert "JOBSCHED_LOCAL_DYNAMODB_URL" not in worker_env({}, ENDPOINT, base={})
