@@ -13,11 +13,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
+from infra.constructs.execution_queue import queue_with_dead_letters
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.table_access import TENANT_PARTITIONS, grant_partitions
 from jobsched import config
 
-DLQ_RETENTION = Duration.days(14)
 BULK_WORKER_BATCH_SIZE = 1  # one page per invocation: the work of an invocation stays bounded
 # Pages of different operations run side by side up to this; one operation's pages run one after another.
 BULK_WORKER_MAX_CONCURRENCY = 5
@@ -34,25 +34,12 @@ class BulkOperations(Construct):
         execution_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = queue_with_dead_letters(
             self,
-            "DeadLetterQueue",
-            queue_name=config.BULK_DLQ,
-            retention_period=DLQ_RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            queue_name=config.BULK_QUEUE,
-            visibility_timeout=Duration.seconds(config.BULK_VISIBILITY_SECONDS),
-            retention_period=Duration.days(4),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=config.BULK_MAX_RECEIVES, queue=self.dead_letter_queue
-            ),
+            name=config.BULK_QUEUE,
+            dead_letter_name=config.BULK_DLQ,
+            visibility_seconds=config.BULK_VISIBILITY_SECONDS,
+            max_receives=config.BULK_MAX_RECEIVES,
         )
         self.worker = functions.create(
             "BulkWorkerFunction",

@@ -3,7 +3,6 @@ the operation item, the page condition, the bulk queue, the 422s and tenant isol
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from jobsched.scheduling.control import ScheduleControl
 from jobsched_local.execution_poller import sqs_event
 from jobsched_local.scheduling_provision import provision_scheduling
 from tests.integration.scheduling_support import SERVING, client_for, job_service, principal, spec
-from tests.support.apigw import headers_of, rest_event
+from tests.support.apigw import api_caller
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -48,15 +47,7 @@ def call(monkeypatch: pytest.MonkeyPatch) -> Call:
         ),
     )
 
-    def invoke(method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
-        event = rest_event(method, path, **kwargs)
-        if kwargs.get("body") is None and kwargs.get("raw_body") is None:
-            event["headers"].pop("Content-Type")
-        response = schedule_api.handler(event, None)
-        body = response.get("body")
-        return response["statusCode"], headers_of(response), json.loads(body) if body else None
-
-    return invoke
+    return api_caller(schedule_api.handler)
 
 
 def make_jobs(

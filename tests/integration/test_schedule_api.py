@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from jobsched.config import JOBS_TABLE
 from jobsched.keyscheme import JobKey
 from jobsched_local.scheduling_provision import provision_scheduling
 from tests.integration.scheduling_support import Harness, client_for, job_service, principal, spec
-from tests.support.apigw import headers_of, rest_event
+from tests.support.apigw import api_caller
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -24,15 +23,7 @@ def call() -> Call:
     provision_scheduling(["us-east-1"], client_for)
     from functions.schedule_api import handler as schedule_api
 
-    def invoke(method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
-        event = rest_event(method, path, **kwargs)
-        if kwargs.get("body") is None and kwargs.get("raw_body") is None:
-            event["headers"].pop("Content-Type")
-        response = schedule_api.handler(event, None)
-        body = response.get("body")
-        return response["statusCode"], headers_of(response), json.loads(body) if body else None
-
-    return invoke
+    return api_caller(schedule_api.handler)
 
 
 @pytest.fixture

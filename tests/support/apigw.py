@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
@@ -70,3 +71,22 @@ def headers_of(response: dict[str, Any]) -> dict[str, str]:
     for name, values in (response.get("multiValueHeaders") or {}).items():
         merged[name.lower()] = values[-1]
     return merged
+
+
+Reply = tuple[int, dict[str, str], Any]
+
+
+def api_caller(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[..., Reply]:
+    """Call a function's handler as API Gateway would: (status, headers, parsed JSON body or None).
+
+    A request without a body carries no Content-Type, as a client sends it."""
+
+    def invoke(method: str, path: str, **kwargs: Any) -> Reply:
+        event = rest_event(method, path, **kwargs)
+        if kwargs.get("body") is None and kwargs.get("raw_body") is None:
+            event["headers"].pop("Content-Type")
+        response = handler(event, None)
+        body = response.get("body")
+        return response["statusCode"], headers_of(response), json.loads(body) if body else None
+
+    return invoke

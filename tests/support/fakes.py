@@ -19,7 +19,7 @@ import builtins
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jobsched.errors import BadRequest, LimitExceeded, NotFound, PreconditionFailed
@@ -448,3 +448,22 @@ class RecordingBulkQueue:
     def take(self) -> list[BulkPageMessage]:
         taken, self.sent = self.sent, []
         return taken
+
+
+def stored_job(job_id: str, now: datetime, **fields: Any) -> Job:
+    """A job as the store holds it: active, synced, an hourly webhook made a day before `now`."""
+    base: dict[str, Any] = {
+        "job_id": job_id,
+        "name": f"job {job_id}",
+        "region": "us-east-1",
+        "version": 1,
+        "created_at": now - timedelta(days=1),
+        "updated_at": now - timedelta(minutes=1),
+        "created_by": "k",
+        "updated_by": "k",
+        "status": "active",
+        "schedule_state": "synced",
+        "schedule": {"expression": "rate(1 hour)"},
+        "target": {"url": "https://hooks.example.com/a"},
+    }
+    return Job.model_validate(base | fields)

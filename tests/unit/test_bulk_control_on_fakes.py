@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from jobsched.scheduling.bulk import (
     PageOutcome,
 )
 from jobsched.scheduling.control import ScheduleControl
-from tests.support.fakes import InMemoryBulkOperations, InMemoryJobs, RecordingBulkQueue
+from tests.support.fakes import InMemoryBulkOperations, InMemoryJobs, RecordingBulkQueue, stored_job
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 OPERATOR = Principal(tenant="acme", role=Role.OPERATOR, tier=Tier.BASIC, key_id="key_op")
@@ -37,22 +37,7 @@ OTHER = Principal(tenant="globex", role=Role.ADMIN, tier=Tier.BASIC, key_id="key
 
 
 def job(job_id: str, name: str, tags: dict[str, str] | None = None, **fields: Any) -> Job:
-    base: dict[str, Any] = {
-        "job_id": job_id,
-        "name": name,
-        "tags": tags or {},
-        "region": "us-east-1",
-        "version": 1,
-        "created_at": NOW - timedelta(days=1),
-        "updated_at": NOW - timedelta(minutes=1),
-        "created_by": "k",
-        "updated_by": "k",
-        "status": "active",
-        "schedule_state": "synced",
-        "schedule": {"expression": "rate(1 hour)"},
-        "target": {"url": "https://hooks.example.com/a"},
-    }
-    return Job.model_validate(base | fields)
+    return stored_job(job_id, NOW, name=name, tags=tags or {}, **fields)
 
 
 class Setup:

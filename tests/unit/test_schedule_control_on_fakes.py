@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from jobsched.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus, ScheduleState
 from jobsched.keyscheme import JobKey
 from jobsched.scheduling.control import ScheduleControl, jobs_to_move, move_jobs
-from tests.support.fakes import InMemoryJobs
+from tests.support.fakes import InMemoryJobs, stored_job
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 OPERATOR = Principal(tenant="acme", role=Role.OPERATOR, tier=Tier.BASIC, key_id="key_op")
@@ -23,21 +23,7 @@ REGIONS = ("us-east-1", "eu-west-1")
 
 
 def job(job_id: str, **fields: Any) -> Job:
-    base: dict[str, Any] = {
-        "job_id": job_id,
-        "name": f"job {job_id}",
-        "region": "us-east-1",
-        "version": 1,
-        "created_at": NOW - timedelta(days=1),
-        "updated_at": NOW - timedelta(minutes=1),
-        "created_by": "k",
-        "updated_by": "k",
-        "status": "active",
-        "schedule_state": "synced",
-        "schedule": {"expression": "rate(1 hour)"},
-        "target": {"url": "https://hooks.example.com/a"},
-    }
-    return Job.model_validate(base | fields)
+    return stored_job(job_id, NOW, **fields)
 
 
 @pytest.fixture
