@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from jobsched.aws.clients import deferred_client
 from jobsched.config import BULK_QUEUE, EXECUTION_QUEUE
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
-from jobsched.scheduling.adapters.bulk_messages import handle_bulk_record
+from jobsched.scheduling.adapters.bulk_messages import BatchResponse, handle_bulk_batch
 from jobsched.scheduling.adapters.bulk_store import DynamoBulkOperationStore, SqsBulkQueue
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.scheduling.bulk import BulkControl
@@ -31,13 +27,8 @@ BULK = BulkControl(
     DynamoBulkOperationStore(deferred_client("dynamodb"), SETTINGS.jobs_table),
     SqsBulkQueue(deferred_client("sqs"), BULK_QUEUE),
 )
-processor = BatchProcessor(event_type=EventType.SQS)
-
-
-def _record(record: SQSRecord) -> None:
-    handle_bulk_record(BULK, record.body, int(record.attributes.approximate_receive_count))
 
 
 @instrument_handler
-def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
+def handler(event: dict[str, Any], context: Any) -> BatchResponse:
+    return handle_bulk_batch(BULK, event)

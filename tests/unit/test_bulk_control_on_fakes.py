@@ -16,7 +16,7 @@ from jobsched.config import Role, Tier
 from jobsched.errors import Forbidden, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus
 from jobsched.keyscheme import JobKey
-from jobsched.scheduling.adapters.bulk_messages import handle_bulk_record
+from jobsched.scheduling.adapters.bulk_messages import handle_bulk_batch, handle_bulk_record
 from jobsched.scheduling.bulk import (
     BulkControl,
     BulkPageMessage,
@@ -309,6 +309,24 @@ def test_a_page_that_keeps_failing_ends_the_operation_as_failed() -> None:
     assert failed.status is BulkStatus.FAILED
     assert failed.error is not None and "table unavailable" in failed.error
     assert setup.bulk.give_up(first, "again") is False
+
+
+def test_a_batch_reports_only_the_records_that_raised_as_item_failures() -> None:
+    setup = large()
+    setup.bulk.start(OPERATOR, pause(tag="team:billing"))
+    (first,) = setup.queue.take()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("table unavailable")
+
+    setup.table.tenant_jobs_page = broken  # type: ignore[method-assign]
+
+    def record(message_id: str, body: str) -> dict[str, Any]:
+        return {"messageId": message_id, "body": body, "attributes": {"ApproximateReceiveCount": "1"}}
+
+    event = {"Records": [record("page", first.model_dump_json()), record("junk", "not json")]}
+    assert handle_bulk_batch(setup.bulk, event) == {"batchItemFailures": [{"itemIdentifier": "page"}]}
+    assert handle_bulk_batch(setup.bulk, {"Records": []}) == {"batchItemFailures": []}
 
 
 @pytest.mark.parametrize(
