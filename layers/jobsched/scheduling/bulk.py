@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
-from ulid import ULID
 
 from jobsched import config
 from jobsched.api.auth import Principal, TagScope, principal_from_context
@@ -41,6 +40,8 @@ _OPERATION_ID = re.compile(OPERATION_ID_PATTERN)
 
 
 def new_operation_id() -> str:
+    from ulid import ULID  # only starting an operation needs it; the worker's pages never do
+
     return "bulk_" + str(ULID()).lower()
 
 
