@@ -95,12 +95,14 @@ def run(
         execution_id = started["execution_id"]
         deadline = time.monotonic() + timeout
         while True:
-            execution = expect(
-                "GET the execution", api.call("GET", f"/api/v1/executions/{job_id}/{execution_id}"), 200
+            reply = api.call("GET", f"/api/v1/executions/{job_id}/{execution_id}")
+            # 404 until the executor takes the queued run and records it; then running, then final.
+            execution = (
+                {"status": "queued"} if reply.status == 404 else expect("GET the execution", reply, 200)
             )
             if execution["status"] == "succeeded":
                 break
-            if execution["status"] != "running" or time.monotonic() > deadline:
+            if execution["status"] not in ("queued", "running") or time.monotonic() > deadline:
                 raise SmokeFailure(f"run-now {execution_id} did not succeed: {execution}")
             sleep(POLL_SECONDS)
         log(f"ok   run-now {execution_id} succeeded")
