@@ -26,7 +26,7 @@ from jobsched.scheduling.control import ScheduleControl
 from jobsched.scheduling.pause_catch_up import missed_in_pause
 from jobsched.scheduling.sync import max_event_age, render_schedule
 from jobsched_local.schedule_clock import due_fires
-from tests.support.fakes import InMemoryExecutions
+from tests.support.fakes import InMemoryExecutions, stored_job
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TOKEN = new_fire_token()
@@ -45,29 +45,21 @@ def job(
     exclusions: list[Any] | None = None,
     **extra: Any,
 ) -> Job:
-    return Job.model_validate(
-        {
-            "job_id": "job_a",
-            "name": "report",
-            "region": "us-east-1",
-            "version": 3,
-            "created_at": NOW - timedelta(days=30),
-            "updated_at": NOW - timedelta(hours=3),
-            "created_by": "k",
-            "updated_by": "k",
-            "status": "active",
-            "schedule": {
-                "expression": expression,
-                "timezone": timezone,
-                "start_at": "2026-11-01T00:00:00Z",
-                "exclusions": exclusions or [],
-            },
-            "target": {"url": "https://hooks.example.com/a"},
-            "fire_token": TOKEN,
-            "catch_up": {"policy": policy, "window": window},
-            **extra,
-        }
-    )
+    fields: dict[str, Any] = {
+        "name": "report",
+        "version": 3,
+        "created_at": NOW - timedelta(days=30),
+        "updated_at": NOW - timedelta(hours=3),
+        "schedule": {
+            "expression": expression,
+            "timezone": timezone,
+            "start_at": "2026-11-01T00:00:00Z",
+            "exclusions": exclusions or [],
+        },
+        "fire_token": TOKEN,
+        "catch_up": {"policy": policy, "window": window},
+    }
+    return stored_job("job_a", NOW, **(fields | extra))
 
 
 def spec(**catch: Any) -> dict[str, Any]:

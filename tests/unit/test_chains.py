@@ -17,7 +17,7 @@ from jobsched.jobs.models import Job, JobSpec
 from jobsched.jobs.service import JobService
 from jobsched.keyscheme import JobKey
 from jobsched.settings import Settings
-from tests.support.fakes import InMemoryJobs
+from tests.support.fakes import InMemoryJobs, stored_job
 from tests.unit.test_catch_up import FakeQueue, FakeStore, FakeTarget
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -26,24 +26,15 @@ OPERATOR = Principal("acme", Role.OPERATOR, Tier.BASIC, "k")
 
 
 def job(job_id: str, on_success: list[str], **extra: Any) -> Job:
-    return Job.model_validate(
-        {
-            "job_id": job_id,
-            "name": job_id,
-            "region": "us-east-1",
-            "version": 2,
-            "created_at": NOW - timedelta(days=1),
-            "updated_at": NOW - timedelta(days=1),
-            "created_by": "k",
-            "updated_by": "k",
-            "status": "active",
-            "schedule": {"expression": "rate(1 day)"},
-            "target": {"url": "https://hooks.example.com/a"},
-            "fire_token": new_fire_token(),
-            "on_success": on_success,
-            **extra,
-        }
-    )
+    fields: dict[str, Any] = {
+        "name": job_id,
+        "version": 2,
+        "updated_at": NOW - timedelta(days=1),
+        "schedule": {"expression": "rate(1 day)"},
+        "fire_token": new_fire_token(),
+        "on_success": on_success,
+    }
+    return stored_job(job_id, NOW, **(fields | extra))
 
 
 def jobs(*found: Job) -> InMemoryJobs:

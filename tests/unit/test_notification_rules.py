@@ -16,6 +16,7 @@ from jobsched.execution.notifications import Notice, Notifier
 from jobsched.execution.ports import Claim, Delivery, LoadedJob
 from jobsched.jobs.models import Job, JobSpec, LastExecution, NotificationEvent
 from jobsched.keyscheme import JobKey
+from tests.support.fakes import stored_job
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TOKEN = new_fire_token()
@@ -59,23 +60,15 @@ def test_invalid_notifications_are_refused_naming_the_field(
 
 
 def job(**notifications: Any) -> Job:
-    return Job.model_validate(
-        {
-            "job_id": "job_a",
-            "name": "report",
-            "region": "us-east-1",
-            "version": 1,
-            "created_at": NOW - timedelta(days=1),
-            "updated_at": NOW - timedelta(days=1),
-            "created_by": "k",
-            "updated_by": "k",
-            "status": "active",
-            "schedule": {"expression": "rate(5 minutes)"},
-            "target": {"url": "https://hooks.example.com/a"},
-            "retry_policy": {"max_attempts": 2, "backoff_seconds": 1},
-            "fire_token": TOKEN,
-            "notifications": notifications or None,
-        }
+    return stored_job(
+        "job_a",
+        NOW,
+        name="report",
+        updated_at=NOW - timedelta(days=1),
+        schedule={"expression": "rate(5 minutes)"},
+        retry_policy={"max_attempts": 2, "backoff_seconds": 1},
+        fire_token=TOKEN,
+        notifications=notifications or None,
     )
 
 
