@@ -4,6 +4,8 @@ smoke test -> manual approval -> us-east-1 -> eu-west-1 and ap-south-1, each fol
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +133,19 @@ def test_synth_runs_make_test_and_each_smoke_test_runs_the_script_against_its_st
 
 def test_the_smoke_script_exists_where_the_pipeline_runs_it() -> None:
     assert (Path(__file__).resolve().parents[2] / "tools" / "smoke_test.py").is_file()
+
+
+def test_the_make_test_the_build_runs_holds_the_90_percent_coverage_floor() -> None:
+    root = Path(__file__).resolve().parents[2]
+    makefile = (root / "Makefile").read_text()
+    test_prerequisites = re.search(r"^test:(.*)$", makefile, re.MULTILINE)
+    pytest_recipe = re.search(r"^pytest:.*\n\t(.*)$", makefile, re.MULTILINE)
+    coverage = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["coverage"]
+
+    assert test_prerequisites is not None and "pytest" in test_prerequisites.group(1).split()
+    assert pytest_recipe is not None and "--cov" in pytest_recipe.group(1).split()
+    assert coverage["report"]["fail_under"] >= 90
+    assert {"layers", "functions", "local"} <= set(coverage["run"]["source"])
 
 
 @pytest.mark.parametrize(

@@ -140,3 +140,8 @@ def test_the_census_counts_schedules_in_error_and_emits_its_three_gauges(
     assert [m.values for m in named(emitted, telemetry.SCHEDULES_IN_ERROR_GAUGE)] == [[1.0]]
     assert [m.values for m in named(emitted, telemetry.STUCK_EXECUTIONS_GAUGE)] == [[0.0]]
     assert [m.values for m in named(emitted, telemetry.ACTIVE_JOBS_GAUGE)] == [[3.0]]
+    # The namespace and the one dimension the SchedulesInError and StuckExecutions alarms read.
+    for gauge in (telemetry.SCHEDULES_IN_ERROR_GAUGE, telemetry.STUCK_EXECUTIONS_GAUGE):
+        [metric] = named(emitted, gauge)
+        assert metric.namespace == config.METRICS_NAMESPACE
+        assert metric.dimensions == {"service": config.SERVICE}
