@@ -26,12 +26,13 @@ from jobsched import config
 from jobsched.aws.clients import client, deferred_client
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.execution.adapters.health_probe import ApiHealthProbe
 from jobsched.execution.adapters.heartbeats import DynamoHeartbeats
 from jobsched.execution.adapters.job_reader import DynamoJobReader
 from jobsched.execution.adapters.notification_channels import NotificationSender, notification_topic_arn
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
 from jobsched.execution.fire import FireMessage
-from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV, HeartbeatReceiver
+from jobsched.execution.heartbeat import HEARTBEAT_PROBE_URL_ENV, HEARTBEAT_TOKEN_ENV, HeartbeatReceiver
 from jobsched.execution.notifications import Notifier
 from jobsched.settings import load_settings
 from jobsched.targets.adapters.access_store import DynamoTargetAccessStore
@@ -42,9 +43,11 @@ from jobsched.telemetry import (
     record_final_failure,
     record_fire_rejected,
     record_heartbeat,
+    record_heartbeat_unanswered,
 )
 
 SETTINGS = load_settings()
+HEARTBEAT_PROBE_URL = os.environ.get(HEARTBEAT_PROBE_URL_ENV)
 
 STORE = DynamoExecutionStore(deferred_client("dynamodb"), SETTINGS.executions_table)
 JOBS = DynamoJobReader(deferred_client("dynamodb"), SETTINGS.jobs_table)
@@ -81,6 +84,9 @@ EXECUTOR = Executor(
         os.environ.get(HEARTBEAT_TOKEN_ENV) or None,
         DynamoHeartbeats(deferred_client("dynamodb"), SETTINGS.jobs_table),
         on_received=lambda heartbeat: record_heartbeat(),
+        # Its target, the region's own API health route (set by the stack and by the local runtime).
+        probe=ApiHealthProbe(HEARTBEAT_PROBE_URL) if HEARTBEAT_PROBE_URL else None,
+        on_unanswered=record_heartbeat_unanswered,
     ),
     # Failure and recovery notices: only jobs that ask for them make the SNS client.
     notifier=Notifier(JOBS, NotificationSender(HTTP, deferred_client("sns"), TOPIC), STORE),

@@ -2,10 +2,12 @@
 
 It is made by the stack (no user action, no custom resource): an AWS::Scheduler::Schedule in the service's
 group whose target is the execution queue, sent with the scheduler role like every job's fire, with the
-same fire template (execution.heartbeat.heartbeat_input). Its token is the UUID of the stack's id: stable
-across updates, unknown outside the account, and the same value in the schedule's input and in the
-executor's environment (docs/decisions.md). The executor records each arrival in the region's heartbeat
-item and counts heartbeat_ok; OperationsAlarms pages when none arrives for three minutes.
+same fire template (execution.heartbeat.heartbeat_input). The executor's target for it is the region's own
+API: it calls the stage's `GET /health` (HEARTBEAT_PROBE_URL) and records the heartbeat only when that
+answered 200. Its token is the UUID of the stack's id: stable across updates, unknown outside the account,
+and the same value in the schedule's input and in the executor's environment (docs/decisions.md). The
+executor records each arrival in the region's heartbeat item and counts heartbeat_ok; OperationsAlarms
+pages when none arrives for three minutes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from jobsched import config
 from jobsched.execution.heartbeat import (
     HEARTBEAT_DESCRIPTION,
     HEARTBEAT_EXPRESSION,
+    HEARTBEAT_PROBE_URL_ENV,
     HEARTBEAT_SCHEDULE_NAME,
     HEARTBEAT_TOKEN_ENV,
     heartbeat_input,
@@ -52,6 +55,7 @@ class Heartbeat(Construct):
         execution_queue: ExecutionQueue,
         executor: lambda_.Function,
         jobs_table: dynamodb.ITableV2,
+        api_health_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
         token = heartbeat_token()
@@ -80,5 +84,6 @@ class Heartbeat(Construct):
         )
         self.schedule.node.add_dependency(scheduling.group)
         executor.add_environment(HEARTBEAT_TOKEN_ENV, token)
+        executor.add_environment(HEARTBEAT_PROBE_URL_ENV, api_health_url)
         # Heartbeat items only: UpdateItem where the partition key is HEARTBEAT#<region>.
         grant_partitions(executor, jobs_table, ("UpdateItem",), HEARTBEAT_PARTITIONS)

@@ -31,6 +31,7 @@ from infra.constructs.usage_plans import TierUsagePlans
 from infra.constructs.user_directory import UserDirectory
 from infra.constructs.web_acl import WebAcl
 from jobsched import config
+from jobsched.execution.heartbeat import HEARTBEAT_PROBE_PATH
 
 
 def regional_stack_name(region: str) -> str:
@@ -127,6 +128,7 @@ class RegionalStack(Stack):
             execution_queue=self.execution_queue,
             executor=execution.executor,
             jobs_table=tables.jobs_table,
+            api_health_url=api.rest_api.url_for_path(HEARTBEAT_PROBE_PATH),
         )
         self.bulk = BulkOperations(
             self,

@@ -25,6 +25,7 @@ FUNCTION_VARIABLES: Mapping[str, Mapping[str, str]] = {
         "EXECUTION_QUEUE_NAME": "the execution queue's name",
         # Set by the heartbeat construct (infra/constructs/heartbeat.py), which owns the token.
         "HEARTBEAT_FIRE_TOKEN": "the fire token of the region's heartbeat schedule (the dead man's switch)",
+        "HEARTBEAT_PROBE_URL": "the heartbeat's target: the region's own API health route",
     },
     "deep_health": {"EXECUTION_QUEUE_URL": "the execution queue's URL"},
     # Bearer tokens (infra/constructs/key_authorizer.py): the claims, and either the SSM parameter with the

@@ -274,6 +274,12 @@ def record_heartbeat() -> None:
     _dimensioned(HEARTBEAT_OK, MetricUnit.Count, 1)
 
 
+def record_heartbeat_unanswered(error: str) -> None:
+    """The heartbeat's target (the region's own API health route) did not answer 200: not recorded, not
+    counted, so HeartbeatMissing pages if it lasts; this line says why."""
+    logger.warning("heartbeat target did not answer", extra={"error": error[:500]})
+
+
 def record_schedule_sync_failure(tenant: str, job_id: str, error: BaseException) -> None:
     """schedule-sync could not apply a change of this job: a log line naming the job, and one count.
 

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 
 from jobsched import config
-from jobsched.execution.heartbeat import HEARTBEAT_TOKEN_ENV
+from jobsched.execution.heartbeat import HEARTBEAT_PROBE_PATH, HEARTBEAT_PROBE_URL_ENV, HEARTBEAT_TOKEN_ENV
 from jobsched.keys.adapters.client_store import DynamoClientStore
 from jobsched.keys.adapters.key_service import make_key_service, make_key_store
 from jobsched.targets.guard import parse_host_port
@@ -138,6 +138,9 @@ class LocalRuntime:
         api_ids = provision(opts.region, opts.regions)
         # The dead man's switch: a new token per start, in the heartbeat schedule and the executor's env.
         env[HEARTBEAT_TOKEN_ENV] = secrets.token_urlsafe(32)
+        # Its target, as on AWS: this runtime's own API health route, through the gateway stand-in.
+        own_host = "127.0.0.1" if opts.host in ("0.0.0.0", "", "::") else opts.host  # noqa: S104
+        env[HEARTBEAT_PROBE_URL_ENV] = f"http://{own_host}:{opts.port}{HEARTBEAT_PROBE_PATH}"
         scheduling = SchedulingRuntime(
             opts.state_dir,
             opts.region,

@@ -1,5 +1,6 @@
 """Every function of the service is watched: on a dashboard, with error and throttle alarms, and its canary
-deployment rolls back on its own alarms as well as the shared ones; plus the dead man's switch."""
+deployment rolls back on its own alarms as well as the shared ones; plus the dead man's switch and its
+target."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import json
 from typing import Any
 
 from jobsched import config
-from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME, HEARTBEAT_TENANT
+from jobsched.execution.heartbeat import (
+    HEARTBEAT_PROBE_PATH,
+    HEARTBEAT_PROBE_URL_ENV,
+    HEARTBEAT_SCHEDULE_NAME,
+    HEARTBEAT_TENANT,
+)
 
 # CDK's own helper functions (singleton providers CDK adds for log retention, custom resources, bucket
 # notifications) are not the service's: they are recognised by the logical-id prefixes CDK gives them.
@@ -176,3 +182,19 @@ def test_the_heartbeat_alarm_pages_after_three_silent_minutes(
         3,
         "breaching",
     )
+
+
+def test_the_heartbeats_target_is_the_regions_own_api_health_route(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    [url] = [
+        f["Properties"]["Environment"]["Variables"][HEARTBEAT_PROBE_URL_ENV]
+        for f in _of_type(resources, "AWS::Lambda::Function").values()
+        if "HEARTBEAT_FIRE_TOKEN" in f["Properties"]["Environment"]["Variables"]
+    ]
+    [api_id] = _of_type(resources, "AWS::ApiGateway::RestApi")
+    [stage_id] = _of_type(resources, "AWS::ApiGateway::Stage")
+    separator, parts = url["Fn::Join"]
+    assert (separator, parts[0]) == ("", "https://")
+    assert {api_id, stage_id} <= _refs(url)
+    assert str(parts[-1]).endswith(HEARTBEAT_PROBE_PATH)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
 from typing import Any
 
 import boto3
@@ -14,6 +18,7 @@ import pytest
 from jobsched import config, telemetry
 from jobsched.errors import DomainError
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.adapters.health_probe import ApiHealthProbe
 from jobsched.execution.adapters.heartbeats import DynamoHeartbeats
 from jobsched.execution.adapters.job_reader import DynamoJobReader
 from jobsched.execution.executor import Executor, Rejection, RejectReason, Result
@@ -22,6 +27,7 @@ from jobsched.execution.heartbeat import (
     HEARTBEAT_JOB_ID,
     HEARTBEAT_SCHEDULE_NAME,
     HEARTBEAT_TENANT,
+    HealthProbe,
     Heartbeat,
     HeartbeatReceiver,
     heartbeat_input,
@@ -36,7 +42,7 @@ from jobsched_local.scheduling_provision import (
     ensure_schedule_group,
 )
 from jobsched_local.scheduling_runtime import unexecuted
-from tests.support.emf import emitted_metrics, named
+from tests.support.emf import captured_logs, emitted_metrics, log_records, named
 
 pytestmark = pytest.mark.usefixtures("aws")
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -54,7 +60,12 @@ class Queue:
         raise AssertionError("a heartbeat is never re-queued")
 
 
-def make_executor(now: datetime, rejected: list[Rejection], received: list[Heartbeat]) -> Executor:
+def make_executor(
+    now: datetime,
+    rejected: list[Rejection],
+    received: list[Heartbeat],
+    probe: HealthProbe | None = None,
+) -> Executor:
     dynamodb = boto3.client("dynamodb")
 
     def on_received(heartbeat: Heartbeat) -> None:
@@ -62,7 +73,12 @@ def make_executor(now: datetime, rejected: list[Rejection], received: list[Heart
         telemetry.record_heartbeat()
 
     receiver = HeartbeatReceiver(
-        "us-east-1", TOKEN, DynamoHeartbeats(dynamodb, config.JOBS_TABLE), on_received=on_received
+        "us-east-1",
+        TOKEN,
+        DynamoHeartbeats(dynamodb, config.JOBS_TABLE),
+        on_received=on_received,
+        probe=probe,
+        on_unanswered=telemetry.record_heartbeat_unanswered,
     )
     return Executor(
         store=DynamoExecutionStore(dynamodb, config.EXECUTIONS_TABLE),
@@ -200,3 +216,78 @@ def test_the_local_clock_fires_the_heartbeat_schedule_onto_the_execution_queue()
 
 def test_missed_heartbeats_are_never_sent_again_after_a_restart() -> None:
     assert unexecuted(boto3.client("dynamodb"), HEARTBEAT_TENANT, HEARTBEAT_JOB_ID, [START]) == []
+
+
+@pytest.fixture
+def own_api() -> Iterator[tuple[str, list[int]]]:
+    """The region's API health route on loopback: answers each GET with the next status of the list."""
+    statuses = [200]
+    calls: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            calls.append(self.path)
+            self.send_response(statuses[0])
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok"}')
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/health", statuses
+    server.shutdown()
+    server.server_close()
+    assert calls == ["/health"] * len(calls)
+
+
+def test_a_heartbeat_is_recorded_only_after_its_target_the_regions_own_api_answered(
+    own_api: tuple[str, list[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, statuses = own_api
+    received: list[Heartbeat] = []
+    executor = make_executor(START, [], received, probe=ApiHealthProbe(url))
+    store = DynamoHeartbeats(boto3.client("dynamodb"), config.JOBS_TABLE)
+
+    assert executor.process(heartbeat_fire(START)) is Result.HEARTBEAT
+    assert store.latest(["us-east-1"]) == {"us-east-1": Heartbeat("us-east-1", START, START)}
+    statuses[0] = 503
+    with captured_logs() as logs:
+        executor.process(heartbeat_fire(START + timedelta(minutes=1)))
+
+    # The unanswered one is neither recorded nor counted: three of those and HeartbeatMissing pages.
+    assert store.latest(["us-east-1"]) == {"us-east-1": Heartbeat("us-east-1", START, START)}
+    assert len(received) == 1
+    assert [m.values for m in named(emitted_metrics(capsys.readouterr().out), telemetry.HEARTBEAT_OK)] == [
+        [1.0]
+    ]
+    [line] = [r for r in log_records(logs) if r["message"] == "heartbeat target did not answer"]
+    assert line["error"] == "HTTP 503"
+
+
+def test_a_heartbeat_whose_target_does_not_answer_at_all_is_not_recorded() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    unanswered: list[str] = []
+    receiver = HeartbeatReceiver(
+        "us-east-1",
+        TOKEN,
+        DynamoHeartbeats(boto3.client("dynamodb"), config.JOBS_TABLE),
+        probe=ApiHealthProbe(f"http://127.0.0.1:{port}/health", timeout=2),
+        on_unanswered=unanswered.append,
+    )
+
+    assert receiver.receive(heartbeat_fire(START), START) is None
+    assert [error.split(":")[0] for error in unanswered] == ["URLError"]
+    assert DynamoHeartbeats(boto3.client("dynamodb"), config.JOBS_TABLE).latest(["us-east-1"]) == {
+        "us-east-1": None
+    }
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/health", "file:///etc/passwd", "127.0.0.1/health"])
+def test_the_heartbeat_target_must_be_an_http_url(url: str) -> None:
+    with pytest.raises(ValueError, match="http"):
+        ApiHealthProbe(url)
