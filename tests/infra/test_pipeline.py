@@ -135,6 +135,15 @@ def test_the_smoke_script_exists_where_the_pipeline_runs_it() -> None:
     assert (Path(__file__).resolve().parents[2] / "tools" / "smoke_test.py").is_file()
 
 
+def test_make_pipeline_deploys_the_pipeline_stack() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    recipe = re.search(r"^pipeline:.*\n\t(.*)$", makefile, re.MULTILINE)
+
+    assert recipe is not None
+    words = recipe.group(1).split()
+    assert "deploy" in words and words[-1] == PIPELINE_STACK_NAME
+
+
 def test_the_make_test_the_build_runs_holds_the_90_percent_coverage_floor() -> None:
     root = Path(__file__).resolve().parents[2]
     makefile = (root / "Makefile").read_text()
