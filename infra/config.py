@@ -129,6 +129,11 @@ class Notifications(BaseModel):
     warning: NotificationTargets = NotificationTargets()
     budget: NotificationTargets = NotificationTargets()
 
+    @property
+    def budget_targets(self) -> NotificationTargets:
+        """Who the budget tells: the alarms' warning list, unless cdk.json gives the budget its own list."""
+        return self.warning if self.budget.empty else self.budget
+
 
 class BudgetSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

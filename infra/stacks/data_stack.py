@@ -27,5 +27,5 @@ class DataStack(Stack):
             self,
             "CostBudget",
             settings=infra_config.operations.budget,
-            targets=infra_config.operations.notifications.budget,
+            targets=infra_config.operations.notifications.budget_targets,
         )

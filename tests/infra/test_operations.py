@@ -339,3 +339,45 @@ def test_synth_warns_when_the_critical_topic_or_the_budget_would_tell_nobody(
     assert len(critical) == len(config.REGIONS)
     assert len([w for w in warnings if "jobsched-budget has no subscriber" in w]) == 1
     assert not [w for w in _warnings(synthesized_with_subscribers) if "has no subscriber" in w]
+
+
+def _budget_subscriptions(notifications: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]:
+    """The budget topic's subscriptions and the budget's own subscriber types, from the data stack alone."""
+    from aws_cdk import App, Environment
+
+    from infra.stacks.data_stack import DataStack
+
+    context = load_cdk_json()["context"]
+    infra_config = InfraConfig.from_context(
+        {**context, "operations": {**context["operations"], "notifications": notifications}}
+    )
+    app = App(context=context)
+    stack = DataStack(
+        app,
+        data_stack_name(config.PRIMARY_REGION),
+        infra_config=infra_config,
+        env=Environment(region=config.PRIMARY_REGION),
+    )
+    template = Template.from_stack(stack).to_json()
+    subscriptions = _subscriptions(template).get("jobsched-budget", set())
+    [budget] = _of_type(template["Resources"], "AWS::Budgets::Budget").values()
+    kinds = {
+        s["SubscriptionType"]
+        for notification in budget["Properties"]["NotificationsWithSubscribers"]
+        for s in notification["Subscribers"]
+    }
+    return subscriptions, kinds
+
+
+def test_the_budget_notifies_the_alarms_warning_list_unless_it_has_its_own() -> None:
+    warning = {
+        "emails": ["platform@example.com"],
+        "chat_webhooks": ["https://chat-relay.example.com/sns/ops"],
+    }
+
+    same, kinds = _budget_subscriptions({"critical": SUBSCRIBERS["critical"], "warning": warning})
+    own, _ = _budget_subscriptions({"warning": warning, "budget": SUBSCRIBERS["budget"]})
+
+    assert same == {("email", "platform@example.com"), ("https", "https://chat-relay.example.com/sns/ops")}
+    assert kinds == {"SNS", "EMAIL"}  # the warning list's addresses also get Budgets' direct e-mail
+    assert own == {("email", "finance@example.com"), ("https", "https://chat-relay.example.com/sns/cost")}
