@@ -40,6 +40,7 @@ from infra.constructs.operations_alarms import (
     function_label,
 )
 from jobsched import config, telemetry
+from jobsched.tables import TABLES
 
 DASHBOARDS = {
     "ApplicationPerformance": "application-performance",
@@ -163,10 +164,14 @@ class Dashboards(Construct):
             human_readable_name="Execution queue",
             alarm_friendly_name="ExecutionQueue",
         )
+        provisioned = {definition.name for definition in TABLES if definition.capacity is not None}
         for table in tables:
             facade.monitor_dynamo_table(
                 table=table,
-                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                # a provisioned table's widgets show consumed against provisioned capacity
+                billing_mode=dynamodb.BillingMode.PROVISIONED
+                if table.table_name in provisioned
+                else dynamodb.BillingMode.PAY_PER_REQUEST,
                 human_readable_name=f"Table {table.table_name}",
                 alarm_friendly_name=table.table_name,
             )
