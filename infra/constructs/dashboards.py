@@ -1,11 +1,15 @@
-"""The spec's four CloudWatch dashboards for one region, built with cdk-monitoring-constructs.
+"""The spec's four CloudWatch dashboards for one region, as the four sections of one dashboard
+(`jobsched-<region>-operations`), built with cdk-monitoring-constructs. One dashboard costs $3 a month
+where four cost $12 (docs/decisions.md, Cost); each section starts with a large header naming it:
 
-- application performance: API traffic and latency, per-route latency from api_request_duration;
-- infrastructure health: every function (invocations, errors, throttles, duration, concurrency), the
-  execution queue and its DLQ, the scheduler's and schedule-sync's DLQs, both tables;
+- error rate and latency (first: where an on-call engineer starts): the alarms' state and the metrics
+  they watch, with their thresholds drawn in;
 - business metrics: jobs created, executions by outcome and duration, active jobs, key decisions, the
   heartbeat, schedule-sync failures, schedules in error, stuck executions;
-- error rate and latency: the alarms' state and the metrics they watch, with their thresholds drawn in.
+- infrastructure health: every function (invocations, errors, throttles, duration, concurrency), the
+  execution queue and its DLQ, the scheduler's and schedule-sync's DLQs, both tables;
+- application performance (last, so what the stack adds to it afterwards, WAF's requests, stays in it): API
+  traffic and latency, per-route latency from api_request_duration.
 Functions are taken from the FunctionFactory's list as it is when the dashboards are built, so the stack
 builds them last, after every function (tests/infra checks that each function is on a dashboard).
 """
@@ -40,12 +44,15 @@ from infra.constructs.operations_alarms import (
     function_label,
 )
 from jobsched import config, telemetry
+from jobsched.tables import TABLES
 
-DASHBOARDS = {
-    "ApplicationPerformance": "application-performance",
-    "InfrastructureHealth": "infrastructure-health",
-    "BusinessMetrics": "business-metrics",
-    "ErrorRateAndLatency": "error-rate-and-latency",
+DASHBOARD = "operations"
+# the spec's four dashboards, as sections of the one dashboard, in the order they appear
+SECTIONS = {
+    "ErrorRateAndLatency": "Error rate and latency",
+    "BusinessMetrics": "Business metrics",
+    "InfrastructureHealth": "Infrastructure health",
+    "ApplicationPerformance": "Application performance",
 }
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -98,33 +105,34 @@ class Dashboards(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
-        self.facades = {
-            construct: MonitoringFacade(
+        facade = MonitoringFacade(
+            self,
+            "Operations",
+            dashboard_factory=DefaultDashboardFactory(
                 self,
-                construct,
-                dashboard_factory=DefaultDashboardFactory(
-                    self,
-                    f"{construct}Factory",
-                    dashboard_name_prefix=dashboard_name(region, slug),
-                    create_dashboard=True,
-                    create_summary_dashboard=False,
-                    create_alarm_dashboard=False,
-                ),
-            )
-            for construct, slug in DASHBOARDS.items()
-        }
-        stage = rest_api.deployment_stage.stage_name
-        self._application_performance(self.facades["ApplicationPerformance"], rest_api, stage)
-        self._infrastructure_health(
-            self.facades["InfrastructureHealth"], functions, queue, dead_letter_queue, tables
+                "OperationsFactory",
+                dashboard_name_prefix=dashboard_name(region, DASHBOARD),
+                create_dashboard=True,
+                create_summary_dashboard=False,
+                create_alarm_dashboard=False,
+            ),
         )
-        self._dead_letter_queues(self.facades["InfrastructureHealth"], other_dead_letter_queues or {})
-        self._business_metrics(self.facades["BusinessMetrics"])
-        self._error_rate_and_latency(self.facades["ErrorRateAndLatency"], alarms)
+        # each section's facade: the one dashboard's (the stack adds WAF's widgets to ApplicationPerformance)
+        self.facades = dict.fromkeys(SECTIONS, facade)
+        stage = rest_api.deployment_stage.stage_name
+        facade.add_large_header(SECTIONS["ErrorRateAndLatency"])
+        self._error_rate_and_latency(facade, alarms)
+        facade.add_large_header(SECTIONS["BusinessMetrics"])
+        self._business_metrics(facade)
+        facade.add_large_header(SECTIONS["InfrastructureHealth"])
+        self._infrastructure_health(facade, functions, queue, dead_letter_queue, tables)
+        self._dead_letter_queues(facade, other_dead_letter_queues or {})
+        facade.add_large_header(SECTIONS["ApplicationPerformance"])
+        self._application_performance(facade, rest_api, stage)
 
     @staticmethod
     def _application_performance(facade: MonitoringFacade, rest_api: apigw.RestApi, stage: str) -> None:
-        facade.add_large_header("API: traffic and latency")
+        facade.add_medium_header("API: traffic and latency")
         facade.monitor_api_gateway(api=rest_api, api_stage=stage, human_readable_name="REST API")
         facade.monitor_custom(
             human_readable_name="API by route (from the functions)",
@@ -149,24 +157,28 @@ class Dashboards(Construct):
         dead_letter_queue: sqs.IQueue,
         tables: Sequence[dynamodb.ITable],
     ) -> None:
-        facade.add_large_header("Functions")
+        facade.add_medium_header("Functions")
         for service_function in functions:
             facade.monitor_lambda_function(
                 lambda_function=service_function.function,
                 human_readable_name=function_label(service_function),
                 alarm_friendly_name=function_label(service_function),
             )
-        facade.add_large_header("Execution queue and tables")
+        facade.add_medium_header("Execution queue and tables")
         facade.monitor_sqs_queue_with_dlq(
             queue=queue,
             dead_letter_queue=dead_letter_queue,
             human_readable_name="Execution queue",
             alarm_friendly_name="ExecutionQueue",
         )
+        provisioned = {definition.name for definition in TABLES if definition.capacity is not None}
         for table in tables:
             facade.monitor_dynamo_table(
                 table=table,
-                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                # a provisioned table's widgets show consumed against provisioned capacity
+                billing_mode=dynamodb.BillingMode.PROVISIONED
+                if table.table_name in provisioned
+                else dynamodb.BillingMode.PAY_PER_REQUEST,
                 human_readable_name=f"Table {table.table_name}",
                 alarm_friendly_name=table.table_name,
             )

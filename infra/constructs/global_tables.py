@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from jobsched import tables
-from jobsched.tables import KeyAttribute, TableDefinition
+from jobsched.tables import AutoScaledCapacity, KeyAttribute, ProvisionedCapacity, TableDefinition
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -18,6 +18,24 @@ _ATTRIBUTE_TYPES = {
 
 def _attribute(attribute: KeyAttribute) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=attribute.name, type=_ATTRIBUTE_TYPES[attribute.type])
+
+
+def _autoscaled(capacity: AutoScaledCapacity) -> dynamodb.Capacity:
+    return dynamodb.Capacity.autoscaled(
+        min_capacity=capacity.minimum,
+        max_capacity=capacity.maximum,
+        target_utilization_percent=capacity.target_percent,
+    )
+
+
+def _billing(capacity: ProvisionedCapacity | None) -> dynamodb.Billing:
+    """On-demand, or provisioned with target-tracking auto scaling of reads and writes (a global table's
+    write capacity must be auto scaled, and is the same in every replica)."""
+    if capacity is None:
+        return dynamodb.Billing.on_demand()
+    return dynamodb.Billing.provisioned(
+        read_capacity=_autoscaled(capacity.reads), write_capacity=_autoscaled(capacity.writes)
+    )
 
 
 class GlobalTables(Construct):
@@ -49,13 +67,15 @@ def build_table(
         table_name=table.name,
         partition_key=_attribute(table.partition_key),
         sort_key=_attribute(table.sort_key),
-        billing=dynamodb.Billing.on_demand(),
+        billing=_billing(table.capacity),
         global_secondary_indexes=[
             dynamodb.GlobalSecondaryIndexPropsV2(
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key),
                 projection_type=dynamodb.ProjectionType.ALL,
+                read_capacity=_autoscaled(index.capacity.reads) if index.capacity else None,
+                write_capacity=_autoscaled(index.capacity.writes) if index.capacity else None,
             )
             for index in table.indexes
         ],

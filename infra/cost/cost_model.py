@@ -125,6 +125,11 @@ class RegionLoad:
     executions: float = 0.0
     jobs_read_units: float = 0.0
     jobs_write_units: float = 0.0
+    # of the above, what follows the API's daily curve (the rest is as steady as the scheduled runs), and
+    # the jobs index's share of the writes (provisioned capacity is priced per table and per index)
+    api_jobs_read_units: float = 0.0
+    api_jobs_write_units: float = 0.0
+    jobs_index_write_units: float = 0.0
     executions_read_units: float = 0.0
     executions_write_units: float = 0.0
     archive_reads: float = 0.0
@@ -172,17 +177,20 @@ class Model:
         for name, op in profile["operations"].items():
             count = load.requests * op["share"]
             load.operations[name] = count
-            load.jobs_read_units += count * op.get("jobs_read_units", 0)
-            load.jobs_write_units += count * op.get("jobs_write_units", 0)
+            load.api_jobs_read_units += count * op.get("jobs_read_units", 0)
+            load.api_jobs_write_units += count * op.get("jobs_write_units", 0)
+            load.jobs_index_write_units += count * op.get("jobs_index_write_units", 0)
             load.executions_read_units += count * op.get("executions_read_units", 0)
             load.archive_reads += count * op.get("archive_reads", 0)
             load.executions += count * op.get("executions", 0)
             # schedule-sync writes the outcome back on the job, in the job's home region (not after a
             # delete: the job is gone)
             if op.get("sync_writes_back", True):
-                load.jobs_write_units += (
+                load.api_jobs_write_units += (
                     count * op.get("job_changes", 0) * profile["jobs"]["sync_write_back_units"]
                 )
+        load.jobs_read_units += load.api_jobs_read_units
+        load.jobs_write_units += load.api_jobs_write_units
         load.jobs_read_units += load.executions * execution["job_read_units"]
         load.jobs_write_units += self.last_execution_writes(share) * execution["last_execution_write_units"]
         # schedule-sync reads the job of each API change and recorded run (not of its own write-backs, which
@@ -745,6 +753,7 @@ def _table(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
     name = str(props.get("TableName"))
     regions = [r["Region"] for r in props.get("Replicas", [])] or [s.region]
     table_pitr = bool(props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"))
+    provisioned = props.get("BillingMode") == "PROVISIONED"
     lines: list[Line] = []
     writes = {r: _table_writes(m, name, r, regions) for r in regions}
     size_gb = _table_size_gb(m, name, regions, month)
@@ -753,23 +762,11 @@ def _table(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
         label = f"{name} ({'replica' if len(regions) > 1 else 'table'})"
         reads = _table_reads(m, name, region, size_gb)
         replicated = sum(writes[other] for other in regions if other != region)
-        lines += [
-            Line(
-                region,
-                label,
-                "DynamoDB write units",
-                writes[region] / MILLION,
-                "M WRU",
-                m.price(region, "dynamodb_write_units_per_million"),
-            ),
-            Line(
-                region,
-                label,
-                "DynamoDB read units",
-                reads / MILLION,
-                "M RRU",
-                m.price(region, "dynamodb_read_units_per_million"),
-            ),
+        if provisioned:
+            lines += _provisioned_capacity(m, props, replica, name, label, regions)
+        else:
+            lines += _on_demand_requests(m, region, label, writes[region], reads, replicated, len(regions))
+        lines.append(
             Line(
                 region,
                 label,
@@ -777,18 +774,10 @@ def _table(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
                 size_gb,
                 "GB-month",
                 m.price(region, "dynamodb_storage_gb_month"),
-            ),
-        ]
+            )
+        )
         if len(regions) > 1:
-            lines += [
-                Line(
-                    region,
-                    label,
-                    "DynamoDB replicated write units",
-                    replicated / MILLION,
-                    "M rWRU",
-                    m.price(region, "dynamodb_replicated_write_units_per_million"),
-                ),
+            lines.append(
                 Line(
                     region,
                     label,
@@ -796,8 +785,8 @@ def _table(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
                     writes[region] * 1024 * (len(regions) - 1) / GB,
                     "GB",
                     m.price(region, "transfer_inter_region_gb"),
-                ),
-            ]
+                )
+            )
         pitr = replica.get("PointInTimeRecoverySpecification", {}).get(
             "PointInTimeRecoveryEnabled", table_pitr
         )
@@ -815,6 +804,169 @@ def _table(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
     return lines
 
 
+def _on_demand_requests(
+    m: Model, region: str, label: str, writes: float, reads: float, replicated: float, replicas: int
+) -> list[Line]:
+    """On-demand: every request unit, and (global tables) every write replicated into this replica."""
+    lines = [
+        Line(
+            region,
+            label,
+            "DynamoDB write units",
+            writes / MILLION,
+            "M WRU",
+            m.price(region, "dynamodb_write_units_per_million"),
+        ),
+        Line(
+            region,
+            label,
+            "DynamoDB read units",
+            reads / MILLION,
+            "M RRU",
+            m.price(region, "dynamodb_read_units_per_million"),
+        ),
+    ]
+    if replicas > 1:
+        lines.append(
+            Line(
+                region,
+                label,
+                "DynamoDB replicated write units",
+                replicated / MILLION,
+                "M rWRU",
+                m.price(region, "dynamodb_replicated_write_units_per_million"),
+            )
+        )
+    return lines
+
+
+def _auto_scaling(settings: Mapping[str, Any], what: str) -> tuple[float, float, float]:
+    """(minimum, maximum, target utilization) of a capacity setting: target tracking, or a fixed figure."""
+    for key, scaled in settings.items():
+        if key.endswith("AutoScalingSettings"):
+            target = float(scaled["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]) / 100
+            return float(scaled["MinCapacity"]), float(scaled["MaxCapacity"]), target
+    for key, fixed in settings.items():
+        if key.endswith("CapacityUnits"):
+            return float(fixed), float(fixed), 1.0
+    raise CostModelError(f"{what}: provisioned without capacity units or auto scaling")
+
+
+def day_shape(m: Model) -> list[float]:
+    """The API's traffic each hour of the day as a multiple of its average: the peak for
+    peak_hours_per_day hours, the rest of the day's requests spread evenly over the other hours."""
+    api = m.profile["api"]
+    peak = float(api["requests_per_second_peak"]) / float(api["requests_per_second_average"])
+    hours = int(api["peak_hours_per_day"])
+    rest = (24 - peak * hours) / (24 - hours)
+    if rest < 0:
+        raise CostModelError("the profile's peak, held for peak_hours_per_day, exceeds the day's requests")
+    return [peak] * hours + [rest] * (24 - hours)
+
+
+def capacity_hours(
+    m: Model, steady: float, following_api: float, settings: tuple[float, float, float], what: str
+) -> float:
+    """Capacity-hours a month that target tracking provisions for a consumption of `steady` units a
+    month plus `following_api` units that follow the API's day: each hour, the larger consumption of
+    that hour and the hour before (auto scaling lowers capacity only after a quarter of an hour of low
+    use, and a few times a day) over the target utilization, between the floor and the maximum.
+    A peak the maximum cannot carry at the target is an error: the table would throttle at the load."""
+    minimum, maximum, target = settings
+    per_second = (steady / m.seconds, following_api / m.seconds)
+    consumed = [per_second[0] + per_second[1] * factor for factor in day_shape(m)]
+    if max(consumed) / target > maximum:
+        raise CostModelError(
+            f"{what}: {max(consumed):,.0f} units/s at the profile's peak need "
+            f"{max(consumed) / target:,.0f} provisioned at {target:.0%}, above the maximum {maximum:g}"
+        )
+    hourly = [
+        min(maximum, max(minimum, max(consumed[h], consumed[h - 1]) / target)) for h in range(len(consumed))
+    ]
+    return sum(hourly) * m.days
+
+
+def _provisioned_capacity(
+    m: Model,
+    props: Mapping[str, Any],
+    replica: Mapping[str, Any],
+    name: str,
+    label: str,
+    regions: list[str],
+) -> list[Line]:
+    """Provisioned mode: capacity-hours of the table and each index in this replica. A global table's
+    write capacity carries every region's writes in every replica, billed as replicated write capacity."""
+    if name != config.JOBS_TABLE:
+        raise CostModelError(f"table {name}: the model prices provisioned capacity of the jobs table only")
+    region = replica["Region"]
+    loads = [m.loads[r] for r in regions]
+    index_writes = sum(load.jobs_index_write_units for load in loads)
+    api_writes = sum(load.api_jobs_write_units for load in loads) - index_writes
+    steady_writes = sum(load.jobs_write_units - load.api_jobs_write_units for load in loads)
+    load = m.loads[region]
+    api_reads = load.api_jobs_read_units + authorizer_reads(m, region)
+    steady_reads = load.jobs_read_units - load.api_jobs_read_units
+    write_price = "dynamodb_replicated_wcu_hour" if len(regions) > 1 else "dynamodb_wcu_hour"
+    write_unit = "rWCU-hours" if len(regions) > 1 else "WCU-hours"
+    parts: list[tuple[str, float, float, Mapping[str, Any], str, str]] = [
+        (
+            "write",
+            steady_writes,
+            api_writes,
+            props["WriteProvisionedThroughputSettings"],
+            write_price,
+            write_unit,
+        ),
+        (
+            "read",
+            steady_reads,
+            api_reads,
+            replica["ReadProvisionedThroughputSettings"],
+            "dynamodb_rcu_hour",
+            "RCU-hours",
+        ),
+    ]
+    replica_indexes = {i["IndexName"]: i for i in replica.get("GlobalSecondaryIndexes", [])}
+    for index in props.get("GlobalSecondaryIndexes", []):
+        index_name = index["IndexName"]
+        # the index holds tenant counters, keys and clients: its writes are the counters' (creates and
+        # deletes); its reads (the census's tenant list, the CLI) are a few a minute, under the floor
+        parts += [
+            (
+                f"{index_name} write",
+                0.0,
+                index_writes,
+                index["WriteProvisionedThroughputSettings"],
+                write_price,
+                write_unit,
+            ),
+            (
+                f"{index_name} read",
+                0.0,
+                0.0,
+                replica_indexes[index_name]["ReadProvisionedThroughputSettings"],
+                "dynamodb_rcu_hour",
+                "RCU-hours",
+            ),
+        ]
+    lines = []
+    for what, steady, following, settings, price, unit in parts:
+        where = f"{name} {what} capacity ({region})"
+        minimum, maximum, target = _auto_scaling(settings, where)
+        hours = capacity_hours(m, steady, following, (minimum, maximum, target), where)
+        lines.append(
+            Line(
+                region,
+                label,
+                f"DynamoDB provisioned {what} capacity (auto scaled {minimum:g}-{maximum:g} at {target:.0%})",
+                hours,
+                unit,
+                m.price(region, price),
+            )
+        )
+    return lines
+
+
 def _table_writes(m: Model, name: str, region: str, regions: list[str]) -> float:
     if name == config.JOBS_TABLE:
         return m.loads[region].jobs_write_units
@@ -823,9 +975,14 @@ def _table_writes(m: Model, name: str, region: str, regions: list[str]) -> float
     raise CostModelError(f"table {name}: the load profile says nothing about its writes")
 
 
+def authorizer_reads(m: Model, region: str) -> float:
+    """The authorizer reads the caller's key (or client) record on every call it answers."""
+    return m.invocations(region, "AuthorizerFunction") * float(m.profile["api"]["authorizer_read_units"])
+
+
 def _table_reads(m: Model, name: str, region: str, size_gb: float) -> float:
     if name == config.JOBS_TABLE:
-        return m.loads[region].jobs_read_units
+        return m.loads[region].jobs_read_units + authorizer_reads(m, region)
     # each archive run scans the region's table once (eventually consistent: half a unit per 4 KB)
     scans = size_gb * GB / 4096 * 0.5 * m.archive_runs()
     return m.loads[region].executions_read_units + scans

@@ -26,12 +26,36 @@ class KeyAttribute:
 
 
 @dataclass(frozen=True)
+class AutoScaledCapacity:
+    """Provisioned capacity units that target tracking keeps at `target_percent` utilization, between
+    `minimum` and `maximum` (the stacks' auto scaling; the local tables are made at the minimum)."""
+
+    minimum: int
+    maximum: int
+    target_percent: int = 70
+
+
+@dataclass(frozen=True)
+class ProvisionedCapacity:
+    """Read and write capacity of a table or an index in provisioned mode, each auto scaled."""
+
+    reads: AutoScaledCapacity
+    writes: AutoScaledCapacity
+
+    def throughput(self) -> dict[str, int]:
+        """CreateTable's ProvisionedThroughput: the auto scaling floor."""
+        return {"ReadCapacityUnits": self.reads.minimum, "WriteCapacityUnits": self.writes.minimum}
+
+
+@dataclass(frozen=True)
 class GlobalIndex:
     """A global secondary index projecting every attribute (the only projection the service uses)."""
 
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute
+    # its own capacity when the table is provisioned (None: on-demand, as its table)
+    capacity: ProvisionedCapacity | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,8 @@ class TableDefinition:
     stream_view: StreamView
     ttl_attribute: str
     replication: Replication = "global"
+    # None: on-demand; else provisioned with auto scaling (the indexes then carry their own capacity)
+    capacity: ProvisionedCapacity | None = None
 
     def key_attributes(self) -> tuple[KeyAttribute, ...]:
         """Every attribute a key schema names (table and indexes), each once."""
@@ -55,24 +81,34 @@ class TableDefinition:
         return tuple(found.values())
 
     def create_table_request(self) -> dict[str, Any]:
-        """The DynamoDB CreateTable request for this table (on-demand billing, as the stacks use)."""
-        return {
+        """The DynamoDB CreateTable request for this table, in the billing mode the stacks use
+        (provisioned tables and indexes at their auto scaling floor)."""
+        request: dict[str, Any] = {
             "TableName": self.name,
-            "BillingMode": "PAY_PER_REQUEST",
+            "BillingMode": "PAY_PER_REQUEST" if self.capacity is None else "PROVISIONED",
             "AttributeDefinitions": [
                 {"AttributeName": a.name, "AttributeType": a.type} for a in self.key_attributes()
             ],
             "KeySchema": _key_schema(self.partition_key, self.sort_key),
-            "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": index.name,
-                    "KeySchema": _key_schema(index.partition_key, index.sort_key),
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for index in self.indexes
-            ],
+            "GlobalSecondaryIndexes": [_index_request(index, self.capacity) for index in self.indexes],
             "StreamSpecification": {"StreamEnabled": True, "StreamViewType": self.stream_view},
         }
+        if self.capacity is not None:
+            request["ProvisionedThroughput"] = self.capacity.throughput()
+        return request
+
+
+def _index_request(index: GlobalIndex, table_capacity: ProvisionedCapacity | None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "IndexName": index.name,
+        "KeySchema": _key_schema(index.partition_key, index.sort_key),
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    if table_capacity is not None:
+        if index.capacity is None:
+            raise ValueError(f"index {index.name} of a provisioned table needs its own capacity")
+        request["ProvisionedThroughput"] = index.capacity.throughput()
+    return request
 
 
 def _key_schema(partition: KeyAttribute, sort: KeyAttribute) -> list[dict[str, str]]:
@@ -82,7 +118,12 @@ def _key_schema(partition: KeyAttribute, sort: KeyAttribute) -> list[dict[str, s
     ]
 
 
-def _pk_sk_table(name: str, replication: Replication) -> TableDefinition:
+def _pk_sk_table(
+    name: str,
+    replication: Replication,
+    capacity: ProvisionedCapacity | None = None,
+    index_capacity: ProvisionedCapacity | None = None,
+) -> TableDefinition:
     """Single-table layout: pk/sk, one overloaded gsi1, and a stream with both images.
 
     schedule-sync reacts to job changes in every region and needs the old image on deletes.
@@ -91,15 +132,32 @@ def _pk_sk_table(name: str, replication: Replication) -> TableDefinition:
         name=name,
         partition_key=KeyAttribute("pk"),
         sort_key=KeyAttribute("sk"),
-        indexes=(GlobalIndex(config.GSI1, KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk")),),
+        indexes=(GlobalIndex(config.GSI1, KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk"), index_capacity),),
         stream_view="NEW_AND_OLD_IMAGES",
         ttl_attribute=config.TTL_ATTRIBUTE,
         replication=replication,
+        capacity=capacity,
     )
 
 
-JOBS = _pk_sk_table(config.JOBS_TABLE, "global")
+# The jobs table is provisioned with auto scaling (docs/decisions.md, Cost; docs/operations.md, Capacity).
+# Its load is API traffic and scheduled runs. At the spec's load (infra/cost/load_profile.json, `make cost`)
+# the busiest replica (us-east-1) reads ~230 units/s at the 300 requests/s peak and ~46 at night, and every
+# replica writes ~80 units/s at the peak (its own writes and the other regions' replicated ones): 330 and
+# 115 provisioned at the 70% target. Each maximum is about three times that, so a burst beyond the peak
+# meets capacity before throttling (and DynamoDB's burst capacity: up to 300 s of unused units); the
+# model refuses a maximum that cannot carry the profile's peak. The index holds tenant counters, keys and
+# clients: a few writes a minute, read by the census and the operator CLI.
+JOBS_CAPACITY = ProvisionedCapacity(
+    reads=AutoScaledCapacity(minimum=25, maximum=1000), writes=AutoScaledCapacity(minimum=25, maximum=400)
+)
+JOBS_INDEX_CAPACITY = ProvisionedCapacity(
+    reads=AutoScaledCapacity(minimum=5, maximum=100), writes=AutoScaledCapacity(minimum=5, maximum=100)
+)
+JOBS = _pk_sk_table(config.JOBS_TABLE, "global", JOBS_CAPACITY, JOBS_INDEX_CAPACITY)
 # Execution history stays in the job's home region, where its executor writes it (docs/decisions.md):
 # replicating it would write and store every execution three times for reads that go to one region.
+# On-demand: the archiver scans the whole table every few days (thousands of read units a second for
+# minutes), faster than auto scaling can follow (docs/decisions.md, Cost).
 EXECUTIONS = _pk_sk_table(config.EXECUTIONS_TABLE, "regional")
 TABLES: tuple[TableDefinition, ...] = (JOBS, EXECUTIONS)

@@ -215,3 +215,69 @@ def test_a_client_token_request_a_client_and_day_is_priced(
 ) -> None:
     (tokens,) = [line for line in estimate.months[12] if "token requests" in line.item]
     assert tokens.quantity * 1000 == profile["identity"]["oauth_clients"] * 30
+
+
+def test_the_jobs_table_is_priced_by_the_capacity_it_provisions(estimate: cost_model.Estimate) -> None:
+    """Provisioned: capacity-hours of the table and its index in every replica, writes as replicated write
+    capacity (every replica carries every region's writes); no per-request lines."""
+    jobs = [line for line in estimate.months[12] if line.resource.startswith(config.JOBS_TABLE)]
+    assert not [line for line in jobs if line.item.endswith(("write units", "read units"))]
+    capacity = [line for line in jobs if line.item.startswith("DynamoDB provisioned")]
+    for region in config.REGIONS:
+        here = {line.item.split(" (")[0]: line for line in capacity if line.region == region}
+        assert set(here) == {
+            "DynamoDB provisioned write capacity",
+            "DynamoDB provisioned read capacity",
+            f"DynamoDB provisioned {config.GSI1} write capacity",
+            f"DynamoDB provisioned {config.GSI1} read capacity",
+        }
+        assert here["DynamoDB provisioned write capacity"].unit == "rWCU-hours"
+        for line in here.values():
+            assert line.quantity >= 5 * 24 * 30  # never below the floor
+    writes = {line.quantity for line in capacity if line.item.startswith("DynamoDB provisioned write")}
+    assert len(writes) == 1  # the same write capacity in every replica
+
+
+def test_provisioned_capacity_follows_the_day_at_the_target_between_floor_and_maximum(
+    profile: dict[str, Any], prices: dict[str, Any]
+) -> None:
+    model = cost_model.Model(profile, prices)
+    month = model.seconds
+    # steady 35 units/s at 70%: 50 units every hour
+    assert cost_model.capacity_hours(model, 35 * month, 0, (25, 1000, 0.7), "t") == pytest.approx(50 * 720)
+    # below the floor: the floor
+    assert cost_model.capacity_hours(model, 7 * month, 0, (25, 1000, 0.7), "t") == pytest.approx(25 * 720)
+    # 10 units/s on average following the API's day: 30/s for the 6 peak hours, 10/3 for the other 18;
+    # capacity falls an hour after the peak ends
+    assert cost_model.day_shape(model) == [3.0] * 6 + [pytest.approx(1 / 3)] * 18
+    hours = cost_model.capacity_hours(model, 0, 10 * month, (1, 1000, 0.7), "t")
+    assert hours == pytest.approx((7 * 30 / 0.7 + 17 * (10 / 3) / 0.7) * 30)
+
+
+def test_a_maximum_that_cannot_carry_the_peak_is_an_error(
+    synthesized_with_domain: SynthesizedApp, profile: dict[str, Any], prices: dict[str, Any]
+) -> None:
+    def lowered(resource: dict[str, Any]) -> dict[str, Any]:
+        if resource["Type"] != "AWS::DynamoDB::GlobalTable" or resource["Properties"]["TableName"] != (
+            config.JOBS_TABLE
+        ):
+            return resource
+        changed = json.loads(json.dumps(resource))
+        for replica in changed["Properties"]["Replicas"]:
+            replica["ReadProvisionedThroughputSettings"]["ReadCapacityAutoScalingSettings"]["MaxCapacity"] = (
+                100
+            )
+        return dict(changed)
+
+    stacks = [
+        cost_model.StackTemplate(
+            name=stack.name,
+            region=stack.region,
+            resources={lid: lowered(dict(res)) for lid, res in stack.resources.items()},
+        )
+        for stack in cost_model.load_templates(synthesized_with_domain.outdir)
+    ]
+    with pytest.raises(
+        cost_model.CostModelError, match=r"jobsched-jobs read capacity .*above the maximum 100"
+    ):
+        cost_model.estimate(stacks, profile, prices)

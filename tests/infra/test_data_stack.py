@@ -12,6 +12,18 @@ from jobsched import config, tables
 
 TABLE_NAMES = (config.JOBS_TABLE, config.EXECUTIONS_TABLE)
 GLOBAL_TABLE_NAMES = (config.JOBS_TABLE,)
+# the jobs table is provisioned with auto scaling; the executions table stays on-demand (the archiver's scan)
+BILLING_MODES = {config.JOBS_TABLE: "PROVISIONED", config.EXECUTIONS_TABLE: "PAY_PER_REQUEST"}
+
+
+def _auto_scaling(kind: str, capacity: tables.AutoScaledCapacity) -> dict[str, Any]:
+    return {
+        f"{kind}CapacityAutoScalingSettings": {
+            "MinCapacity": capacity.minimum,
+            "MaxCapacity": capacity.maximum,
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": capacity.target_percent},
+        }
+    }
 
 
 def _global_table(template: Template, table_name: str) -> dict[str, Any]:
@@ -49,7 +61,7 @@ def test_table_keys_index_billing_stream_and_ttl(
 ) -> None:
     table = _global_table(_template_of(table_name, data_stack_template, regional_templates), table_name)
 
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["BillingMode"] == BILLING_MODES[table_name]
     assert table["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
@@ -60,7 +72,10 @@ def test_table_keys_index_billing_stream_and_ttl(
         ("pk", "S"),
         ("sk", "S"),
     ]
-    assert table["GlobalSecondaryIndexes"] == [
+    assert [
+        {k: v for k, v in index.items() if k != "WriteProvisionedThroughputSettings"}
+        for index in table["GlobalSecondaryIndexes"]
+    ] == [
         {
             "IndexName": config.GSI1,
             "KeySchema": [
@@ -89,7 +104,21 @@ def test_the_local_provisioner_creates_what_the_stacks_synthesize(
     assert sorted(request["AttributeDefinitions"], key=str) == sorted(
         synthesized["AttributeDefinitions"], key=str
     )
-    assert request["GlobalSecondaryIndexes"] == synthesized["GlobalSecondaryIndexes"]
+    assert [(i["IndexName"], i["KeySchema"], i["Projection"]) for i in request["GlobalSecondaryIndexes"]] == [
+        (i["IndexName"], i["KeySchema"], i["Projection"]) for i in synthesized["GlobalSecondaryIndexes"]
+    ]
+    if definition.capacity is not None:
+        # DynamoDB Local has no auto scaling: the local table and its indexes are made at the floor
+        assert request["ProvisionedThroughput"] == {
+            "ReadCapacityUnits": definition.capacity.reads.minimum,
+            "WriteCapacityUnits": definition.capacity.writes.minimum,
+        }
+        assert all(
+            index["ProvisionedThroughput"]["WriteCapacityUnits"] >= 1
+            for index in request["GlobalSecondaryIndexes"]
+        )
+    else:
+        assert "ProvisionedThroughput" not in request
     assert (
         request["StreamSpecification"]["StreamViewType"]
         == synthesized["StreamSpecification"]["StreamViewType"]
@@ -108,7 +137,8 @@ def test_every_region_holds_a_protected_replica(data_stack_template: Template, t
     assert sorted(replica["Region"] for replica in replicas) == sorted(config.REGIONS)
     for replica in replicas:
         assert replica["DeletionProtectionEnabled"] is True, replica["Region"]
-        assert replica["GlobalSecondaryIndexes"] == [{"IndexName": config.GSI1}]
+        # each replica has the index (its read capacity: test_the_jobs_table_is_provisioned_...)
+        assert [index["IndexName"] for index in replica["GlobalSecondaryIndexes"]] == [config.GSI1]
     # Point-in-time recovery on the primary replica only: the others are copies of it.
     recovery = {
         r["Region"]: r["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] for r in replicas
@@ -131,3 +161,39 @@ def test_data_stack_is_tagged_with_the_service(data_stack_template: Template) ->
             )
         },
     )
+
+
+def test_the_jobs_table_is_provisioned_with_auto_scaling_in_every_replica(
+    data_stack_template: Template,
+) -> None:
+    """Reads and writes of the table and its index follow target tracking between the floor and the maximum
+    jobsched.tables declares; the write capacity (the same in every replica, as global tables require) is
+    set once on the table, the read capacity per replica."""
+    table = _global_table(data_stack_template, config.JOBS_TABLE)
+    capacity, index_capacity = tables.JOBS_CAPACITY, tables.JOBS_INDEX_CAPACITY
+    assert index_capacity is not None and tables.JOBS.indexes[0].capacity == index_capacity
+
+    assert table["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", capacity.writes)
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", index_capacity.writes)
+    assert sorted(replica["Region"] for replica in table["Replicas"]) == sorted(config.REGIONS)
+    for replica in table["Replicas"]:
+        assert replica["ReadProvisionedThroughputSettings"] == _auto_scaling("Read", capacity.reads)
+        assert replica["GlobalSecondaryIndexes"] == [
+            {
+                "IndexName": config.GSI1,
+                "ReadProvisionedThroughputSettings": _auto_scaling("Read", index_capacity.reads),
+            }
+        ]
+    for limits in (capacity.reads, capacity.writes, index_capacity.reads, index_capacity.writes):
+        assert 0 < limits.minimum < limits.maximum and limits.target_percent == 70
+
+
+def test_the_executions_tables_stay_on_demand(regional_templates: dict[str, Template]) -> None:
+    """The archiver's scan reads thousands of units a second for minutes: faster than auto scaling follows."""
+    assert tables.EXECUTIONS.capacity is None
+    for template in regional_templates.values():
+        table = _global_table(template, config.EXECUTIONS_TABLE)
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert "WriteProvisionedThroughputSettings" not in table
+        assert all("ReadProvisionedThroughputSettings" not in replica for replica in table["Replicas"])

@@ -276,15 +276,17 @@ def test_a_negative_limit_is_refused() -> None:
         integer_greater_than_pattern(-1)
 
 
-def test_the_application_performance_dashboard_shows_the_web_acl(
+def test_the_application_performance_section_shows_the_web_acl(
     resources: dict[str, dict[str, Any]], region: str
 ) -> None:
     (body,) = [
         json.dumps(r["Properties"]["DashboardBody"])
         for r in resources.values()
         if r["Type"] == "AWS::CloudWatch::Dashboard"
-        and r["Properties"]["DashboardName"] == f"jobsched-{region}-application-performance"
+        and r["Properties"]["DashboardName"] == f"jobsched-{region}-operations"
     ]
 
+    # the application performance section is the dashboard's last: WAF's widgets come after its header
     assert "AWS/WAFV2" in body
+    assert body.index("# Application performance") < body.index("AWS/WAFV2")
     assert "BlockedRequests" in body and "AllowedRequests" in body
