@@ -164,6 +164,12 @@ class Model:
     def heartbeats_per_region(self) -> float:
         return float(self.profile["heartbeat"]["fires_per_day"] * self.days)
 
+    def probe_requests_per_region(self) -> float:
+        """Requests that are not callers': Route 53's health checkers (deep health) and the heartbeat's own
+        call to the region's shallow /health (execution.adapters.health_probe)."""
+        checks = self.profile["api"]["health_checker_requests_per_second_per_region"] * self.seconds
+        return float(checks) + self.heartbeats_per_region()
+
     def _region_load(self, region: str) -> RegionLoad:
         profile = self.profile
         share = self.shares[region]
@@ -234,15 +240,21 @@ class Model:
             # homed here; a 1 s window batches what arrives together
             records = self._all_job_changes() * self.shares[region]
             return min(records, self.seconds)
-        if kind == "census_runs":
-            return float(self.profile["jobs"]["census_runs_per_day"] * self.days)
-        if kind == "health_checks":
-            return float(self.profile["api"]["health_checker_requests_per_second_per_region"] * self.seconds)
-        if kind == "archiver_runs":
-            return float(self.archive_runs() * execution["archiver_segments"])
-        if kind == "none":
-            return 0.0
+        counts = self._scheduled_invocations()
+        if kind in counts:
+            return counts[kind]
         raise CostModelError(f"function {function}: unknown invocation driver {kind!r}")
+
+    def _scheduled_invocations(self) -> dict[str, float]:
+        """Invocation drivers that do not follow the callers' load: the same count in every region."""
+        checks_per_second = self.profile["api"]["health_checker_requests_per_second_per_region"]
+        return {
+            "heartbeat_probes": self.heartbeats_per_region(),
+            "census_runs": float(self.profile["jobs"]["census_runs_per_day"] * self.days),
+            "health_checks": float(checks_per_second * self.seconds),
+            "archiver_runs": float(self.archive_runs() * self.profile["executions"]["archiver_segments"]),
+            "none": 0.0,
+        }
 
     def _authorizer_calls(self, region: str, function: str) -> float:
         """API Gateway calls the authorizer on every request unless it caches the answer (a TTL > 0 in the
@@ -467,13 +479,12 @@ def _log_writer(m: Model, s: StackTemplate, lid: str, props: Mapping[str, Any]) 
 def _rest_api(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: int) -> list[Line]:
     load = m.loads[s.region]
     api = m.profile["api"]
-    checks = api["health_checker_requests_per_second_per_region"] * m.seconds
     return [
         Line(
             s.region,
             "REST API",
-            "API Gateway REST requests (incl. health checkers)",
-            (load.requests + checks) / MILLION,
+            "API Gateway REST requests (incl. health checkers and the heartbeat)",
+            (load.requests + m.probe_requests_per_region()) / MILLION,
             "M requests",
             m.price(s.region, "apigateway_rest_requests_per_million"),
         ),
@@ -490,7 +501,6 @@ def _rest_api(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], mont
 
 def _web_acl(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: int) -> list[Line]:
     rules = len(_props(res).get("Rules", []))
-    checks = m.profile["api"]["health_checker_requests_per_second_per_region"] * m.seconds
     return [
         Line(s.region, "web ACL", "WAF web ACL", 1, "ACL-month", m.price(s.region, "waf_web_acl_month")),
         Line(
@@ -505,7 +515,7 @@ def _web_acl(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month
             s.region,
             "web ACL",
             "WAF requests inspected",
-            (m.loads[s.region].requests + checks) / MILLION,
+            (m.loads[s.region].requests + m.probe_requests_per_region()) / MILLION,
             "M requests",
             m.price(s.region, "waf_requests_per_million"),
         ),
