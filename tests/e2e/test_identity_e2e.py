@@ -364,3 +364,20 @@ def test_keys_user_tokens_and_client_tokens_are_isolated_alike_on_the_same_route
     key_id = re.search(r"key_[a-z0-9]+", made.stdout)
     assert key_id is not None, made.stdout
     assert deleted_by == {key_id.group(0), "user:erin", f"client:{client_id}"}
+
+
+def test_token_callers_are_held_to_their_tenants_tier_like_keys(runtime: RuntimeProcess) -> None:
+    """A basic tenant's users and clients share its tier's bucket (the usage key the authorizer names);
+    a premium tenant's token callers are not throttled by the same run of calls."""
+    port = runtime.port
+    user = bearer(user_token(runtime, "id-tier-basic", "viewer", "--tier", "basic"))
+    client_id, secret = make_client(runtime, "id-tier-basic", "jobs.read")
+    client = bearer(client_token(port, client_id, secret))
+    basic = [call(port, "GET", "/api/v1/jobs", headers=(user, client)[n % 2]).status for n in range(30)]
+    assert basic[0] == 200
+    assert 429 in basic
+    throttled = call(port, "GET", "/api/v1/jobs", headers=client)
+    assert (throttled.status, throttled.body) == (429, {"message": "Too Many Requests"})
+
+    premium = bearer(user_token(runtime, "id-tier-premium", "viewer", "--tier", "premium"))
+    assert 429 not in [call(port, "GET", "/api/v1/jobs", headers=premium).status for _ in range(30)]
