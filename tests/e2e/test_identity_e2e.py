@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import subprocess
 import sys
 import time
@@ -300,3 +301,83 @@ def test_an_admin_hands_out_a_key_and_a_client_over_the_api_and_reads_the_audit(
         "key.created",
     ]
     assert (audit[-1]["actor"], audit[-1]["target"]) == ("operator:cli", admin_id)
+
+
+def test_keys_user_tokens_and_client_tokens_are_isolated_alike_on_the_same_routes(
+    runtime: RuntimeProcess,
+) -> None:
+    """One tag-scoped operator of each kind walks the same routes: its own jobs answer, and a job of its
+    tenant outside its tags and another tenant's job answer 404 alike, whatever the credential."""
+    port = runtime.port
+    tenant, billing = "id-same", {"team": "billing"}
+    _, admin = runtime.create_key(tenant, "premium", "admin")
+    outside = call(port, "POST", "/api/v1/jobs", key=admin, body=job("search", {"team": "search"})).body
+    _, foreign_admin = runtime.create_key("id-same-other", "premium", "admin")
+    foreign = call(port, "POST", "/api/v1/jobs", key=foreign_admin, body=job("foreign", billing)).body
+
+    made = runtime.keys(
+        "create", "--tenant", tenant, "--tier", "premium", "--role", "operator", "--tags", "team:billing"
+    )
+    assert made.returncode == 0, made.stderr
+    # Token callers share the tenant's usage key: premium, as the walk makes more calls than a standard burst.
+    user = user_token(
+        runtime, tenant, "operator", "--tags", "team:billing", "--subject", "erin", "--tier", "premium"
+    )
+    every_scope = "jobs.read,jobs.write,executions.read,executions.retry"
+    client_id, secret = make_client(runtime, tenant, every_scope, "--tags", "team:billing")
+    callers = {
+        "key": {"x-api-key": made.stdout.splitlines()[-1]},
+        "user": bearer(user),
+        "client": bearer(client_token(port, client_id, secret)),
+    }
+
+    def walk(job_id: str, scoped: dict[str, str]) -> list[int]:
+        """The statuses of the job routes for one job: read, replace, history, run, pause, resume."""
+        path = f"/api/v1/jobs/{job_id}"
+        return [
+            call(port, "GET", path, headers=scoped).status,
+            call(port, "PUT", path, body=job("replaced", billing), headers=scoped).status,
+            call(port, "GET", f"/api/v1/executions/{job_id}", headers=scoped).status,
+            call(port, "POST", path + "/run", headers=scoped).status,
+            call(port, "DELETE", f"/api/v1/schedule/{job_id}", headers=scoped).status,
+            call(port, "POST", f"/api/v1/schedule/{job_id}", headers=scoped).status,
+        ]
+
+    for kind, scoped in callers.items():
+        created = call(port, "POST", "/api/v1/jobs", body=job(f"by {kind}", billing), headers=scoped)
+        assert created.status == 201, (kind, created.body)
+        own = created.body["job_id"]
+        listed = [item["job_id"] for item in call(port, "GET", "/api/v1/jobs", headers=scoped).body["items"]]
+        assert own in listed and outside["job_id"] not in listed, kind
+        assert walk(own, scoped) == [200, 200, 200, 202, 200, 200], kind
+        for other in (outside["job_id"], foreign["job_id"]):
+            assert walk(other, scoped) == [404] * 6, (kind, other)
+            assert call(port, "DELETE", f"/api/v1/jobs/{other}", headers=scoped).status == 404, kind
+        assert call(port, "DELETE", f"/api/v1/jobs/{own}", headers=scoped).status == 204, kind
+
+    # Nothing outside the scopes changed: both jobs are still there, at their first version.
+    assert call(port, "GET", f"/api/v1/jobs/{outside['job_id']}", key=admin).body["version"] == 1
+    assert call(port, "GET", f"/api/v1/jobs/{foreign['job_id']}", key=foreign_admin).body["version"] == 1
+    # Each deletion is in the tenant's audit with who made it.
+    audit = call(port, "GET", "/api/v1/audit", key=admin).body["items"]
+    deleted_by = {entry["actor"] for entry in audit if entry["action"] == "job.deleted"}
+    key_id = re.search(r"key_[a-z0-9]+", made.stdout)
+    assert key_id is not None, made.stdout
+    assert deleted_by == {key_id.group(0), "user:erin", f"client:{client_id}"}
+
+
+def test_token_callers_are_held_to_their_tenants_tier_like_keys(runtime: RuntimeProcess) -> None:
+    """A basic tenant's users and clients share its tier's bucket (the usage key the authorizer names);
+    a premium tenant's token callers are not throttled by the same run of calls."""
+    port = runtime.port
+    user = bearer(user_token(runtime, "id-tier-basic", "viewer", "--tier", "basic"))
+    client_id, secret = make_client(runtime, "id-tier-basic", "jobs.read")
+    client = bearer(client_token(port, client_id, secret))
+    basic = [call(port, "GET", "/api/v1/jobs", headers=(user, client)[n % 2]).status for n in range(30)]
+    assert basic[0] == 200
+    assert 429 in basic
+    throttled = call(port, "GET", "/api/v1/jobs", headers=client)
+    assert (throttled.status, throttled.body) == (429, {"message": "Too Many Requests"})
+
+    premium = bearer(user_token(runtime, "id-tier-premium", "viewer", "--tier", "premium"))
+    assert 429 not in [call(port, "GET", "/api/v1/jobs", headers=premium).status for _ in range(30)]

@@ -425,3 +425,48 @@ def test_a_revoked_key_gets_401_and_every_429_says_when_to_retry(template: Templ
             "'3600'",
         )
         assert json.loads(responses[kind]["ResponseTemplates"]["application/json"]) == {"message": message}
+
+
+OTHER_ISSUER_CONTEXT = {
+    "auth": {
+        "issuer": "https://idp.example.com/realms/acme",
+        "audience": ["jobsched-app"],
+        "tenant_claim": "org",
+        "role_claim": "roles",
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def other_issuer_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
+    """The app as `cdk synth` makes it when cdk.json's auth block names another OIDC issuer."""
+    from tests.infra.conftest import synthesize
+
+    synthesized = synthesize(tmp_path_factory, OTHER_ISSUER_CONTEXT)
+    return {region: synthesized.template(regional_stack_name(region)) for region in config.REGIONS}
+
+
+def test_another_oidc_issuer_in_cdk_json_replaces_the_user_pool_everywhere(
+    other_issuer_templates: dict[str, Template],
+) -> None:
+    for region, template in other_issuer_templates.items():
+        template.resource_count_is("AWS::Cognito::UserPool", 0)
+        parameters = template.find_resources("AWS::SSM::Parameter")
+        assert config.TOKEN_SETTINGS_PARAMETER not in json.dumps(parameters), region
+        _, function = _function(template.to_json()["Resources"], "Authorizer")
+        variables = function["Environment"]["Variables"]
+        assert {name: value for name, value in variables.items() if name.startswith("TOKEN_")} == {
+            "TOKEN_ISSUER": "https://idp.example.com/realms/acme",
+            "TOKEN_AUDIENCE": "jobsched-app",
+            "TOKEN_JWKS_URL": "https://idp.example.com/realms/acme/.well-known/jwks.json",
+            "TOKEN_TENANT_CLAIM": "org",
+            "TOKEN_ROLE_CLAIM": "roles",
+            "TOKEN_TAGS_CLAIM": "custom:job_tags",
+        }, region
+        # No user pool's parameter to read, so no function may read it.
+        assert not [
+            statement
+            for policy in template.find_resources("AWS::IAM::Policy").values()
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if config.TOKEN_SETTINGS_PARAMETER in json.dumps(statement["Resource"])
+        ], region

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import json
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -178,3 +182,86 @@ def test_a_client_token_stops_when_its_client_is_revoked(
 
 def clients_client() -> Any:
     return boto3.client("dynamodb", region_name="us-east-1")
+
+
+class JwksServer:
+    """An issuer's JWKS endpoint on 127.0.0.1 that counts how often it is fetched."""
+
+    def __init__(self) -> None:
+        self.fetches = 0
+        self.jwks: dict[str, Any] = {"keys": []}
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                served.fetches += 1
+                body = json.dumps(served.jwks).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JwksServer]:
+    with JwksServer() as server:
+        yield server
+
+
+def test_the_issuer_comes_from_the_primary_regions_parameter_and_its_jwks_is_fetched_once(
+    service: KeyService,
+    authorizer: ModuleType,
+    jwks_server: JwksServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As deployed: no issuer in the environment, so the first token reads the SSM parameter the primary
+    region's user pool wrote; the JWKS is then fetched once for every later token of this container."""
+    issuer = LocalIssuer(tmp_path, jwks_server.url)
+    jwks_server.jwks = {"keys": [issuer.public_jwk]}
+    trusted = {"issuer": issuer.issuer_url, "audience": [LOCAL_AUDIENCE], "jwks_url": issuer.jwks_url}
+    clients("ssm", "us-east-1").put_parameter(
+        Name="/jobsched/test/token-settings", Value=json.dumps(trusted), Type="String"
+    )
+    settings = authorizer.SETTINGS.model_copy(
+        update={
+            "token_issuer": None,
+            "token_settings_parameter": "/jobsched/test/token-settings",
+            "token_settings_region": "us-east-1",
+        }
+    )
+    monkeypatch.setattr(authorizer, "SETTINGS", settings)
+    monkeypatch.setattr(authorizer, "_VERIFIER", [])
+    service.ensure_usage_key("acme", "standard")
+
+    for subject in ("alice", "bob", "carol"):
+        token = issuer.user_token("acme", "viewer", subject=subject)
+        answer = authorizer.handler(request_event(f"Bearer {token}", "Authorization"), None)
+        assert answer["principalId"] == f"user:{subject}"
+    assert jwks_server.fetches == 1
+
+    # A token signed by a key the issuer does not publish is refused, and the cached set is kept.
+    stranger = LocalIssuer(tmp_path / "stranger", issuer.issuer_url).user_token("acme", "admin")
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.handler(request_event(f"Bearer {stranger}", "Authorization"), None)
+    token = issuer.user_token("acme", "viewer", subject="dave")
+    assert authorizer.handler(request_event(f"Bearer {token}", "Authorization"), None)["principalId"] == (
+        "user:dave"
+    )
+    assert jwks_server.fetches == 1

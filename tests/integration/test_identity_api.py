@@ -145,3 +145,35 @@ def test_the_audit_lists_who_did_what_newest_first_in_pages(call: Call) -> None:
     assert [(r["action"], r["actor"]) for r in rest["items"]] == [("key.created", "key_alice")]
     assert rest["items"][0]["details"] == {"role": "operator", "tags": {}}
     assert call("GET", "/api/v1/audit", query={"next_token": "bogus"})[0] == 400
+
+
+def test_a_jobs_deletion_and_secret_rotation_are_in_the_audit_with_who_did_them(call: Call) -> None:
+    from functions.job_api import handler as job_api
+
+    def job_call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        response = job_api.handler(rest_event(method, path, **kwargs), None)
+        body = response.get("body")
+        return response["statusCode"], json.loads(body) if body else None
+
+    spec = {
+        "name": "audited",
+        "schedule": {"expression": "rate(1 day)"},
+        "target": {"type": "http", "url": "https://hooks.example.com/audited"},
+    }
+    status, job = job_call("POST", "/api/v1/jobs", body=spec, key_id="key_creator", role="operator")
+    assert status == 201, job
+    path = f"/api/v1/jobs/{job['job_id']}"
+    rotated = job_call("POST", path + "/webhook-secret", key_id="user:alice", kind="user", role="admin")
+    assert rotated[0] == 200, rotated
+    assert job_call("DELETE", path, key_id="client:partner", kind="client", role="operator")[0] == 204
+    # A failed delete (already gone) leaves no record.
+    assert job_call("DELETE", path, key_id="key_late", role="operator")[0] == 404
+
+    status, page = call("GET", "/api/v1/audit")
+    assert status == 200
+    assert [(r["action"], r["actor"], r["target"]) for r in page["items"]] == [
+        ("job.deleted", "client:partner", job["job_id"]),
+        ("job.webhook_secret_rotated", "user:alice", job["job_id"]),
+    ]
+    # Another tenant's admin sees none of it.
+    assert call("GET", "/api/v1/audit", tenant="globex")[1]["items"] == []

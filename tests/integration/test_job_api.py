@@ -474,3 +474,12 @@ def test_replacing_with_a_rate_counted_from_creation_drops_the_stored_preview_an
     assert "next_runs" not in _stored_item("acme", job["job_id"])
     _, _, read = call("GET", f"/api/v1/jobs/{job['job_id']}", tenant="acme")
     assert len(read["next_runs"]) == 5 and read["next_runs"] == replaced["next_runs"]
+
+
+def test_a_replace_records_who_made_it_and_keeps_who_created_the_job(call: Call) -> None:
+    job = create(call)
+    path = f"/api/v1/jobs/{job['job_id']}"
+    status, _, replaced = call("PUT", path, body=spec(name="renamed"), key_id="client:partner", kind="client")
+    assert status == 200
+    assert (replaced["created_by"], replaced["updated_by"]) == (job["created_by"], "client:partner")
+    assert call("GET", path)[2]["updated_by"] == "client:partner"

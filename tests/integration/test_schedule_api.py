@@ -109,3 +109,10 @@ def test_pause_stores_an_empty_preview_and_resume_a_fresh_one(call: Call, job_id
     _, _, resumed = call("POST", f"/api/v1/schedule/{job_id}")
     assert len(resumed["next_runs"]) == 5
     assert [run.isoformat().replace("+00:00", "Z") for run in stored_runs()] == resumed["next_runs"]
+
+
+def test_a_pause_and_a_resume_record_who_made_them(call: Call, job_id: str) -> None:
+    paused = call("DELETE", f"/api/v1/schedule/{job_id}", key_id="user:alice", kind="user")
+    assert (paused[0], paused[2]["updated_by"]) == (200, "user:alice")
+    resumed = call("POST", f"/api/v1/schedule/{job_id}", key_id="client:partner", kind="client")
+    assert (resumed[0], resumed[2]["updated_by"]) == (200, "client:partner")

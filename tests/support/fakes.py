@@ -48,6 +48,8 @@ class InMemoryJobs:
         self.secrets: dict[JobKey, str] = {}
         self.counts: dict[str, int] = {}
         self.idempotency: dict[tuple[str, str], _IdempotencyRecord] = {}
+        # The audit records the store writes with a deletion or a rotation: (tenant, action, job id, who).
+        self.audit: list[tuple[str, str, str, str]] = []
 
     # jobs.ports.JobStore
 
@@ -78,9 +80,10 @@ class InMemoryJobs:
                 claim.body_hash, response, claim.expires_at
             )
 
-    def rotate_webhook_secret(self, key: JobKey, secret: str, at: datetime) -> None:
+    def rotate_webhook_secret(self, key: JobKey, secret: str, at: datetime, by: str) -> None:
         self.get(key)
         self.secrets[key] = secret
+        self.audit.append((key.tenant, "job.webhook_secret_rotated", key.job_id, by))
 
     def get(self, key: JobKey) -> Job:
         if key not in self.jobs:
@@ -115,13 +118,14 @@ class InMemoryJobs:
         )
         return self.jobs[key]
 
-    def delete(self, key: JobKey, *, expected_version: int | None) -> None:
+    def delete(self, key: JobKey, *, expected_version: int | None, at: datetime, by: str) -> None:
         job = self.get(key)
         if expected_version is not None and job.version != expected_version:
             raise PreconditionFailed(f"job {key.job_id} has changed since that version (If-Match)")
         del self.jobs[key]
         self.secrets.pop(key, None)
         self.counts[key.tenant] -= 1
+        self.audit.append((key.tenant, "job.deleted", key.job_id, by))
 
     def list(
         self, tenant: str, limit: int, start_after: str | None, filters: JobFilters

@@ -286,8 +286,8 @@ def test_backfill_queues_each_fire_with_its_scheduled_execution_id_in_batches() 
     done = service.backfill(OPERATOR, "job_a", NOW - timedelta(minutes=30), NOW - timedelta(minutes=10))
     assert done.scheduled_times == [NOW - timedelta(minutes=m) for m in (30, 20, 10)]
     assert queue.batches == [3]
-    assert [(m.trigger, m.execution_id, m.fire_token) for m in queue.sent] == [
-        (Trigger.BACKFILL, execution_id_for("job_a", t), TOKEN) for t in done.scheduled_times
+    assert [(m.trigger, m.execution_id, m.fire_token, m.triggered_by) for m in queue.sent] == [
+        (Trigger.BACKFILL, execution_id_for("job_a", t), TOKEN, OPERATOR.key_id) for t in done.scheduled_times
     ]
     with pytest.raises(Conflict):
         legacy = ExecutionService(

@@ -180,6 +180,8 @@ def test_delete_checks_if_match_and_frees_the_tenants_count(service: JobService,
     service.delete(OPERATOR, job_id, '"1"')
 
     assert table.counts == {"acme": 0}
+    # The job item is gone, so who deleted it is in the tenant's audit trail.
+    assert table.audit == [("acme", "job.deleted", job_id, OPERATOR.key_id)]
     with pytest.raises(NotFound):
         service.get(OPERATOR, job_id)
 
@@ -196,6 +198,7 @@ def test_rotating_the_webhook_secret_replaces_it_without_a_new_version(
 
     assert secret != created.job["webhook_secret"] and table.secrets[JobKey("acme", job_id)] == secret
     assert service.get(OPERATOR, job_id).version == 1
+    assert table.audit == [("acme", "job.webhook_secret_rotated", job_id, ADMIN.key_id)]
 
 
 def test_list_pages_through_the_tenants_jobs_in_creation_order(service: JobService, clock: Clock) -> None:

@@ -50,8 +50,11 @@ def backfill_times(job: Job, start: datetime, end: datetime, now: datetime) -> l
     return fires
 
 
-def backfill_messages(tenant: str, job: Job, times: Iterable[datetime]) -> list[FireMessage]:
-    """The fire messages of a backfill: trigger ``backfill``, each with its (job, time) execution id."""
+def backfill_messages(
+    tenant: str, job: Job, times: Iterable[datetime], *, triggered_by: str | None = None
+) -> list[FireMessage]:
+    """The fire messages of a backfill: trigger ``backfill``, each with its (job, time) execution id and
+    who asked for it."""
     return [
         FireMessage(
             tenant=tenant,
@@ -61,6 +64,7 @@ def backfill_messages(tenant: str, job: Job, times: Iterable[datetime]) -> list[
             trigger=Trigger.BACKFILL,
             execution_id=execution_id_for(job.job_id, time),
             fire_token=job.fire_token,
+            triggered_by=triggered_by,
         )
         for time in times
     ]

@@ -78,7 +78,8 @@ class Execution(BaseModel):
         default=False, description="read from the archive: older than the 30 days the table keeps"
     )
     triggered_by: str | None = Field(
-        default=None, description="who asked for a run-now or retry (key id, user:<sub> or client:<id>)"
+        default=None,
+        description="who asked for a run-now, retry or backfill (key id, user:<sub> or client:<id>)",
     )
     notification: NotificationRecord | None = Field(default=None, description="the notice it sent, if any")
     parent_execution_id: str | None = Field(

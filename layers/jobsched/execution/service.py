@@ -105,7 +105,8 @@ class ExecutionService:
         job = self._visible_job(principal, job_id)
         times = backfill_times(job, start, end, self._now())
         _require_fire_token(job)
-        send_all(self._queue_in(job.region), backfill_messages(principal.tenant, job, times))
+        messages = backfill_messages(principal.tenant, job, times, triggered_by=principal.key_id)
+        send_all(self._queue_in(job.region), messages)
         return Backfilled(job_id=job.job_id, scheduled_times=times)
 
     def _visible_job(self, principal: Principal, job_id: str) -> Job:

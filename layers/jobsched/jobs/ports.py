@@ -51,7 +51,9 @@ class JobStore(Protocol):
         Conflict if with another."""
         ...
 
-    def rotate_webhook_secret(self, key: JobKey, secret: str, at: datetime) -> None: ...
+    def rotate_webhook_secret(self, key: JobKey, secret: str, at: datetime, by: str) -> None:
+        """Store the job's new webhook secret and record who rotated it in the tenant's audit trail."""
+        ...
 
     def get(self, key: JobKey) -> Job:
         """The job, or NotFound (also for another tenant's job: the key holds the caller's tenant)."""
@@ -72,8 +74,9 @@ class JobStore(Protocol):
         stored preview (None: dropped, so reads compute it)."""
         ...
 
-    def delete(self, key: JobKey, *, expected_version: int | None) -> None:
-        """Delete the job and count it off its tenant; NotFound, or PreconditionFailed on a stale version."""
+    def delete(self, key: JobKey, *, expected_version: int | None, at: datetime, by: str) -> None:
+        """Delete the job, count it off its tenant and record who deleted it in the tenant's audit trail;
+        NotFound, or PreconditionFailed on a stale version."""
         ...
 
     def list(

@@ -136,7 +136,7 @@ class JobService:
         principal.require_role(Role.ADMIN)
         self._require_visible(principal, job_id)
         secret = new_webhook_secret()
-        self._store.rotate_webhook_secret(principal.job(job_id), secret, self._now())
+        self._store.rotate_webhook_secret(principal.job(job_id), secret, self._now(), principal.key_id)
         return secret
 
     def get(self, principal: Principal, job_id: str) -> JobView:
@@ -173,7 +173,12 @@ class JobService:
     def delete(self, principal: Principal, job_id: str, if_match: str | None = None) -> None:
         principal.require_write()
         self._require_visible(principal, job_id)
-        self._store.delete(principal.job(job_id), expected_version=parse_if_match(if_match))
+        self._store.delete(
+            principal.job(job_id),
+            expected_version=parse_if_match(if_match),
+            at=self._now(),
+            by=principal.key_id,
+        )
 
     def list(
         self, principal: Principal, *, limit: int, next_token: str | None, filters: JobFilters

@@ -3,7 +3,8 @@
 An admin manages its own tenant only: a key or client of another tenant answers 404 as if it did not
 exist. A key made here gets the admin's own tier (tiers are the operators' commercial decision, set with
 `jobsched keys create`), and a caller limited to tags can only hand out credentials limited to the same
-tags. Every create and revoke leaves an audit record (who, what, when) the tenant's admins can list.
+tags. Every create and revoke leaves an audit record (who, what, when) the tenant's admins can list, as do
+a job's deletion and its webhook secret's rotation (jobsched.jobs.adapters.job_store writes those).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class AuditAction(StrEnum):
     KEY_REVOKED = "key.revoked"
     CLIENT_CREATED = "client.created"
     CLIENT_REVOKED = "client.revoked"
+    # Writes that leave no job item to carry who made them (jobs carry created_by and updated_by).
+    JOB_DELETED = "job.deleted"
+    WEBHOOK_SECRET_ROTATED = "job.webhook_secret_rotated"  # noqa: S105 (an action's name, no secret)
 
 
 class AuditRecord(BaseModel):
@@ -42,7 +46,7 @@ class AuditRecord(BaseModel):
     at: datetime
     actor: str = Field(description="who did it: a key id, user:<sub> or client:<client_id>")
     action: AuditAction
-    target: str = Field(description="the key id or client id acted on")
+    target: str = Field(description="the key id, client id or job id acted on")
     details: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -114,18 +114,25 @@ class DynamoJobStore:
             raise _not_found(key.job_id)
         return job_from_item(from_item(response["Item"]))
 
-    def rotate_webhook_secret(self, key: JobKey, secret: str, at: datetime) -> None:
+    def rotate_webhook_secret(self, key: JobKey, secret: str, at: datetime, by: str) -> None:
         # No version bump: the job's definition did not change, and a stale schedule must not look stale.
+        # Who rotated it goes to the tenant's audit trail in the same transaction.
+        update = {
+            "TableName": self._table,
+            "Key": to_item(job_item_key(key)),
+            "UpdateExpression": "SET webhook_secret = :secret, webhook_secret_rotated_at = :at, "
+            "webhook_secret_rotated_by = :by",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": to_item({":secret": secret, ":at": at.isoformat(), ":by": by}),
+        }
+        audit = _audit_put(self._table, key, "job.webhook_secret_rotated", at, by)
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(job_item_key(key)),
-                UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :at",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=to_item({":secret": secret, ":at": at.isoformat()}),
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            raise _not_found(key.job_id) from None
+            self._client.transact_write_items(TransactItems=[{"Update": update}, audit])
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise _not_found(key.job_id) from None
+            raise
 
     def replace(
         self,
@@ -187,7 +194,7 @@ class DynamoJobStore:
             raise _not_found(key.job_id) if "Item" not in exc.response else _stale(key.job_id) from None
         return job_from_item(from_item(response["Attributes"]))
 
-    def delete(self, key: JobKey, *, expected_version: int | None) -> None:
+    def delete(self, key: JobKey, *, expected_version: int | None, at: datetime, by: str) -> None:
         delete: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_item(job_item_key(key)),
@@ -206,7 +213,9 @@ class DynamoJobStore:
             "ExpressionAttributeValues": to_item({":one": 1, ":zero": 0}),
         }
         try:
-            self._client.transact_write_items(TransactItems=[{"Delete": delete}, {"Update": count}])
+            # The job item goes, so who deleted it is kept in the tenant's audit trail (same transaction).
+            audit = _audit_put(self._table, key, "job.deleted", at, by)
+            self._client.transact_write_items(TransactItems=[{"Delete": delete}, {"Update": count}, audit])
         except self._client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons", [])
             first = reasons[0] if reasons else {}
@@ -290,6 +299,24 @@ class DynamoJobStore:
         from jobsched.jobs.service import idempotency_conflict
 
         raise idempotency_conflict()
+
+
+def _audit_put(table: str, key: JobKey, action: str, at: datetime, by: str) -> dict[str, Any]:
+    """A transaction's Put of the audit record of a write to the job (imported here: only deletes and
+    rotations write one, and the other routes' cold starts need not load the audit model)."""
+    from jobsched.keys.adapters.audit_log import audit_item
+    from jobsched.keys.admin import AuditAction, AuditRecord, new_audit_id
+
+    record = AuditRecord(
+        audit_id=new_audit_id(at), at=at, actor=by, action=AuditAction(action), target=key.job_id
+    )
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": audit_item(key.tenant, record),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
 def _not_found(job_id: str) -> NotFound:

@@ -1,6 +1,8 @@
 """Audit records in the jobs table, under their tenant: pk = TENANT#<tenant>, sk = AUDIT#<audit_id>.
 
-Audit ids are ULIDs of their time, so a descending query of the sort key lists the newest first.
+Audit ids begin with their time to the microsecond, so a descending query of the sort key lists the newest
+first. The job store writes a job's deletion and webhook secret rotation in the same transaction as the
+change itself, with `audit_item`.
 """
 
 from __future__ import annotations
@@ -13,19 +15,24 @@ from jobsched.keys.admin import AuditRecord
 AUDIT_PREFIX = "AUDIT#"
 
 
+def audit_item(tenant: str, record: AuditRecord) -> dict[str, Any]:
+    """The record as a DynamoDB item of the tenant's audit trail."""
+    item = {
+        "pk": f"TENANT#{tenant}",
+        "sk": AUDIT_PREFIX + record.audit_id,
+        "entity": "audit",
+        **record.model_dump(mode="json"),
+    }
+    return to_item(item)
+
+
 class DynamoAuditLog:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def append(self, tenant: str, record: AuditRecord) -> None:
-        item = {
-            "pk": f"TENANT#{tenant}",
-            "sk": AUDIT_PREFIX + record.audit_id,
-            "entity": "audit",
-            **record.model_dump(mode="json"),
-        }
-        self._client.put_item(TableName=self._table, Item=to_item(item))
+        self._client.put_item(TableName=self._table, Item=audit_item(tenant, record))
 
     def page(self, tenant: str, limit: int, start_after: str | None) -> tuple[list[AuditRecord], str | None]:
         query: dict[str, Any] = {
