@@ -37,6 +37,7 @@ from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from jobsched import config
+from jobsched.keyscheme import JobKey
 
 # The spec's application metrics (scaling-strategy.md, "Monitoring and Observability"), one namespace.
 JOBS_CREATED_TOTAL = "jobs_created_total"
@@ -285,6 +286,15 @@ def record_schedule_sync_failure(tenant: str, job_id: str, error: BaseException)
         extra={"tenant": tenant, "job_id": job_id, "error": f"{type(error).__name__}: {error}"[:500]},
     )
     _dimensioned(SCHEDULE_SYNC_FAILURES_TOTAL, MetricUnit.Count, 1)
+
+
+def record_schedule_rejected(job: JobKey, reason: str) -> None:
+    """The scheduler refused this job's schedule: a log line naming the job (no retry; the job holds
+    schedule_state=error and the reason, and the job census counts it in schedules_in_error_gauge)."""
+    logger.warning(
+        "schedule-sync: schedule rejected",
+        extra={"tenant": job.tenant, "job_id": job.job_id, "error": reason[:500]},
+    )
 
 
 def record_job_census(active: int, schedules_in_error: int, stuck_executions: int) -> None:

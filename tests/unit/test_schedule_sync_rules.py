@@ -167,6 +167,21 @@ def test_a_refused_definition_is_recorded_as_an_error_not_retried() -> None:
     assert "refused" in (store.states[0][2] or "")
 
 
+def test_a_refused_definition_is_reported_with_its_job() -> None:
+    gateway, store = FakeGateway(), FakeStore(job())
+    gateway.reject = True
+    rejected: list[tuple[JobKey, str]] = []
+    sync = ScheduleSync(
+        "us-east-1",
+        gateway,
+        store,
+        clock=lambda: NOW,
+        on_rejected=lambda key, why: rejected.append((key, why)),
+    )
+    assert sync.process_batch([change()]).failed_record_id is None  # not retried
+    assert rejected == [(JobKey("acme", "job_01abc"), "the scheduler refused the schedule: bad")]
+
+
 def test_an_at_job_in_the_past_is_never_recreated_and_completes_after_its_run() -> None:
     past = job(schedule={"expression": "at(2029-12-31T00:00:00)"})
     sync, gateway, store = sync_of(past)

@@ -35,6 +35,9 @@ _DESCRIPTION_VERSION = re.compile(r"\bv(?P<version>\d+)$")
 Clock = Callable[[], datetime]
 # Told of every change that failed (the record is retried from there): logs it with the job id, counts it.
 FailureReporter = Callable[["JobChange", Exception], None]
+# Told of every definition the scheduler refused (recorded on the job as schedule_state=error, not retried):
+# logs it with the job id; the job census counts such schedules.
+RejectionReporter = Callable[[JobKey, str], None]
 
 
 class ChangeKind(StrEnum):
@@ -184,12 +187,14 @@ class ScheduleSync:
         store: ScheduleStateStore,
         clock: Clock | None = None,
         on_failure: FailureReporter = lambda change, error: None,
+        on_rejected: RejectionReporter = lambda job, reason: None,
     ) -> None:
         self.region = region
         self._gateway = gateway
         self._store = store
         self._now = clock or (lambda: datetime.now(UTC))
         self._on_failure = on_failure
+        self._on_rejected = on_rejected
 
     def process_batch(self, changes: Sequence[JobChange]) -> BatchResult:
         """In order; stops at the first transient failure so the stream retries from that record on."""
@@ -238,6 +243,7 @@ class ScheduleSync:
             else:
                 arn, outcome = self._gateway.update(definition), Outcome.UPDATED
         except ScheduleRejected as exc:
+            self._on_rejected(JobKey(tenant, job.job_id), str(exc))
             self._record(tenant, job, ScheduleState.ERROR, None, str(exc))
             return Outcome.REJECTED
         self._record(tenant, job, ScheduleState.SYNCED, arn, None)

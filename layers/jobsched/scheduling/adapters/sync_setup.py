@@ -8,7 +8,7 @@ from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleSto
 from jobsched.scheduling.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
 from jobsched.scheduling.settings import SchedulingSettings
 from jobsched.scheduling.sync import Clock, ScheduleSync
-from jobsched.telemetry import record_schedule_sync_failure
+from jobsched.telemetry import record_schedule_rejected, record_schedule_sync_failure
 
 
 def build_sync(
@@ -25,4 +25,5 @@ def build_sync(
         DynamoJobScheduleStore(dynamodb, settings.jobs_table),
         clock,
         on_failure=lambda change, error: record_schedule_sync_failure(change.tenant, change.job_id, error),
+        on_rejected=record_schedule_rejected,
     )
