@@ -21,7 +21,7 @@ from jobsched.keyscheme import JobKey
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.scheduling.adapters.sync_setup import build_sync
 from jobsched.scheduling.settings import SchedulingSettings
-from jobsched.scheduling.sync import ChangeKind, JobChange
+from jobsched.scheduling.sync import ChangeKind, JobChange, ScheduleSync
 from tests.integration.scheduling_support import SERVING, client_for, job_service, principal, spec
 from tests.support.emf import captured_logs, emitted_metrics, log_records, named
 
@@ -54,17 +54,20 @@ class RefusingScheduler(BrokenScheduler):
     code, message = "ValidationException", "Invalid Schedule Expression"
 
 
-def test_every_sync_failure_is_logged_with_its_job_id_and_counted(capsys: pytest.CaptureFixture[str]) -> None:
-    job = job_service().create(principal(), spec()).job
+def sync_with(scheduler: object) -> ScheduleSync:
+    """schedule-sync as its factory wires it (the reporters the Lambda and runtime use), on `scheduler`."""
     settings = SchedulingSettings(
         region=SERVING,
         execution_queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
         scheduler_dlq_arn="arn:aws:sqs:us-east-1:123456789012:d",
         scheduler_role_arn="arn:aws:iam::123456789012:role/r",
     )
-    sync = build_sync(
-        settings, BrokenScheduler(client_for("scheduler", SERVING)), client_for("dynamodb", SERVING)
-    )
+    return build_sync(settings, scheduler, client_for("dynamodb", SERVING))
+
+
+def test_every_sync_failure_is_logged_with_its_job_id_and_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    job = job_service().create(principal(), spec()).job
+    sync = sync_with(BrokenScheduler(client_for("scheduler", SERVING)))
     change = JobChange("rec-1", ChangeKind.INSERT, "acme", job["job_id"], None, 1)
 
     with captured_logs() as logs:
@@ -80,14 +83,7 @@ def test_every_sync_failure_is_logged_with_its_job_id_and_counted(capsys: pytest
 
 def test_a_schedule_the_scheduler_refuses_is_logged_with_its_job_id_and_recorded_on_the_job() -> None:
     job = job_service().create(principal(), spec()).job
-    settings = SchedulingSettings(
-        region=SERVING,
-        execution_queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
-        scheduler_dlq_arn="arn:aws:sqs:us-east-1:123456789012:d",
-        scheduler_role_arn="arn:aws:iam::123456789012:role/r",
-    )
-    dynamodb = client_for("dynamodb", SERVING)
-    sync = build_sync(settings, RefusingScheduler(client_for("scheduler", SERVING)), dynamodb)
+    sync = sync_with(RefusingScheduler(client_for("scheduler", SERVING)))
     change = JobChange("rec-1", ChangeKind.INSERT, "acme", job["job_id"], None, 1)
 
     with captured_logs() as logs:
@@ -97,7 +93,9 @@ def test_a_schedule_the_scheduler_refuses_is_logged_with_its_job_id_and_recorded
     [line] = [r for r in log_records(logs) if r["message"] == "schedule-sync: schedule rejected"]
     assert (line["tenant"], line["job_id"]) == ("acme", job["job_id"])
     assert "Invalid Schedule Expression" in line["error"]
-    stored = DynamoJobScheduleStore(dynamodb, config.JOBS_TABLE).current(JobKey("acme", job["job_id"]))
+    stored = DynamoJobScheduleStore(client_for("dynamodb", SERVING), config.JOBS_TABLE).current(
+        JobKey("acme", job["job_id"])
+    )
     assert stored is not None and stored.schedule_state is ScheduleState.ERROR
     assert "Invalid Schedule Expression" in (stored.schedule_error or "")
 
