@@ -13,9 +13,10 @@ from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from jobsched.errors import InvalidInput
-from jobsched.execution.fire import FireMessage, Trigger, execution_id_for
+from jobsched.execution.fire import FireMessage, Trigger, fires_at
 from jobsched.execution.ports import FireQueue
 from jobsched.jobs.models import Job
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.expressions import parse_timezone
 
 MAX_BACKFILL_FIRES = 1000
@@ -50,20 +51,9 @@ def backfill_times(job: Job, start: datetime, end: datetime, now: datetime) -> l
     return fires
 
 
-def backfill_messages(tenant: str, job: Job, times: Iterable[datetime]) -> list[FireMessage]:
+def backfill_messages(key: JobKey, job: Job, times: Iterable[datetime]) -> list[FireMessage]:
     """The fire messages of a backfill: trigger ``backfill``, each with its (job, time) execution id."""
-    return [
-        FireMessage(
-            tenant=tenant,
-            job_id=job.job_id,
-            job_version=job.version,
-            scheduled_time=time,
-            trigger=Trigger.BACKFILL,
-            execution_id=execution_id_for(job.job_id, time),
-            fire_token=job.fire_token,
-        )
-        for time in times
-    ]
+    return fires_at(key, job.version, job.fire_token, times, Trigger.BACKFILL)
 
 
 def send_all(queue: FireQueue, messages: list[FireMessage]) -> None:

@@ -105,7 +105,7 @@ class ExecutionService:
         job = self._visible_job(principal, job_id)
         times = backfill_times(job, start, end, self._now())
         _require_fire_token(job)
-        send_all(self._queue_in(job.region), backfill_messages(principal.tenant, job, times))
+        send_all(self._queue_in(job.region), backfill_messages(principal.job(job.job_id), job, times))
         return Backfilled(job_id=job.job_id, scheduled_times=times)
 
     def _visible_job(self, principal: Principal, job_id: str) -> Job:
