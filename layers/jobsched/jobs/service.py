@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,8 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from jobsched import page_tokens
 from jobsched.config import Role
-from jobsched.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed
+from jobsched.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from jobsched.execution.fire import new_fire_token
 from jobsched.execution.templates import template_problems
 from jobsched.jobs.models import (
@@ -281,20 +280,11 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 def encode_page_token(last_job_id: str) -> str:
-    raw = json.dumps({"after": last_job_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return page_tokens.encode_page_token(last_job_id)
 
 
 def decode_page_token(token: str) -> str:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        after = data["after"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise BadRequest.field("next_token", "is not a token this API returned") from None
-    if not isinstance(after, str) or not after.startswith("job_"):
-        raise BadRequest.field("next_token", "is not a token this API returned")
-    return after
+    return page_tokens.decode_page_token(token, "job_")
 
 
 def _valid_idempotency_key(key: str) -> str:
