@@ -275,7 +275,7 @@ def record_heartbeat() -> None:
     _dimensioned(HEARTBEAT_OK, MetricUnit.Count, 1)
 
 
-def record_schedule_sync_failure(tenant: str, job_id: str, error: BaseException) -> None:
+def record_schedule_sync_failure(job: JobKey, error: BaseException) -> None:
     """schedule-sync could not apply a change of this job: a log line naming the job, and one count.
 
     The error's type and message are logged (AWS error messages name resources, never secrets); the
@@ -283,7 +283,7 @@ def record_schedule_sync_failure(tenant: str, job_id: str, error: BaseException)
     """
     logger.warning(
         "schedule-sync failed",
-        extra={"tenant": tenant, "job_id": job_id, "error": f"{type(error).__name__}: {error}"[:500]},
+        extra={"tenant": job.tenant, "job_id": job.job_id, "error": f"{type(error).__name__}: {error}"[:500]},
     )
     _dimensioned(SCHEDULE_SYNC_FAILURES_TOTAL, MetricUnit.Count, 1)
 

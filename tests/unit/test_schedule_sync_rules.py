@@ -105,11 +105,11 @@ def sync_of(current: Job | None, region: str = "us-east-1") -> tuple[ScheduleSyn
 
 
 def test_schedule_names_are_deterministic_and_fit_64_characters() -> None:
-    assert schedule_name("acme", "job_01abc") == "acme.job_01abc"
-    long_name = schedule_name("t" * 63, "job_" + "0" * 26)
+    assert schedule_name(JobKey("acme", "job_01abc")) == "acme.job_01abc"
+    long_name = schedule_name(JobKey("t" * 63, "job_" + "0" * 26))
     assert len(long_name) <= 64
-    assert long_name == schedule_name("t" * 63, "job_" + "0" * 26)
-    assert long_name != schedule_name("t" * 62 + "u", "job_" + "0" * 26)
+    assert long_name == schedule_name(JobKey("t" * 63, "job_" + "0" * 26))
+    assert long_name != schedule_name(JobKey("t" * 62 + "u", "job_" + "0" * 26))
 
 
 def test_render_maps_the_job_onto_the_schedule() -> None:
@@ -121,7 +121,7 @@ def test_render_maps_the_job_onto_the_schedule() -> None:
     )
     assert definition.delete_after_completion is False
     assert version_in_description(definition.description) == 3
-    assert (definition.tenant, definition.job_id, definition.version) == ("acme", "job_01abc", 3)
+    assert (definition.job, definition.version) == (JobKey("acme", "job_01abc"), 3)
     assert render_schedule(
         "acme", job(schedule={"expression": "at(2031-01-01T00:00:00)"})
     ).delete_after_completion
@@ -224,12 +224,12 @@ def test_the_batch_stops_at_the_first_failure_and_reports_it() -> None:
 def test_the_schedule_input_carries_the_jobs_fire_token() -> None:
     definition = render_schedule("acme", job(fire_token="tok-A"))
     assert definition.fire_token == "tok-A" and "tok-A" not in repr(definition)
-    template = scheduler_input_template(definition.tenant, definition.job_id, definition.version, "tok-A")
+    template = scheduler_input_template(definition.job, definition.version, "tok-A")
     assert json.loads(template.replace("<aws.scheduler.attempt-number>", "1"))["fire_token"] == "tok-A"
     assert fire_token_of(template) == "tok-A"
     assert render_schedule("acme", job()).fire_token is None  # a job from before tokens: none to give
-    assert "fire_token" not in scheduler_input_template("acme", "job_01abc", 3, None)
-    assert fire_token_of(scheduler_input_template("acme", "job_01abc", 3, None)) is None
+    assert "fire_token" not in scheduler_input_template(JobKey("acme", "job_01abc"), 3, None)
+    assert fire_token_of(scheduler_input_template(JobKey("acme", "job_01abc"), 3, None)) is None
     assert fire_token_of("not json") is None and fire_token_of(None) is None
 
 

@@ -24,6 +24,6 @@ def build_sync(
         EventBridgeScheduleGateway(scheduler, settings.schedule_group, target),
         DynamoJobScheduleStore(dynamodb, settings.jobs_table),
         clock,
-        on_failure=lambda change, error: record_schedule_sync_failure(change.tenant, change.job_id, error),
+        on_failure=lambda change, error: record_schedule_sync_failure(change.job, error),
         on_rejected=record_schedule_rejected,
     )
