@@ -23,6 +23,7 @@ from jobsched.scheduling.sync import (
     version_in_description,
 )
 from jobsched_local.stream_feeder import concerns
+from tests.support.emf import captured_logs, log_records
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -219,6 +220,25 @@ def test_the_batch_stops_at_the_first_failure_and_reports_it() -> None:
     assert handle_stream_event(sync, {"Records": [counter, record]}) == {
         "batchItemFailures": [{"itemIdentifier": "42"}]
     }
+
+
+def test_a_record_that_cannot_be_read_is_logged_with_its_job_and_reported_after_the_ones_before() -> None:
+    store = FakeStore(job())
+    gateway = FakeGateway()
+    sync = ScheduleSync("us-east-1", gateway, store, clock=lambda: NOW)
+    keys = {"pk": {"S": "TENANT#acme"}, "sk": {"S": "JOB#job_01abc"}}
+    good = {
+        "eventName": "INSERT",
+        "dynamodb": {"SequenceNumber": "41", "Keys": keys, "NewImage": {"version": {"N": "3"}}},
+    }
+    unreadable = {"eventName": "TRUNCATE", "dynamodb": {"SequenceNumber": "42", "Keys": keys}}
+    with captured_logs() as logs:
+        answer = handle_stream_event(sync, {"Records": [good, unreadable, good]})
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "42"}]}
+    assert gateway.writes == ["create"]  # the record before it was applied, the one after waits
+    [line] = [r for r in log_records(logs) if r["message"] == "schedule-sync failed"]
+    assert (line["tenant"], line["job_id"]) == ("acme", "job_01abc")
+    assert line["error"].startswith("ValueError: ")
 
 
 def test_the_schedule_input_carries_the_jobs_fire_token() -> None:
