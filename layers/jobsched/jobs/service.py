@@ -24,7 +24,6 @@ from jobsched.jobs.models import (
     stored_preview,
 )
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters, JobStore
-from jobsched.keyscheme import JobKey
 from jobsched.settings import Settings
 from jobsched.targets.access import (
     TargetAccessReader,
@@ -90,7 +89,7 @@ class JobService:
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
         self._check_notifications(spec)
-        self._check_chain(principal.tenant, None, spec)
+        self._check_chain(principal, None, spec)
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
@@ -157,7 +156,7 @@ class JobService:
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
         self._check_notifications(spec)
-        self._check_chain(principal.tenant, job_id, spec)
+        self._check_chain(principal, job_id, spec)
         job = self._store.replace(
             principal.job(job_id),
             spec,
@@ -193,7 +192,7 @@ class JobService:
             raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
         return region
 
-    def _check_chain(self, tenant: str, job_id: str | None, spec: JobSpec) -> None:
+    def _check_chain(self, principal: Principal, job_id: str | None, spec: JobSpec) -> None:
         """Each job of on_success exists (this tenant's), and none leads back to ``job_id`` (a cycle).
 
         A job being created cannot be in a cycle: nothing names it yet. The walk reads each job reachable
@@ -202,7 +201,7 @@ class JobService:
             if child == job_id:
                 raise InvalidInput.field(f"on_success.{index}", "a job cannot chain to itself")
             try:
-                self._store.get(JobKey(tenant, child))
+                self._store.get(principal.job(child))
             except NotFound:
                 raise InvalidInput.field(f"on_success.{index}", f"no job {child}") from None
         if job_id is None:
@@ -215,7 +214,7 @@ class JobService:
                 continue
             seen.add(current)
             try:
-                following = self._store.get(JobKey(tenant, current)).on_success
+                following = self._store.get(principal.job(current)).on_success
             except NotFound:
                 continue
             if job_id in following:
