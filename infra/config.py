@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from jobsched import config
+from jobsched.settings import comma_separated
 
 REGIONS_KEY = "regions"
 PRIMARY_REGION_KEY = "primary_region"
@@ -286,9 +287,7 @@ class InfraConfig(BaseModel):
     @classmethod
     def _split_regions(cls, value: object) -> object:
         # `cdk synth -c regions=us-east-1,eu-west-1` hands the value over as one string.
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return comma_separated(value)
 
     @model_validator(mode="after")
     def _check_regions(self) -> InfraConfig:

@@ -13,10 +13,11 @@ from infra.constructs.api_routes import add_keyed_methods
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.table_access import TENANT_PARTITIONS, grant_partitions
 from jobsched import config
+from jobsched.keyscheme import API_KEY_PREFIX, CLIENT_PREFIX, CLIENTS_INDEX_PK, KEYS_INDEX_PK, partitions
 
 # Key records, OAuth client records (jobs table), and their listings on gsi1.
-IDENTITY_PARTITIONS = (*TENANT_PARTITIONS, "APIKEY#*", "CLIENT#*")
-IDENTITY_INDEX_PARTITIONS = ("APIKEYS", "CLIENTS")
+IDENTITY_PARTITIONS = (*TENANT_PARTITIONS, partitions(API_KEY_PREFIX), partitions(CLIENT_PREFIX))
+IDENTITY_INDEX_PARTITIONS = (KEYS_INDEX_PK, CLIENTS_INDEX_PK)
 
 
 class IdentityApiRoutes(Construct):

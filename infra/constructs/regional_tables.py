@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.constructs.global_tables import build_table
-from jobsched import config, tables
+from jobsched import tables
 
 
 class RegionalTables(Construct):
@@ -22,11 +22,18 @@ class RegionalTables(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.jobs_table = dynamodb.TableV2.from_table_attributes(
-            self, "JobsTable", table_name=config.JOBS_TABLE, global_indexes=[config.GSI1]
+            self, "JobsTable", table_name=tables.JOBS.name, global_indexes=_index_names(tables.JOBS)
         )
         assert tables.EXECUTIONS.replication == "regional"
         self.executions_table = build_table(self, "ExecutionsTable", tables.EXECUTIONS, ())
         # The same table by its literal name, for what builds names from it (alarms, dashboards).
         self.executions_table_by_name = dynamodb.TableV2.from_table_attributes(
-            self, "ExecutionsTableByName", table_name=config.EXECUTIONS_TABLE, global_indexes=[config.GSI1]
+            self,
+            "ExecutionsTableByName",
+            table_name=tables.EXECUTIONS.name,
+            global_indexes=_index_names(tables.EXECUTIONS),
         )
+
+
+def _index_names(table: tables.TableDefinition) -> list[str]:
+    return [index.name for index in table.indexes]

@@ -7,6 +7,9 @@ Jobs table (pk, sk; gsi1pk, gsi1sk):
 - idempotency:  TENANT#<tenant>, IDEMPOTENCY#<key>
 - bulk pause/resume operation: TENANT#<tenant>, BULKOP#<operation_id> (expires_at: 7 days on)
 - API key:      APIKEY#<sha256 of the value>, APIKEY  (gsi1pk APIKEYS, gsi1sk <key_id>)
+- usage key:    TENANT#<tenant>, USAGEKEY              (the API key a tenant's token callers count against)
+- OAuth client: CLIENT#<client_id>, CLIENT             (gsi1pk CLIENTS, gsi1sk <client_id>)
+- audit record: TENANT#<tenant>, AUDIT#<audit_id>
 - target grant: ACCESS#<tenant>, PROFILE | TARGET#<arn>
 - drill marker: REGION#<region>, HEALTH_DRILL
 - heartbeat:    HEARTBEAT#<region>, HEARTBEAT
@@ -37,6 +40,12 @@ API_KEY_SK = "APIKEY"
 KEYS_INDEX_PK = "APIKEYS"
 # A tenant's usage key (the API key its token callers are counted against): TENANT#<tenant>, USAGEKEY.
 USAGE_KEY_SK = "USAGEKEY"
+# An OAuth client's record; every one is also filed under this gsi1 key (gsi1sk = client id), to list them.
+CLIENT_PREFIX = "CLIENT#"
+CLIENT_SK = "CLIENT"
+CLIENTS_INDEX_PK = "CLIENTS"
+# A tenant's audit of key and client management: TENANT#<tenant>, AUDIT#<audit id> (ULIDs sort by time).
+AUDIT_PREFIX = "AUDIT#"
 ACCESS_PREFIX = "ACCESS#"
 ACCESS_PROFILE_SK = "PROFILE"
 ACCESS_TARGET_PREFIX = "TARGET#"
@@ -135,6 +144,22 @@ def api_key_pk(key_hash: str) -> str:
 
 def api_key_item_key(key_hash: str) -> dict[str, str]:
     return {"pk": api_key_pk(key_hash), "sk": API_KEY_SK}
+
+
+def usage_key_item_key(tenant: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant), "sk": USAGE_KEY_SK}
+
+
+def client_item_key(client_id: str) -> dict[str, str]:
+    return {"pk": f"{CLIENT_PREFIX}{client_id}", "sk": CLIENT_SK}
+
+
+def audit_sk(audit_id: str) -> str:
+    return f"{AUDIT_PREFIX}{audit_id}"
+
+
+def audit_id_of(sk: object) -> str:
+    return str(sk).removeprefix(AUDIT_PREFIX)
 
 
 def access_pk(tenant: str) -> str:

@@ -20,6 +20,14 @@ class SettingsError(RuntimeError):
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
 
+def comma_separated(value: object) -> object:
+    """A list given as one comma-separated string (an environment variable, a `-c` context value) as a
+    tuple of its non-empty parts; any other value as it is, for the model to validate."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 def settings_from_env(
     model: type[SettingsModel], mapping: Mapping[str, str | None], what: str
 ) -> SettingsModel:
@@ -67,19 +75,10 @@ class Settings(BaseModel):
     # A bulk pause/resume matching more jobs than this goes on in the background (the Schedule API only).
     bulk_inline_limit: int = Field(default=config.BULK_INLINE_LIMIT, ge=1, le=1000)
 
-    @field_validator("regions", mode="before")
-    @classmethod
-    def _split_regions(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("allow_targets", "reserved_target_ports", "token_audience", mode="before")
+    @field_validator("regions", "allow_targets", "reserved_target_ports", "token_audience", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return comma_separated(value)
 
     @field_validator("allow_targets")
     @classmethod

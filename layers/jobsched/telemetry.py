@@ -37,6 +37,7 @@ from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from jobsched import config
+from jobsched.keyscheme import JobKey
 
 # The spec's application metrics (scaling-strategy.md, "Monitoring and Observability"), one namespace.
 JOBS_CREATED_TOTAL = "jobs_created_total"
@@ -280,7 +281,7 @@ def record_heartbeat_unanswered(error: str) -> None:
     logger.warning("heartbeat target did not answer", extra={"error": error[:500]})
 
 
-def record_schedule_sync_failure(tenant: str, job_id: str, error: BaseException) -> None:
+def record_schedule_sync_failure(job: JobKey, error: BaseException) -> None:
     """schedule-sync could not apply a change of this job: a log line naming the job, and one count.
 
     The error's type and message are logged (AWS error messages name resources, never secrets); the
@@ -288,9 +289,18 @@ def record_schedule_sync_failure(tenant: str, job_id: str, error: BaseException)
     """
     logger.warning(
         "schedule-sync failed",
-        extra={"tenant": tenant, "job_id": job_id, "error": f"{type(error).__name__}: {error}"[:500]},
+        extra={"tenant": job.tenant, "job_id": job.job_id, "error": f"{type(error).__name__}: {error}"[:500]},
     )
     _dimensioned(SCHEDULE_SYNC_FAILURES_TOTAL, MetricUnit.Count, 1)
+
+
+def record_schedule_rejected(job: JobKey, reason: str) -> None:
+    """The scheduler refused this job's schedule: a log line naming the job (no retry; the job holds
+    schedule_state=error and the reason, and the job census counts it in schedules_in_error_gauge)."""
+    logger.warning(
+        "schedule-sync: schedule rejected",
+        extra={"tenant": job.tenant, "job_id": job.job_id, "error": reason[:500]},
+    )
 
 
 def record_job_census(active: int, schedules_in_error: int, stuck_executions: int) -> None:

@@ -52,11 +52,6 @@ def install() -> None:
     _installed = True
 
 
-def operation_lock() -> threading.RLock:
-    """The lock every emulated DynamoDB operation holds; readers of moto's internals take it too."""
-    return _OPERATION_LOCK
-
-
 def _atomic(operation: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(operation)
     def locked(*args: Any, **kwargs: Any) -> Any:

@@ -39,7 +39,7 @@ KEEP_UNCLAIMED = timedelta(days=7)
 
 Now = Callable[[], datetime]
 # (tenant, job id, execution id) -> whether the executions table has a record of it
-HasRecord = Callable[[str, str, str], bool]
+HasRecord = Callable[[JobKey, str], bool]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class QueueJournal:
             if (
                 message is None
                 or entry.journaled_at < oldest
-                or has_record(message.tenant, message.job_id, message.effective_execution_id)
+                or has_record(message.job, message.effective_execution_id)
             ):
                 done.add(id(entry))
         with self._lock:
@@ -160,10 +160,10 @@ def _read(path: Path) -> tuple[list[JournalEntry], bool]:
 
 
 def execution_has_record(dynamodb: Any, table: str = config.EXECUTIONS_TABLE) -> HasRecord:
-    def has_record(tenant: str, job_id: str, execution_id: str) -> bool:
+    def has_record(job: JobKey, execution_id: str) -> bool:
         response = dynamodb.get_item(
             TableName=table,
-            Key=to_item(execution_item_key(JobKey(tenant, job_id), execution_id)),
+            Key=to_item(execution_item_key(job, execution_id)),
             ProjectionExpression="sk",
             ConsistentRead=True,
         )

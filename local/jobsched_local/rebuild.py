@@ -76,7 +76,7 @@ def rebuild_schedules(dynamodb: Any, syncs: Sequence[ScheduleSync], summary: Reb
         if job is None:
             continue
         tenant, job_id = job.tenant, job.job_id
-        name = schedule_name(tenant, job_id)
+        name = schedule_name(job)
         summary.job_times[name] = JobTimes(_utc(item["created_at"]), _utc(item["updated_at"]))
         sync = by_region.get(str(item.get("region")))
         if sync is None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched import config
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.catch_up import CatchUp, CatchUpPolicy, fires_to_run, window_start
 from jobsched.scheduling.expressions import ExpressionError, fire_times, parse_expression, parse_timezone
 from jobsched_local.durable_file import replace_durably
@@ -66,10 +67,10 @@ class JobTimes:
 # (region, group) -> the group's schedule summaries (Name, State, LastModificationDate), or None when the
 # group does not exist; by default from the Scheduler API (list_schedules).
 SummaryLister = Callable[[str, str], list[dict[str, Any]] | None]
-# The job behind a schedule, by (tenant, job id): its times, or None when unknown (then moto's dates count).
-JobTimesLookup = Callable[[str, str], JobTimes | None]
-# (tenant, job id, scheduled times) -> those of the times that have no execution record.
-UnexecutedLookup = Callable[[str, str, list[datetime]], list[datetime]]
+# The job behind a schedule: its times, or None when unknown (then moto's dates count).
+JobTimesLookup = Callable[[JobKey], JobTimes | None]
+# (job, scheduled times) -> those of the times that have no execution record.
+UnexecutedLookup = Callable[[JobKey, list[datetime]], list[datetime]]
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ class ScheduleClock:
         candidates = due_fires(schedule, start, mark.fired_at, anchor=_created(times), catch_up=every).fires
         if not candidates:
             return []
-        missing = self._unexecuted(job[0], job[1], candidates)
+        missing = self._unexecuted(job, candidates)
         if missing:
             LOG.warning(
                 "schedule %s: %d fire(s) sent before the restart never ran; sending them again",
@@ -314,7 +315,7 @@ class ScheduleClock:
         key = (str(schedule["Arn"]), str(schedule.get("Description")))
         if key not in self._times:
             job = _job_of(schedule)
-            self._times[key] = self._job_times(*job) if job else None
+            self._times[key] = self._job_times(job) if job else None
         return self._times[key]
 
     def _send(self, region: str, schedule: dict[str, Any], scheduled: datetime) -> SentFire:
@@ -394,8 +395,8 @@ def due_fires(
     return outcome(None, True)
 
 
-def _job_of(schedule: dict[str, Any]) -> tuple[str, str] | None:
-    """(tenant, job id) from the schedule's target input, or None for a schedule that is not a job's."""
+def _job_of(schedule: dict[str, Any]) -> JobKey | None:
+    """The job in the schedule's target input, or None for a schedule that is not a job's."""
     template = schedule.get("Target", {}).get("Input") or "{}"
     try:
         data = json.loads(fill_input(template, scheduled_time=datetime.now(UTC), schedule_arn=""))
@@ -403,7 +404,7 @@ def _job_of(schedule: dict[str, Any]) -> tuple[str, str] | None:
         return None
     if not isinstance(data, dict) or not data.get("tenant") or not data.get("job_id"):
         return None
-    return str(data["tenant"]), str(data["job_id"])
+    return JobKey(str(data["tenant"]), str(data["job_id"]))
 
 
 def _created(times: JobTimes | None) -> datetime | None:

@@ -101,8 +101,8 @@ class SchedulingRuntime:
             self._regions,
             in_process_client,
             ScheduleMarks(self._state_dir / MARKS_FILE),
-            job_times=lambda tenant, job_id: job_times(self._dynamodb, tenant, job_id),
-            unexecuted=lambda tenant, job_id, times: unexecuted(self._dynamodb, tenant, job_id, times),
+            job_times=lambda job: job_times(self._dynamodb, job),
+            unexecuted=lambda job, times: unexecuted(self._dynamodb, job, times),
             summaries=moto_schedule_summaries(self._account),
         )
         sqs = in_process_client("sqs", self._serving)
@@ -110,7 +110,7 @@ class SchedulingRuntime:
 
         def send(message: FireMessage) -> None:
             # A message made from an execution record carries no fire token: the job's own is added.
-            token = fire_token(self._dynamodb, message.tenant, message.job_id)
+            token = fire_token(self._dynamodb, message.job)
             queue.send(message.model_copy(update={"fire_token": token}), 0)
 
         def send_raw(body: str) -> None:
@@ -144,11 +144,11 @@ def moto_schedule_summaries(account: str) -> SummaryLister:
     return summaries
 
 
-def fire_token(dynamodb: Any, tenant: str, job_id: str) -> str | None:
+def fire_token(dynamodb: Any, job: JobKey) -> str | None:
     """The job's fire token (None for a job that is gone: the executor then drops the message)."""
     response = dynamodb.get_item(
         TableName=config.JOBS_TABLE,
-        Key=to_item(job_item_key(JobKey(tenant, job_id))),
+        Key=to_item(job_item_key(job)),
         ProjectionExpression=FIRE_TOKEN_ATTRIBUTE,
         ConsistentRead=True,
     )
@@ -156,10 +156,10 @@ def fire_token(dynamodb: Any, tenant: str, job_id: str) -> str | None:
     return str(token) if token else None
 
 
-def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
+def job_times(dynamodb: Any, job: JobKey) -> JobTimes | None:
     response = dynamodb.get_item(
         TableName=config.JOBS_TABLE,
-        Key=to_item(job_item_key(JobKey(tenant, job_id))),
+        Key=to_item(job_item_key(job)),
         ProjectionExpression="created_at, updated_at, catch_up",
         ConsistentRead=True,
     )
@@ -170,20 +170,19 @@ def job_times(dynamodb: Any, tenant: str, job_id: str) -> JobTimes | None:
     return JobTimes(_time(item["created_at"]), _time(item["updated_at"]), catch_up)
 
 
-def unexecuted(dynamodb: Any, tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:
+def unexecuted(dynamodb: Any, job: JobKey, times: list[datetime]) -> list[datetime]:
     """Those of the scheduled times for which the executions table has no record.
 
     The heartbeat has no executions and a missed one is not sent again: it reports the present only.
     """
-    if tenant == HEARTBEAT_TENANT:
+    if job.tenant == HEARTBEAT_TENANT:
         return []
-    by_id = {execution_id_for(job_id, t): t for t in times}
+    by_id = {execution_id_for(job.job_id, t): t for t in times}
     found: set[str] = set()
     ids = list(by_id)
     for start in range(0, len(ids), _BATCH_GET):
         keys = [
-            to_item(execution_item_key(JobKey(tenant, job_id), execution_id))
-            for execution_id in ids[start : start + _BATCH_GET]
+            to_item(execution_item_key(job, execution_id)) for execution_id in ids[start : start + _BATCH_GET]
         ]
         request: dict[str, Any] = {
             config.EXECUTIONS_TABLE: {"Keys": keys, "ProjectionExpression": "sk", "ConsistentRead": True}

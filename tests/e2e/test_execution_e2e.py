@@ -180,16 +180,24 @@ def nothing_left_to_deliver(runtime: RuntimeProcess, key: str, job_id: str) -> b
     """No further delivery of the job can come: it is completed (its one-off schedule is gone) and the
     execution queue holds no message, visible, in flight or delayed."""
     job = call(runtime.port, "GET", f"/api/v1/jobs/{job_id}", key=key).body
-    sqs = boto3.client(
-        "sqs",
-        region_name="us-east-1",
-        endpoint_url=runtime.aws_endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+    sqs, scheduler = (
+        boto3.client(
+            service,
+            region_name="us-east-1",
+            endpoint_url=runtime.aws_endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        for service in ("sqs", "scheduler")
     )
     url = sqs.get_queue_url(QueueName=config.EXECUTION_QUEUE)["QueueUrl"]
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=QUEUE_COUNTS)["Attributes"]
-    return job["status"] == "completed" and all(int(counts[name]) == 0 for name in QUEUE_COUNTS)
+    schedules = scheduler.list_schedules(GroupName=config.SCHEDULE_GROUP)["Schedules"]
+    return (
+        job["status"] == "completed"
+        and not any(schedule["Name"].endswith(job_id) for schedule in schedules)
+        and all(int(counts[name]) == 0 for name in QUEUE_COUNTS)
+    )
 
 
 def test_an_at_schedule_fires_exactly_once(runtime: RuntimeProcess, receiver: Receiver) -> None:

@@ -14,16 +14,12 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
-
 from jobsched_local.token_issuer import LocalIssuer
 from tests.e2e.conftest import REPO_ROOT, Reply, RuntimeProcess, call, clean_env
-
-WAIT_LIMIT_SECONDS = 60
+from tests.e2e.test_execution_e2e import wait_for
 
 
 def cli(runtime: RuntimeProcess, *args: str) -> subprocess.CompletedProcess[str]:
@@ -113,16 +109,6 @@ def job(name: str, tags: dict[str, str] | None = None) -> dict[str, Any]:
         "schedule": {"expression": "rate(1 day)"},
         "target": {"type": "http", "url": "https://hooks.example.com/identity"},
     }
-
-
-def wait_for(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def test_a_users_token_works_like_a_key_of_its_role_and_records_who_wrote(runtime: RuntimeProcess) -> None:

@@ -368,6 +368,30 @@ def test_job_api_reads_and_writes_this_regions_replica(
     assert tenant_items["Resource"] == access_grants["Resource"] == _table_arn(region)
 
 
+def test_identity_api_reaches_its_tenants_items_key_and_client_records_and_their_listings_only(
+    resources: dict[str, dict[str, Any]], region: str
+) -> None:
+    items, listings = _dynamodb_statements(_role_statements(resources, "IdentityApi"))
+
+    # The tenant's usage key and audit (TENANT#), key records and OAuth client records; no Scan, no Delete.
+    assert set(items["Action"]) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    }
+    assert items["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TENANT#*", "APIKEY#*", "CLIENT#*"]}
+    }
+    assert items["Resource"] == _table_arn(region)
+    # On the index, only the listings of keys and of clients.
+    assert (listings["Action"], listings["Condition"]) == (
+        "dynamodb:Query",
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["APIKEYS", "CLIENTS"]}},
+    )
+    assert listings["Resource"] == _table_arn(region, f"/index/{config.GSI1}")
+
+
 def test_authorizer_may_only_get_items_of_the_jobs_table(
     resources: dict[str, dict[str, Any]], region: str
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.jobs.models import JobSpec
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.catch_up import CatchUp
 from jobsched_local.scheduling_runtime import job_times
 from tests.integration.scheduling_support import SERVING, client_for, job_service, principal
@@ -32,9 +33,9 @@ def test_the_clock_reads_the_jobs_catch_up_policy_from_the_table() -> None:
     ).job
     default = service.create(principal(), JobSpec.model_validate(body), None).job
 
-    times = job_times(dynamodb, "acme", chosen["job_id"])
+    times = job_times(dynamodb, JobKey("acme", chosen["job_id"]))
     assert times is not None and times.catch_up == CatchUp.model_validate({"policy": "all", "window": "P2D"})
-    plain = job_times(dynamodb, "acme", default["job_id"])
+    plain = job_times(dynamodb, JobKey("acme", default["job_id"]))
     assert plain is not None and plain.catch_up == CatchUp()
 
 

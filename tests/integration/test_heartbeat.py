@@ -34,6 +34,7 @@ from jobsched.execution.heartbeat import (
 )
 from jobsched.health.adapters.checks import DynamoDrillMarkers
 from jobsched.keys.models import validate_tenant
+from jobsched.keyscheme import JobKey
 from jobsched_cli import region_commands
 from jobsched_local.schedule_clock import ScheduleClock, ScheduleMarks, fill_input
 from jobsched_local.scheduling_provision import (
@@ -215,7 +216,7 @@ def test_the_local_clock_fires_the_heartbeat_schedule_onto_the_execution_queue()
 
 
 def test_missed_heartbeats_are_never_sent_again_after_a_restart() -> None:
-    assert unexecuted(boto3.client("dynamodb"), HEARTBEAT_TENANT, HEARTBEAT_JOB_ID, [START]) == []
+    assert unexecuted(boto3.client("dynamodb"), JobKey(HEARTBEAT_TENANT, HEARTBEAT_JOB_ID), [START]) == []
 
 
 @pytest.fixture

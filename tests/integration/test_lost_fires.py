@@ -21,7 +21,7 @@ from jobsched.keyscheme import JobKey
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.scheduling.adapters.sync_setup import build_sync
 from jobsched.scheduling.settings import SchedulingSettings
-from jobsched.scheduling.sync import ChangeKind, JobChange
+from jobsched.scheduling.sync import ChangeKind, JobChange, ScheduleSync
 from tests.integration.scheduling_support import SERVING, client_for, job_service, principal, spec
 from tests.support.emf import captured_logs, emitted_metrics, log_records, named
 
@@ -33,28 +33,41 @@ LEASE = timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS)
 class BrokenScheduler:
     """Every schedule call fails as AWS answers when the function's role lost its permission."""
 
+    code, message = "AccessDeniedException", "not authorized"
+
     def __init__(self, real: object) -> None:
         self.exceptions = real.exceptions  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         def call(**kwargs: object) -> object:
-            error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
-            raise ClientError(error, name)
+            if name == "get_schedule" and self.code == "ValidationException":
+                error = {"Error": {"Code": "ResourceNotFoundException", "Message": "no such schedule"}}
+                raise ClientError(error, name)
+            raise ClientError({"Error": {"Code": self.code, "Message": self.message}}, name)
 
         return call
 
 
-def test_every_sync_failure_is_logged_with_its_job_id_and_counted(capsys: pytest.CaptureFixture[str]) -> None:
-    job = job_service().create(principal(), spec()).job
+class RefusingScheduler(BrokenScheduler):
+    """The scheduler refuses the definition itself (as it does an expression it cannot run)."""
+
+    code, message = "ValidationException", "Invalid Schedule Expression"
+
+
+def sync_with(scheduler: object) -> ScheduleSync:
+    """schedule-sync as its factory wires it (the reporters the Lambda and runtime use), on `scheduler`."""
     settings = SchedulingSettings(
         region=SERVING,
         execution_queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
         scheduler_dlq_arn="arn:aws:sqs:us-east-1:123456789012:d",
         scheduler_role_arn="arn:aws:iam::123456789012:role/r",
     )
-    sync = build_sync(
-        settings, BrokenScheduler(client_for("scheduler", SERVING)), client_for("dynamodb", SERVING)
-    )
+    return build_sync(settings, scheduler, client_for("dynamodb", SERVING))
+
+
+def test_every_sync_failure_is_logged_with_its_job_id_and_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    job = job_service().create(principal(), spec()).job
+    sync = sync_with(BrokenScheduler(client_for("scheduler", SERVING)))
     change = JobChange("rec-1", ChangeKind.INSERT, "acme", job["job_id"], None, 1)
 
     with captured_logs() as logs:
@@ -66,6 +79,25 @@ def test_every_sync_failure_is_logged_with_its_job_id_and_counted(capsys: pytest
     assert line["error"].startswith("ClientError: ") and "AccessDeniedException" in line["error"]
     [count] = named(emitted_metrics(capsys.readouterr().out), telemetry.SCHEDULE_SYNC_FAILURES_TOTAL)
     assert (count.dimensions, count.values) == ({"service": config.SERVICE}, [1.0])
+
+
+def test_a_schedule_the_scheduler_refuses_is_logged_with_its_job_id_and_recorded_on_the_job() -> None:
+    job = job_service().create(principal(), spec()).job
+    sync = sync_with(RefusingScheduler(client_for("scheduler", SERVING)))
+    change = JobChange("rec-1", ChangeKind.INSERT, "acme", job["job_id"], None, 1)
+
+    with captured_logs() as logs:
+        result = sync.process_batch([change])
+
+    assert result.failed_record_id is None  # refused for good: not retried
+    [line] = [r for r in log_records(logs) if r["message"] == "schedule-sync: schedule rejected"]
+    assert (line["tenant"], line["job_id"]) == ("acme", job["job_id"])
+    assert "Invalid Schedule Expression" in line["error"]
+    stored = DynamoJobScheduleStore(client_for("dynamodb", SERVING), config.JOBS_TABLE).current(
+        JobKey("acme", job["job_id"])
+    )
+    assert stored is not None and stored.schedule_state is ScheduleState.ERROR
+    assert "Invalid Schedule Expression" in (stored.schedule_error or "")
 
 
 def _claim(job_id: str, scheduled: datetime, now: datetime) -> Claim:

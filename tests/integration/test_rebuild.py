@@ -112,13 +112,13 @@ def test_active_keys_are_registered_again_in_every_regions_usage_plan() -> None:
 def test_the_clock_reads_a_jobs_times_and_which_fires_never_ran() -> None:
     job = job_service().create(principal(), spec(), None).job
     dynamodb = client_for("dynamodb", SERVING)
-    times = job_times(dynamodb, "acme", job["job_id"])
+    times = job_times(dynamodb, JobKey("acme", job["job_id"]))
     assert times is not None
     assert [t.isoformat().replace("+00:00", "Z") for t in (times.created_at, times.updated_at)] == [
         job["created_at"],
         job["updated_at"],
     ]
-    assert job_times(dynamodb, "acme", "job_missing") is None
+    assert job_times(dynamodb, JobKey("acme", "job_missing")) is None
 
     ran, lost = datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, 0, 10, tzinfo=UTC)
     execution_id = FireMessage(
@@ -134,7 +134,7 @@ def test_the_clock_reads_a_jobs_times_and_which_fires_never_ran() -> None:
             }
         ),
     )
-    assert unexecuted(dynamodb, "acme", job["job_id"], [ran, lost]) == [lost]
+    assert unexecuted(dynamodb, JobKey("acme", job["job_id"]), [ran, lost]) == [lost]
 
 
 def test_recovery_sends_again_what_a_running_execution_needs() -> None:

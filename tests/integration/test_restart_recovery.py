@@ -55,7 +55,7 @@ def with_token(sent: list[FireMessage]) -> Callable[[FireMessage], None]:
     dynamodb = boto3.client("dynamodb")
 
     def send(message: FireMessage) -> None:
-        token = fire_token(dynamodb, message.tenant, message.job_id)
+        token = fire_token(dynamodb, message.job)
         sent.append(message.model_copy(update={"fire_token": token}))
 
     return send

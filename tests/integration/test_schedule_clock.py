@@ -11,6 +11,7 @@ import pytest
 
 from jobsched import config
 from jobsched.execution.fire import FireMessage
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.adapters.scheduler import scheduler_input_template
 from jobsched.scheduling.catch_up import CatchUp
 from jobsched_local.schedule_clock import JobTimes, ScheduleClock, ScheduleMarks, fill_input, flexible_delay
@@ -45,7 +46,7 @@ def create(name: str, expression: str, timezone: str = "UTC", **extra: Any) -> N
         Target={
             "Arn": QUEUE_ARN,
             "RoleArn": "arn:aws:iam::123456789012:role/r",
-            "Input": scheduler_input_template("acme", f"job_{name}", 3, "tok"),
+            "Input": scheduler_input_template(JobKey("acme", f"job_{name}"), 3, "tok"),
         },
         **extra,
     )
@@ -124,10 +125,10 @@ def test_a_schedule_rebuilt_after_a_restart_counts_from_its_job_not_from_the_reb
     defined = JobTimes(
         created_at=utc(2030, 6, 1, 7, 3), updated_at=utc(2030, 6, 1, 7, 3), catch_up=every_fire
     )
-    asked: list[tuple[str, str]] = []
+    asked: list[JobKey] = []
 
-    def job_times(tenant: str, job_id: str) -> JobTimes:
-        asked.append((tenant, job_id))
+    def job_times(job: JobKey) -> JobTimes:
+        asked.append(job)
         return defined
 
     time = FakeTime(utc(2030, 6, 1, 8, 20))  # the runtime was down from 07:05 to 08:20
@@ -143,7 +144,7 @@ def test_a_schedule_rebuilt_after_a_restart_counts_from_its_job_not_from_the_reb
         utc(2030, 6, 1, 8, 3),
         utc(2030, 6, 1, 8, 13),
     ]
-    assert sorted(set(asked)) == [("acme", "job_a"), ("acme", "job_m")]
+    assert sorted(set(asked)) == [JobKey("acme", "job_a"), JobKey("acme", "job_m")]
 
 
 def test_the_first_tick_sends_again_what_was_sent_but_never_ran(tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_the_first_tick_sends_again_what_was_sent_but_never_ran(tmp_path: Path) 
     ]
     asked: list[list[datetime]] = []
 
-    def unexecuted(tenant: str, job_id: str, times: list[datetime]) -> list[datetime]:
+    def unexecuted(job: JobKey, times: list[datetime]) -> list[datetime]:
         asked.append(times)
         return [t for t in times if t == utc(2030, 1, 1, 0, 30)]  # its message died with the runtime
 
@@ -197,7 +198,7 @@ def test_disabled_schedules_do_not_fire_and_resuming_does_not_replay_the_pause()
     create("p", "rate(1 hour)", StartDate=utc(2030, 1, 1), State="DISABLED", Description="v2")
     time = FakeTime(utc(2030, 1, 1, 5))
     resumed = JobTimes(created_at=utc(2030, 1, 1), updated_at=utc(2030, 1, 1, 5, 30))
-    the_clock = clock(time, job_times=lambda tenant, job_id: resumed)
+    the_clock = clock(time, job_times=lambda job: resumed)
     assert fired(time, utc(2030, 1, 1, 5), the_clock) == []
     client_for("scheduler", REGION).update_schedule(
         Name="p",
@@ -210,7 +211,7 @@ def test_disabled_schedules_do_not_fire_and_resuming_does_not_replay_the_pause()
         Target={
             "Arn": QUEUE_ARN,
             "RoleArn": "arn:aws:iam::123456789012:role/r",
-            "Input": scheduler_input_template("acme", "job_p", 3, "tok"),
+            "Input": scheduler_input_template(JobKey("acme", "job_p"), 3, "tok"),
         },
     )
     # counts from the job's resume at 05:30 (its updated_at): the 05:00 fire of the pause never runs
@@ -219,7 +220,9 @@ def test_disabled_schedules_do_not_fire_and_resuming_does_not_replay_the_pause()
 
 def test_fill_input_fills_every_placeholder() -> None:
     text = fill_input(
-        scheduler_input_template("t", "j", 1, "tok"), scheduled_time=utc(2030, 1, 1), schedule_arn="arn"
+        scheduler_input_template(JobKey("t", "j"), 1, "tok"),
+        scheduled_time=utc(2030, 1, 1),
+        schedule_arn="arn",
     )
     assert "<aws." not in text
     assert json.loads(text)["scheduled_time"] == "2030-01-01T00:00:00Z"

@@ -10,6 +10,7 @@ import pytest
 
 from jobsched import config
 from jobsched.execution.fire import FireMessage
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.scheduling.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
 from jobsched.scheduling.control import move_jobs
@@ -41,7 +42,7 @@ def test_a_new_job_gets_one_schedule_in_its_home_region_and_is_marked_synced(har
 
     (schedule,) = schedules(SERVING)
     assert schedules("eu-west-1") == []
-    assert schedule["Name"] == schedule_name("acme", job["job_id"])
+    assert schedule["Name"] == schedule_name(JobKey("acme", job["job_id"]))
     assert schedule["ScheduleExpression"] == "cron(0 18 ? * MON-FRI *)"
     assert schedule["ScheduleExpressionTimezone"] == "Asia/Tokyo"
     assert schedule["State"] == "ENABLED"
@@ -94,11 +95,11 @@ def test_an_update_start_end_and_an_at_job(harness: Harness) -> None:
     harness.settle()
 
     by_name = {s["Name"]: s for s in schedules(SERVING)}
-    updated = by_name[schedule_name("acme", job["job_id"])]
+    updated = by_name[schedule_name(JobKey("acme", job["job_id"]))]
     assert updated["ScheduleExpression"] == "rate(5 minutes)"
     assert updated["Description"].endswith("v2")
     assert updated["StartDate"].astimezone(UTC) == datetime(2029, 12, 31, 23, 0, tzinfo=UTC)
-    assert by_name[schedule_name("acme", once["job_id"])]["ActionAfterCompletion"] == "DELETE"
+    assert by_name[schedule_name(JobKey("acme", once["job_id"]))]["ActionAfterCompletion"] == "DELETE"
     assert stored("acme", job["job_id"])["schedule_state"] == "synced"
 
 
@@ -137,7 +138,7 @@ def test_moving_the_home_region_moves_the_schedule_and_is_safe_twice(harness: Ha
     assert (first.moved, second.moved) == (1, 0)
     assert schedules(SERVING) == []
     (moved,) = schedules("eu-west-1")
-    assert moved["Name"] == schedule_name("acme", job["job_id"])
+    assert moved["Name"] == schedule_name(JobKey("acme", job["job_id"]))
     assert stored("acme", job["job_id"])["schedule_arn"] == moved["Arn"]
 
 
@@ -277,7 +278,7 @@ def test_a_job_from_before_fire_tokens_gets_one_from_the_migration_and_its_sched
     )
     harness.settle()
     by_name = {s["Name"]: s for s in schedules(SERVING)}
-    assert "fire_token" not in by_name[schedule_name("acme", old["job_id"])]["Target"]["Input"]
+    assert "fire_token" not in by_name[schedule_name(JobKey("acme", old["job_id"]))]["Target"]["Input"]
     kept = stored("acme", new["job_id"])["fire_token"]
 
     out = io.StringIO()
@@ -288,6 +289,6 @@ def test_a_job_from_before_fire_tokens_gets_one_from_the_migration_and_its_sched
 
     token = stored("acme", old["job_id"])["fire_token"]
     assert len(token) == 43 and stored("acme", new["job_id"])["fire_token"] == kept
-    rewritten = {s["Name"]: s for s in schedules(SERVING)}[schedule_name("acme", old["job_id"])]
+    rewritten = {s["Name"]: s for s in schedules(SERVING)}[schedule_name(JobKey("acme", old["job_id"]))]
     assert f'"fire_token": "{token}"' in rewritten["Target"]["Input"]
     assert stored("acme", old["job_id"])["version"] == 1  # same definition, same version

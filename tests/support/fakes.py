@@ -14,15 +14,13 @@ does on DynamoDB; tests/integration runs the real adapters against moto and Dyna
 
 from __future__ import annotations
 
-import base64
 import builtins
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobsched.errors import BadRequest, LimitExceeded, NotFound, PreconditionFailed
+from jobsched.errors import LimitExceeded, NotFound, PreconditionFailed
 from jobsched.execution.fire import FireMessage
 from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
 from jobsched.execution.ports import Claim, Delivery, LoadedJob
@@ -30,6 +28,7 @@ from jobsched.jobs.models import Job, JobSpec, JobStatus, LastExecution, Schedul
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters
 from jobsched.jobs.service import idempotency_conflict
 from jobsched.keyscheme import JobKey
+from jobsched.page_tokens import decode_page_token, encode_page_token
 from jobsched.scheduling.bulk import BulkOperationRecord, BulkPageMessage, BulkStatus
 
 
@@ -377,15 +376,11 @@ class InMemoryExecutions:
 
 
 def _encode(execution_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": execution_id}).encode()).decode()
+    return encode_page_token(execution_id)
 
 
 def _decode(token: str) -> str:
-    try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest.field("next_token", "is not a token this API returned") from None
-    return str(after)
+    return decode_page_token(token, "exe_")
 
 
 @dataclass

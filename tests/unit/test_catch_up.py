@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from jobsched.scheduling.control import ScheduleControl
 from jobsched.scheduling.pause_catch_up import missed_in_pause
 from jobsched.scheduling.sync import max_event_age, render_schedule
 from jobsched_local.schedule_clock import due_fires
-from tests.support.fakes import InMemoryExecutions, stored_job
+from tests.support.fakes import InMemoryExecutions, InMemoryJobs, stored_job
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TOKEN = new_fire_token()
@@ -317,39 +316,14 @@ def test_a_resume_runs_the_fires_of_the_pause_as_the_policy_says() -> None:
     assert len(missed_in_pause(job(policy="all", window="P1D"), long_ago, NOW)) == 6 * 24 + 1
 
 
-class FakeControlStore:
-    def __init__(self, found: Job) -> None:
-        self.job = found
-
-    def current(self, job: JobKey) -> Job | None:
-        return self.job
-
-    def set_enabled(
-        self,
-        key: JobKey,
-        *,
-        enabled: bool,
-        note: str | None,
-        version: int,
-        at: datetime,
-        by: str,
-        next_runs: list[datetime] | None = None,
-    ) -> Job | None:
-        self.job = self.job.model_copy(
-            update={"enabled": enabled, "status": "active", "version": self.job.version + 1}
-        )
-        return self.job
-
-    def tenant_jobs(self, tenant: str) -> Iterator[Job]:
-        yield self.job
-
-
 def test_resuming_queues_the_missed_fires_with_the_new_version_and_an_idempotent_resume_queues_nothing() -> (
     None
 ):
     paused = job(policy="all", enabled=False, status="paused", updated_at=NOW - timedelta(minutes=25))
     queue = FakeQueue()
-    control = ScheduleControl(FakeControlStore(paused), "us-east-1", clock=lambda: NOW, catch_up_queue=queue)
+    store = InMemoryJobs()
+    store.jobs[OPERATOR.job(paused.job_id)] = paused
+    control = ScheduleControl(store, "us-east-1", clock=lambda: NOW, catch_up_queue=queue)
     control.resume(OPERATOR, "job_a")
     assert [(m.scheduled_time, m.trigger, m.job_version) for m in queue.sent] == [
         (NOW - timedelta(minutes=m), Trigger.CATCH_UP, 4) for m in (20, 10, 0)

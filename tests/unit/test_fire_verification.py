@@ -154,7 +154,7 @@ def test_the_token_never_shows_in_a_repr_or_a_job_document() -> None:
 
 
 def test_the_schedule_template_carries_the_token_and_parses_back() -> None:
-    template = scheduler_input_template("tenant-a", "job_a", 2, TOKEN_A)
+    template = scheduler_input_template(JobKey("tenant-a", "job_a"), 2, TOKEN_A)
     filled = (
         template.replace("<aws.scheduler.scheduled-time>", "2026-12-01T10:00:00Z")
         .replace("<aws.scheduler.execution-id>", "x")

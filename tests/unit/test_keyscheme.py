@@ -19,7 +19,12 @@ def test_every_key_is_spelled_as_the_tables_hold_it() -> None:
     assert keyscheme.access_pk("acme") == "ACCESS#acme"
     assert keyscheme.access_target_sk("arn:aws:sqs:us-east-1:1:q") == "TARGET#arn:aws:sqs:us-east-1:1:q"
     assert keyscheme.drill_key("eu-west-1") == {"pk": "REGION#eu-west-1", "sk": "HEALTH_DRILL"}
+    assert keyscheme.usage_key_item_key("acme") == {"pk": "TENANT#acme", "sk": "USAGEKEY"}
+    assert keyscheme.client_item_key("cl_1") == {"pk": "CLIENT#cl_1", "sk": "CLIENT"}
+    assert keyscheme.audit_sk("01J") == "AUDIT#01J"
+    assert keyscheme.audit_id_of("AUDIT#01J") == "01J"
     assert (keyscheme.COUNTERS_INDEX_PK, keyscheme.KEYS_INDEX_PK) == ("JOBCOUNTERS", "APIKEYS")
+    assert keyscheme.CLIENTS_INDEX_PK == "CLIENTS"
     assert keyscheme.partitions(keyscheme.TENANT_PREFIX) == "TENANT#*"
 
 
@@ -37,6 +42,9 @@ def test_a_job_items_key_reads_back_as_its_job() -> None:
         ("TENANT#acme", "IDEMPOTENCY#k"),
         ("APIKEY#ab", "APIKEY"),
         ("ACCESS#a", "PROFILE"),
+        ("TENANT#acme", "USAGEKEY"),
+        ("TENANT#acme", "AUDIT#01J"),
+        ("CLIENT#cl_1", "CLIENT"),
     ],
 )
 def test_other_items_are_not_jobs(pk: str, sk: str) -> None:

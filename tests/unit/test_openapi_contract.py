@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jobsched.api.routes import ANY, ROUTES
 from jobsched_local.openapi import CONTRACT_PATH, build_contract, main, render
 
 
@@ -46,3 +47,13 @@ def test_check_mode_reports_a_stale_file(tmp_path) -> None:  # type: ignore[no-u
     assert main(["--check", "--path", str(stale)]) == 1
     assert main(["--path", str(stale)]) == 0
     assert main(["--check", "--path", str(stale)]) == 0
+
+
+def test_every_route_of_the_table_is_an_operation_of_the_contract_and_nothing_else_is() -> None:
+    """The functions' resolvers serve exactly the route table: a route no handler serves would answer the
+    function's 404, and an operation no route sends there would be unreachable behind API Gateway."""
+    contract = build_contract()
+    documented = {
+        (method.upper(), path) for path, operations in contract["paths"].items() for method in operations
+    }
+    assert documented == {(route.method, route.resource) for route in ROUTES if route.method != ANY}

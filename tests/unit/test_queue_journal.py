@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jobsched import config
 from jobsched.execution.fire import FireMessage, Trigger
+from jobsched.keyscheme import JobKey
 from jobsched_local.queue_journal import KEEP_UNCLAIMED, SEND_MESSAGE_TARGET, QueueJournal
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -54,8 +55,8 @@ def test_replay_sends_what_never_made_a_record_and_keeps_it_until_it_does(tmp_pa
     records = {"man_ran"}
     sent: list[str] = []
 
-    def has_record(tenant: str, job_id: str, execution_id: str) -> bool:
-        assert (tenant, job_id) == ("acme", "job_1")
+    def has_record(job: JobKey, execution_id: str) -> bool:
+        assert job == JobKey("acme", "job_1")
         return execution_id in records
 
     assert journal.replay(has_record, sent.append) == 1

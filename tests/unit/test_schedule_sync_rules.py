@@ -23,6 +23,7 @@ from jobsched.scheduling.sync import (
     version_in_description,
 )
 from jobsched_local.stream_feeder import concerns
+from tests.support.emf import captured_logs, log_records
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -105,11 +106,11 @@ def sync_of(current: Job | None, region: str = "us-east-1") -> tuple[ScheduleSyn
 
 
 def test_schedule_names_are_deterministic_and_fit_64_characters() -> None:
-    assert schedule_name("acme", "job_01abc") == "acme.job_01abc"
-    long_name = schedule_name("t" * 63, "job_" + "0" * 26)
+    assert schedule_name(JobKey("acme", "job_01abc")) == "acme.job_01abc"
+    long_name = schedule_name(JobKey("t" * 63, "job_" + "0" * 26))
     assert len(long_name) <= 64
-    assert long_name == schedule_name("t" * 63, "job_" + "0" * 26)
-    assert long_name != schedule_name("t" * 62 + "u", "job_" + "0" * 26)
+    assert long_name == schedule_name(JobKey("t" * 63, "job_" + "0" * 26))
+    assert long_name != schedule_name(JobKey("t" * 62 + "u", "job_" + "0" * 26))
 
 
 def test_render_maps_the_job_onto_the_schedule() -> None:
@@ -121,7 +122,7 @@ def test_render_maps_the_job_onto_the_schedule() -> None:
     )
     assert definition.delete_after_completion is False
     assert version_in_description(definition.description) == 3
-    assert (definition.tenant, definition.job_id, definition.version) == ("acme", "job_01abc", 3)
+    assert (definition.job, definition.version) == (JobKey("acme", "job_01abc"), 3)
     assert render_schedule(
         "acme", job(schedule={"expression": "at(2031-01-01T00:00:00)"})
     ).delete_after_completion
@@ -167,6 +168,21 @@ def test_a_refused_definition_is_recorded_as_an_error_not_retried() -> None:
     assert "refused" in (store.states[0][2] or "")
 
 
+def test_a_refused_definition_is_reported_with_its_job() -> None:
+    gateway, store = FakeGateway(), FakeStore(job())
+    gateway.reject = True
+    rejected: list[tuple[JobKey, str]] = []
+    sync = ScheduleSync(
+        "us-east-1",
+        gateway,
+        store,
+        clock=lambda: NOW,
+        on_rejected=lambda key, why: rejected.append((key, why)),
+    )
+    assert sync.process_batch([change()]).failed_record_id is None  # not retried
+    assert rejected == [(JobKey("acme", "job_01abc"), "the scheduler refused the schedule: bad")]
+
+
 def test_an_at_job_in_the_past_is_never_recreated_and_completes_after_its_run() -> None:
     past = job(schedule={"expression": "at(2029-12-31T00:00:00)"})
     sync, gateway, store = sync_of(past)
@@ -206,15 +222,34 @@ def test_the_batch_stops_at_the_first_failure_and_reports_it() -> None:
     }
 
 
+def test_a_record_that_cannot_be_read_is_logged_with_its_job_and_reported_after_the_ones_before() -> None:
+    store = FakeStore(job())
+    gateway = FakeGateway()
+    sync = ScheduleSync("us-east-1", gateway, store, clock=lambda: NOW)
+    keys = {"pk": {"S": "TENANT#acme"}, "sk": {"S": "JOB#job_01abc"}}
+    good = {
+        "eventName": "INSERT",
+        "dynamodb": {"SequenceNumber": "41", "Keys": keys, "NewImage": {"version": {"N": "3"}}},
+    }
+    unreadable = {"eventName": "TRUNCATE", "dynamodb": {"SequenceNumber": "42", "Keys": keys}}
+    with captured_logs() as logs:
+        answer = handle_stream_event(sync, {"Records": [good, unreadable, good]})
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "42"}]}
+    assert gateway.writes == ["create"]  # the record before it was applied, the one after waits
+    [line] = [r for r in log_records(logs) if r["message"] == "schedule-sync failed"]
+    assert (line["tenant"], line["job_id"]) == ("acme", "job_01abc")
+    assert line["error"].startswith("ValueError: ")
+
+
 def test_the_schedule_input_carries_the_jobs_fire_token() -> None:
     definition = render_schedule("acme", job(fire_token="tok-A"))
     assert definition.fire_token == "tok-A" and "tok-A" not in repr(definition)
-    template = scheduler_input_template(definition.tenant, definition.job_id, definition.version, "tok-A")
+    template = scheduler_input_template(definition.job, definition.version, "tok-A")
     assert json.loads(template.replace("<aws.scheduler.attempt-number>", "1"))["fire_token"] == "tok-A"
     assert fire_token_of(template) == "tok-A"
     assert render_schedule("acme", job()).fire_token is None  # a job from before tokens: none to give
-    assert "fire_token" not in scheduler_input_template("acme", "job_01abc", 3, None)
-    assert fire_token_of(scheduler_input_template("acme", "job_01abc", 3, None)) is None
+    assert "fire_token" not in scheduler_input_template(JobKey("acme", "job_01abc"), 3, None)
+    assert fire_token_of(scheduler_input_template(JobKey("acme", "job_01abc"), 3, None)) is None
     assert fire_token_of("not json") is None and fire_token_of(None) is None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,3 +171,15 @@ def test_no_tracer_is_made_where_tracing_is_off(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert (telemetry._make_tracer() is not None) is made
+
+
+def test_the_decision_log_names_every_metric_the_service_writes() -> None:
+    """docs/decisions.md (Operations) lists the metric names; a new metric constant must be listed there."""
+    decisions = (Path(__file__).resolve().parents[2] / "docs" / "decisions.md").read_text(encoding="utf-8")
+    names = [
+        value
+        for name, value in vars(telemetry).items()
+        if name.isupper() and isinstance(value, str) and not name.endswith("_DIMENSION")
+    ]
+    assert len(names) == 13
+    assert [name for name in names if f"`{name}`" not in decisions] == []

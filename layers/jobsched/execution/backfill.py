@@ -13,9 +13,10 @@ from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from jobsched.errors import InvalidInput
-from jobsched.execution.fire import FireMessage, Trigger, execution_id_for
+from jobsched.execution.fire import FireMessage, Trigger, fires_at
 from jobsched.execution.ports import FireQueue
 from jobsched.jobs.models import Job
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.expressions import parse_timezone
 
 MAX_BACKFILL_FIRES = 1000
@@ -51,23 +52,11 @@ def backfill_times(job: Job, start: datetime, end: datetime, now: datetime) -> l
 
 
 def backfill_messages(
-    tenant: str, job: Job, times: Iterable[datetime], *, triggered_by: str | None = None
+    key: JobKey, job: Job, times: Iterable[datetime], *, triggered_by: str | None = None
 ) -> list[FireMessage]:
     """The fire messages of a backfill: trigger ``backfill``, each with its (job, time) execution id and
     who asked for it."""
-    return [
-        FireMessage(
-            tenant=tenant,
-            job_id=job.job_id,
-            job_version=job.version,
-            scheduled_time=time,
-            trigger=Trigger.BACKFILL,
-            execution_id=execution_id_for(job.job_id, time),
-            fire_token=job.fire_token,
-            triggered_by=triggered_by,
-        )
-        for time in times
-    ]
+    return fires_at(key, job.version, job.fire_token, times, Trigger.BACKFILL, triggered_by=triggered_by)
 
 
 def send_all(queue: FireQueue, messages: list[FireMessage]) -> None:

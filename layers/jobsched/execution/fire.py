@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -70,6 +71,33 @@ def execution_id_for(job_id: str, scheduled_time: datetime) -> str:
     stamp = scheduled_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(f"{job_id}|{stamp}".encode()).hexdigest()[:10]
     return f"exe_{stamp}_{digest}"
+
+
+def fires_at(
+    job: JobKey,
+    version: int,
+    fire_token: str | None,
+    times: Iterable[datetime],
+    trigger: Trigger,
+    *,
+    triggered_by: str | None = None,
+) -> list[FireMessage]:
+    """The messages of fires the service queues itself for past times (a backfill, a pause's catch-up): each
+    under the execution id of its (job, time), the id the schedule's own fire had or would have had, so the
+    executor's claim runs each (job, time) at most once."""
+    return [
+        FireMessage(
+            tenant=job.tenant,
+            job_id=job.job_id,
+            job_version=version,
+            scheduled_time=time,
+            trigger=trigger,
+            execution_id=execution_id_for(job.job_id, time),
+            fire_token=fire_token,
+            triggered_by=triggered_by,
+        )
+        for time in times
+    ]
 
 
 def chained_execution_id(parent: FireMessage, parent_execution_id: str, job_id: str) -> str:

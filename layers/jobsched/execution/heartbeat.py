@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from jobsched.execution.fire import FireMessage
+from jobsched.keyscheme import JobKey
 
 HEARTBEAT_TENANT = "_service"
 HEARTBEAT_JOB_ID = "heartbeat"
@@ -46,7 +47,7 @@ def heartbeat_input(token: str) -> str:
     # Imported here: the Scheduler adapter is for the stack and the local runtime, not the executor's path.
     from jobsched.scheduling.adapters.scheduler import scheduler_input_template
 
-    return scheduler_input_template(HEARTBEAT_TENANT, HEARTBEAT_JOB_ID, HEARTBEAT_JOB_VERSION, token)
+    return scheduler_input_template(JobKey(HEARTBEAT_TENANT, HEARTBEAT_JOB_ID), HEARTBEAT_JOB_VERSION, token)
 
 
 def is_heartbeat(message: FireMessage) -> bool:

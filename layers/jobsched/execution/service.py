@@ -105,7 +105,7 @@ class ExecutionService:
         job = self._visible_job(principal, job_id)
         times = backfill_times(job, start, end, self._now())
         _require_fire_token(job)
-        messages = backfill_messages(principal.tenant, job, times, triggered_by=principal.key_id)
+        messages = backfill_messages(principal.job(job.job_id), job, times, triggered_by=principal.key_id)
         send_all(self._queue_in(job.region), messages)
         return Backfilled(job_id=job.job_id, scheduled_times=times)
 

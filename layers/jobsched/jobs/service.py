@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,8 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from jobsched import page_tokens
 from jobsched.config import Role
-from jobsched.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed
+from jobsched.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from jobsched.execution.fire import new_fire_token
 from jobsched.execution.templates import template_problems
 from jobsched.jobs.models import (
@@ -25,7 +24,6 @@ from jobsched.jobs.models import (
     stored_preview,
 )
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters, JobStore
-from jobsched.keyscheme import JobKey
 from jobsched.settings import Settings
 from jobsched.targets.access import (
     TargetAccessReader,
@@ -91,7 +89,7 @@ class JobService:
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
         self._check_notifications(spec)
-        self._check_chain(principal.tenant, None, spec)
+        self._check_chain(principal, None, spec)
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
@@ -158,7 +156,7 @@ class JobService:
         self._check_fires(spec, now)
         self._check_target(principal.tenant, spec)
         self._check_notifications(spec)
-        self._check_chain(principal.tenant, job_id, spec)
+        self._check_chain(principal, job_id, spec)
         job = self._store.replace(
             principal.job(job_id),
             spec,
@@ -199,7 +197,7 @@ class JobService:
             raise InvalidInput.field("region", f"must be one of: {', '.join(self._settings.regions)}")
         return region
 
-    def _check_chain(self, tenant: str, job_id: str | None, spec: JobSpec) -> None:
+    def _check_chain(self, principal: Principal, job_id: str | None, spec: JobSpec) -> None:
         """Each job of on_success exists (this tenant's), and none leads back to ``job_id`` (a cycle).
 
         A job being created cannot be in a cycle: nothing names it yet. The walk reads each job reachable
@@ -208,7 +206,7 @@ class JobService:
             if child == job_id:
                 raise InvalidInput.field(f"on_success.{index}", "a job cannot chain to itself")
             try:
-                self._store.get(JobKey(tenant, child))
+                self._store.get(principal.job(child))
             except NotFound:
                 raise InvalidInput.field(f"on_success.{index}", f"no job {child}") from None
         if job_id is None:
@@ -221,7 +219,7 @@ class JobService:
                 continue
             seen.add(current)
             try:
-                following = self._store.get(JobKey(tenant, current)).on_success
+                following = self._store.get(principal.job(current)).on_success
             except NotFound:
                 continue
             if job_id in following:
@@ -286,20 +284,11 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 def encode_page_token(last_job_id: str) -> str:
-    raw = json.dumps({"after": last_job_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return page_tokens.encode_page_token(last_job_id)
 
 
 def decode_page_token(token: str) -> str:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        after = data["after"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise BadRequest.field("next_token", "is not a token this API returned") from None
-    if not isinstance(after, str) or not after.startswith("job_"):
-        raise BadRequest.field("next_token", "is not a token this API returned")
-    return after
+    return page_tokens.decode_page_token(token, "job_")
 
 
 def _valid_idempotency_key(key: str) -> str:

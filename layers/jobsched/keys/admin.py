@@ -9,9 +9,6 @@ a job's deletion and its webhook secret's rotation (jobsched.jobs.adapters.job_s
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.api.auth import Principal
 from jobsched.config import Role
-from jobsched.errors import BadRequest, Conflict, NotFound
+from jobsched.errors import Conflict, NotFound
 from jobsched.keys.clients import ClientRecord, ClientService
 from jobsched.keys.models import ApiKeyRecord, KeyPurpose, KeyService
+from jobsched.page_tokens import decode_page_token, encode_page_token
 
 Clock = Callable[[], datetime]
 
@@ -175,17 +173,8 @@ def _within_scope(principal: Principal, tags: dict[str, str]) -> dict[str, str]:
 
 
 def _encode_token(last_audit_id: str) -> str:
-    raw = json.dumps({"after": last_audit_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_page_token(last_audit_id)
 
 
 def _decode_token(token: str) -> str:
-    try:
-        after = json.loads(base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode("ascii")))[
-            "after"
-        ]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise BadRequest.field("next_token", "is not a token this API returned") from None
-    if not isinstance(after, str) or not after.startswith("aud_"):
-        raise BadRequest.field("next_token", "is not a token this API returned")
-    return after
+    return decode_page_token(token, "aud_")

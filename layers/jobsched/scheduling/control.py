@@ -126,16 +126,16 @@ class ScheduleControl:
             )
             if changed is not None:
                 if enabled:
-                    self._catch_up(principal.tenant, changed, paused_since=job.updated_at, now=now)
+                    self._catch_up(key, changed, paused_since=job.updated_at, now=now)
                 return JobView.of(changed, now), True
         raise Conflict(f"job {job_id} is being changed by other requests; retry")
 
-    def _catch_up(self, tenant: str, job: Job, *, paused_since: datetime, now: datetime) -> None:
+    def _catch_up(self, key: JobKey, job: Job, *, paused_since: datetime, now: datetime) -> None:
         """Queue the fires the pause missed that the job's catch-up policy runs (after the resume's write:
         they carry its version, so the executor does not take them for fires of an older definition)."""
         if self._catch_up_queue is None or job.fire_token is None:
             return
-        for message in catch_up_messages(tenant, job, missed_in_pause(job, paused_since, now)):
+        for message in catch_up_messages(key, job, missed_in_pause(job, paused_since, now)):
             self._catch_up_queue.send(message, 0)
 
     def status(self, principal: Principal) -> ScheduleStatus:

@@ -11,8 +11,9 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from jobsched.execution.fire import FireMessage, Trigger, execution_id_for
+from jobsched.execution.fire import FireMessage, Trigger, fires_at
 from jobsched.jobs.models import Job
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.catch_up import MAX_CATCH_UP_FIRES, CatchUpPolicy, window_start
 from jobsched.scheduling.expressions import fire_times, parse_timezone
 
@@ -47,16 +48,6 @@ def missed_in_pause(job: Job, paused_since: datetime, now: datetime) -> list[dat
     return list(missed) if job.catch_up.policy is CatchUpPolicy.ALL else list(missed)[-1:]
 
 
-def catch_up_messages(tenant: str, job: Job, times: list[datetime]) -> list[FireMessage]:
-    return [
-        FireMessage(
-            tenant=tenant,
-            job_id=job.job_id,
-            job_version=job.version,
-            scheduled_time=time,
-            trigger=Trigger.CATCH_UP,
-            execution_id=execution_id_for(job.job_id, time),
-            fire_token=job.fire_token,
-        )
-        for time in times
-    ]
+def catch_up_messages(key: JobKey, job: Job, times: list[datetime]) -> list[FireMessage]:
+    """The fire messages of a catch-up: trigger ``catch_up``, each with its (job, time) execution id."""
+    return fires_at(key, job.version, job.fire_token, times, Trigger.CATCH_UP)

@@ -35,6 +35,9 @@ _DESCRIPTION_VERSION = re.compile(r"\bv(?P<version>\d+)$")
 Clock = Callable[[], datetime]
 # Told of every change that failed (the record is retried from there): logs it with the job id, counts it.
 FailureReporter = Callable[["JobChange", Exception], None]
+# Told of every definition the scheduler refused (recorded on the job as schedule_state=error, not retried):
+# logs it with the job id; the job census counts such schedules.
+RejectionReporter = Callable[[JobKey, str], None]
 
 
 class ChangeKind(StrEnum):
@@ -82,8 +85,7 @@ class ScheduleDefinition:
     delete_after_completion: bool
     description: str
     # What each fire must carry (the adapter writes it into the scheduler's input template).
-    tenant: str
-    job_id: str
+    job: JobKey
     version: int
     fire_token: str | None = field(default=None, repr=False)
     # How long the scheduler keeps retrying a fire it could not deliver: the job's catch-up window, within
@@ -132,8 +134,9 @@ class BatchResult:
     failed_record_id: str | None
 
 
-def schedule_name(tenant: str, job_id: str) -> str:
+def schedule_name(job: JobKey) -> str:
     """Deterministic and unique in the group: <tenant>.<job_id>, the tenant shortened (+hash) to fit 64."""
+    tenant, job_id = job.tenant, job.job_id
     name = f"{tenant}.{job_id}"
     if len(name) <= MAX_SCHEDULE_NAME:
         return name
@@ -144,9 +147,9 @@ def schedule_name(tenant: str, job_id: str) -> str:
 
 def render_schedule(tenant: str, job: Job) -> ScheduleDefinition:
     """The job's schedule as EventBridge Scheduler should hold it."""
-    schedule = job.schedule
+    schedule, key = job.schedule, JobKey(tenant, job.job_id)
     return ScheduleDefinition(
-        name=schedule_name(tenant, job.job_id),
+        name=schedule_name(key),
         expression=schedule.expression,
         timezone=schedule.timezone,
         start_at=schedule.start_at,
@@ -155,9 +158,8 @@ def render_schedule(tenant: str, job: Job) -> ScheduleDefinition:
         enabled=job.enabled,
         # A one-off schedule removes itself after its run, so it never counts against the quota again.
         delete_after_completion=schedule.expression.kind is ScheduleKind.AT,
-        description=f"jobsched {tenant}/{job.job_id} v{job.version}",
-        tenant=tenant,
-        job_id=job.job_id,
+        description=f"jobsched {key} v{job.version}",
+        job=key,
         version=job.version,
         fire_token=job.fire_token,
         max_event_age_seconds=max_event_age(job.catch_up),
@@ -184,12 +186,14 @@ class ScheduleSync:
         store: ScheduleStateStore,
         clock: Clock | None = None,
         on_failure: FailureReporter = lambda change, error: None,
+        on_rejected: RejectionReporter = lambda job, reason: None,
     ) -> None:
         self.region = region
         self._gateway = gateway
         self._store = store
         self._now = clock or (lambda: datetime.now(UTC))
         self._on_failure = on_failure
+        self._on_rejected = on_rejected
 
     def process_batch(self, changes: Sequence[JobChange]) -> BatchResult:
         """In order; stops at the first transient failure so the stream retries from that record on."""
@@ -207,7 +211,7 @@ class ScheduleSync:
         if not change.redefines and not change.ran:
             return Outcome.SKIPPED  # our own schedule_state write, or another field that keeps the version
         job = self._store.current(change.job)
-        name = schedule_name(change.tenant, change.job_id)
+        name = schedule_name(change.job)
         if job is None:
             return Outcome.DELETED if self._gateway.delete(name) else Outcome.UNCHANGED
         if change.new_version is not None and change.new_version < job.version:
@@ -238,6 +242,7 @@ class ScheduleSync:
             else:
                 arn, outcome = self._gateway.update(definition), Outcome.UPDATED
         except ScheduleRejected as exc:
+            self._on_rejected(JobKey(tenant, job.job_id), str(exc))
             self._record(tenant, job, ScheduleState.ERROR, None, str(exc))
             return Outcome.REJECTED
         self._record(tenant, job, ScheduleState.SYNCED, arn, None)

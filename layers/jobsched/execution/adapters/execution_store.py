@@ -12,14 +12,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
-from jobsched.errors import BadRequest, NotFound
+from jobsched.errors import NotFound
 from jobsched.execution.models import (
     Execution,
     ExecutionStatus,
@@ -39,6 +36,7 @@ from jobsched.keyscheme import (
     running_index_pk,
     stuck_after_key,
 )
+from jobsched.page_tokens import decode_page_token, encode_page_token
 
 OVERLAP_SCAN_LIMIT = 50
 _OUTCOME_ATTRIBUTES = ("status_code", "error", "response_excerpt", "duration_ms")
@@ -298,16 +296,8 @@ def execution_from_item(item: dict[str, Any]) -> Execution:
 
 
 def encode_execution_token(execution_id: str) -> str:
-    raw = json.dumps({"after": execution_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_page_token(execution_id)
 
 
 def decode_execution_token(token: str) -> str:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))["after"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise BadRequest.field("next_token", "is not a token this API returned") from None
-    if not isinstance(after, str) or not after.startswith("exe_"):
-        raise BadRequest.field("next_token", "is not a token this API returned")
-    return after
+    return decode_page_token(token, "exe_")

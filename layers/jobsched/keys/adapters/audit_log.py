@@ -1,4 +1,5 @@
-"""Audit records in the jobs table, under their tenant: pk = TENANT#<tenant>, sk = AUDIT#<audit_id>.
+"""Audit records in the jobs table, under their tenant: pk = TENANT#<tenant>, sk = AUDIT#<audit_id>
+(jobsched.keyscheme).
 
 Audit ids begin with their time to the microsecond, so a descending query of the sort key lists the newest
 first. The job store writes a job's deletion and webhook secret rotation in the same transaction as the
@@ -11,15 +12,14 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.keys.admin import AuditRecord
-
-AUDIT_PREFIX = "AUDIT#"
+from jobsched.keyscheme import AUDIT_PREFIX, audit_id_of, audit_sk, tenant_pk
 
 
 def audit_item(tenant: str, record: AuditRecord) -> dict[str, Any]:
     """The record as a DynamoDB item of the tenant's audit trail."""
     item = {
-        "pk": f"TENANT#{tenant}",
-        "sk": AUDIT_PREFIX + record.audit_id,
+        "pk": tenant_pk(tenant),
+        "sk": audit_sk(record.audit_id),
         "entity": "audit",
         **record.model_dump(mode="json"),
     }
@@ -38,13 +38,13 @@ class DynamoAuditLog:
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": f"TENANT#{tenant}", ":prefix": AUDIT_PREFIX}),
+            "ExpressionAttributeValues": to_item({":pk": tenant_pk(tenant), ":prefix": AUDIT_PREFIX}),
             "ScanIndexForward": False,
             "Limit": limit,
         }
         if start_after is not None:
-            query["ExclusiveStartKey"] = to_item({"pk": f"TENANT#{tenant}", "sk": AUDIT_PREFIX + start_after})
+            query["ExclusiveStartKey"] = to_item({"pk": tenant_pk(tenant), "sk": audit_sk(start_after)})
         response = self._client.query(**query)
         records = [AuditRecord.model_validate(from_item(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return records, (from_item(last)["sk"].removeprefix(AUDIT_PREFIX) if last else None)
+        return records, (audit_id_of(from_item(last)["sk"]) if last else None)

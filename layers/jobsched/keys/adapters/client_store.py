@@ -1,4 +1,4 @@
-"""OAuth client records in the jobs table.
+"""OAuth client records in the jobs table (jobsched.keyscheme).
 
 Item: pk = CLIENT#<client_id>, sk = CLIENT; gsi1pk = CLIENTS, gsi1sk = <client_id> so clients can be
 listed. `secret_hash` is the SHA-256 of the client's secret (the local issuer checks it; never returned).
@@ -14,14 +14,9 @@ from jobsched.config import GSI1
 from jobsched.errors import NotFound
 from jobsched.keys.clients import ClientRecord
 from jobsched.keys.models import KeyStatus
+from jobsched.keyscheme import CLIENTS_INDEX_PK, client_item_key
 
-CLIENTS_INDEX_PK = "CLIENTS"
-CLIENT_SK = "CLIENT"
 _RECORD_FIELDS = set(ClientRecord.model_fields)
-
-
-def client_pk(client_id: str) -> str:
-    return f"CLIENT#{client_id}"
 
 
 class DynamoClientStore:
@@ -31,8 +26,7 @@ class DynamoClientStore:
 
     def put(self, record: ClientRecord, secret_hash: str) -> None:
         item = {
-            "pk": client_pk(record.client_id),
-            "sk": CLIENT_SK,
+            **client_item_key(record.client_id),
             "gsi1pk": CLIENTS_INDEX_PK,
             "gsi1sk": record.client_id,
             "entity": "oauth_client",
@@ -44,9 +38,7 @@ class DynamoClientStore:
         )
 
     def _item(self, client_id: str) -> dict[str, Any] | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=to_item({"pk": client_pk(client_id), "sk": CLIENT_SK})
-        )
+        response = self._client.get_item(TableName=self._table, Key=to_item(client_item_key(client_id)))
         item = response.get("Item")
         return from_item(item) if item else None
 
@@ -78,7 +70,7 @@ class DynamoClientStore:
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=to_item({"pk": client_pk(client_id), "sk": CLIENT_SK}),
+                Key=to_item(client_item_key(client_id)),
                 UpdateExpression="SET #status = :revoked, revoked_at = if_not_exists(revoked_at, :at)",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#status": "status"},

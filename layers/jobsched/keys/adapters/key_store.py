@@ -14,7 +14,7 @@ from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.config import GSI1
 from jobsched.errors import NotFound
 from jobsched.keys.models import ApiKeyRecord, KeyStatus, TenantUsageKey
-from jobsched.keyscheme import KEYS_INDEX_PK, USAGE_KEY_SK, api_key_item_key
+from jobsched.keyscheme import KEYS_INDEX_PK, api_key_item_key, usage_key_item_key
 
 _RECORD_FIELDS = set(ApiKeyRecord.model_fields)
 
@@ -76,13 +76,11 @@ class DynamoKeyStore:
         return _record(from_item(response["Attributes"]))
 
     def put_usage_key(self, usage: TenantUsageKey) -> None:
-        item = {"pk": f"TENANT#{usage.tenant}", "sk": USAGE_KEY_SK, "entity": "usage_key"}
+        item = {**usage_key_item_key(usage.tenant), "entity": "usage_key"}
         self._client.put_item(TableName=self._table, Item=to_item(item | usage.model_dump(mode="json")))
 
     def get_usage_key(self, tenant: str) -> TenantUsageKey | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=to_item({"pk": f"TENANT#{tenant}", "sk": USAGE_KEY_SK})
-        )
+        response = self._client.get_item(TableName=self._table, Key=to_item(usage_key_item_key(tenant)))
         item = response.get("Item")
         if not item:
             return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobsched.execution.fire import Trigger
+from jobsched.keyscheme import JobKey
 from jobsched.scheduling.sync import (
     ExistingSchedule,
     ScheduleDefinition,
@@ -122,9 +123,7 @@ class EventBridgeScheduleGateway:
             "Target": {
                 "Arn": self._target.queue_arn,
                 "RoleArn": self._target.role_arn,
-                "Input": scheduler_input_template(
-                    definition.tenant, definition.job_id, definition.version, definition.fire_token
-                ),
+                "Input": scheduler_input_template(definition.job, definition.version, definition.fire_token),
                 "RetryPolicy": {
                     "MaximumRetryAttempts": self._target.max_retry_attempts,
                     "MaximumEventAgeInSeconds": definition.max_event_age_seconds
@@ -154,12 +153,12 @@ class EventBridgeScheduleGateway:
         raise AssertionError("unreachable")
 
 
-def scheduler_input_template(tenant: str, job_id: str, job_version: int, fire_token: str | None) -> str:
+def scheduler_input_template(job: JobKey, job_version: int, fire_token: str | None) -> str:
     """The Input of a job's schedule target: a fire message (jobsched.execution.fire.FireMessage) with
     EventBridge Scheduler's context placeholders, which the scheduler fills at each fire."""
     fields: dict[str, object] = {
-        "tenant": tenant,
-        "job_id": job_id,
+        "tenant": job.tenant,
+        "job_id": job.job_id,
         "job_version": job_version,
         "trigger": Trigger.SCHEDULE.value,
     }

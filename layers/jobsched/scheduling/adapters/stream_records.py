@@ -7,8 +7,9 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item
 from jobsched.jobs.adapters.job_store import FIRE_TOKEN_ATTRIBUTE
-from jobsched.keyscheme import job_key_of
+from jobsched.keyscheme import JobKey, job_key_of
 from jobsched.scheduling.sync import ChangeKind, JobChange, ScheduleSync
+from jobsched.telemetry import record_schedule_sync_failure
 
 _IMAGE_ATTRIBUTES = ("version", "last_execution", FIRE_TOKEN_ATTRIBUTE)
 
@@ -23,7 +24,7 @@ def job_change(record: Mapping[str, Any]) -> JobChange | None:
     old = _image(data.get("OldImage"))
     new = _image(data.get("NewImage"))
     return JobChange(
-        record_id=str(data.get("SequenceNumber") or record.get("eventID") or ""),
+        record_id=_record_id(record),
         kind=ChangeKind(str(record.get("eventName"))),
         tenant=job.tenant,
         job_id=job.job_id,
@@ -35,15 +36,42 @@ def job_change(record: Mapping[str, Any]) -> JobChange | None:
 
 
 def handle_stream_event(sync: ScheduleSync, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply a batch; report the first failed record, from which Lambda retries (ReportBatchItemFailures)."""
-    changes = []
+    """Apply a batch; report the first failed record, from which Lambda retries (ReportBatchItemFailures).
+
+    A job's record that cannot be read (an unknown event name, an image that does not parse) fails like a
+    change that could not be applied: the changes before it are applied, it is logged with its job and
+    counted, and it is reported, so the stream retries from it and gives up into the sync DLQ.
+    """
+    changes: list[JobChange] = []
     for record in event.get("Records") or []:
-        change = job_change(record)
+        try:
+            change = job_change(record)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            job = _job_of(record)
+            if job is None:
+                raise  # not even its key can be read: the whole batch fails and Lambda logs why
+            result = sync.process_batch(changes)
+            if result.failed_record_id is not None:
+                return {"batchItemFailures": [{"itemIdentifier": result.failed_record_id}]}
+            record_schedule_sync_failure(job, exc)
+            return {"batchItemFailures": [{"itemIdentifier": _record_id(record)}]}
         if change is not None:
             changes.append(change)
     result = sync.process_batch(changes)
     failures = [{"itemIdentifier": result.failed_record_id}] if result.failed_record_id else []
     return {"batchItemFailures": failures}
+
+
+def _job_of(record: Mapping[str, Any]) -> JobKey | None:
+    try:
+        keys = from_item((record.get("dynamodb") or {}).get("Keys") or {})
+        return job_key_of(keys.get("pk", ""), keys.get("sk", ""))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _record_id(record: Mapping[str, Any]) -> str:
+    return str((record.get("dynamodb") or {}).get("SequenceNumber") or record.get("eventID") or "")
 
 
 def _image(image: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleSto
 from jobsched.scheduling.adapters.scheduler import DeliveryTarget, EventBridgeScheduleGateway
 from jobsched.scheduling.settings import SchedulingSettings
 from jobsched.scheduling.sync import Clock, ScheduleSync
-from jobsched.telemetry import record_schedule_sync_failure
+from jobsched.telemetry import record_schedule_rejected, record_schedule_sync_failure
 
 
 def build_sync(
@@ -24,5 +24,6 @@ def build_sync(
         EventBridgeScheduleGateway(scheduler, settings.schedule_group, target),
         DynamoJobScheduleStore(dynamodb, settings.jobs_table),
         clock,
-        on_failure=lambda change, error: record_schedule_sync_failure(change.tenant, change.job_id, error),
+        on_failure=lambda change, error: record_schedule_sync_failure(change.job, error),
+        on_rejected=record_schedule_rejected,
     )
