@@ -5,6 +5,7 @@ operators."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import sys
@@ -124,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="most worker processes per API function and for the authorizer; each starts with one and "
         "adds workers as calls overlap (default: $JOBSCHED_LOCAL_WORKERS or 4 per CPU core)",
+    )
+    local.add_argument(
+        "--clock-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="for tests: the runtime's time is the wall clock plus the offset in this JSON file, "
+        '{"offset_seconds": N}, re-read as it changes (also $JOBSCHED_LOCAL_CLOCK_FILE; needs the '
+        "development dependencies)",
     )
 
     keys = commands.add_parser("keys", help="manage tenants' API keys in every region")
@@ -314,6 +324,7 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from jobsched_local.runtime import RuntimeOptions, run
 
     workers = _option_or_env(parser, args.workers, WORKERS_ENV, str(default_pool_size()), worker_count)
+    clock_file = _clock_file(parser, args.clock_file)
 
     options = RuntimeOptions(
         host=args.host,
@@ -324,8 +335,26 @@ def run_local(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         regions=regions,
         allow_targets=allow_targets,
         workers_per_function=workers,
+        clock_file=clock_file,
     )
     return run(options)
+
+
+def _clock_file(parser: argparse.ArgumentParser, option: Path | None) -> Path | None:
+    """--clock-file, else $JOBSCHED_LOCAL_CLOCK_FILE; refused unless it holds an offset and the test
+    dependency that shifts the clock is installed."""
+    from jobsched_local.shifted_clock import CLOCK_FILE_ENV, ClockFileError, read_offset
+
+    path = option or (Path(os.environ[CLOCK_FILE_ENV]) if os.environ.get(CLOCK_FILE_ENV) else None)
+    if path is None:
+        return None
+    try:
+        read_offset(path)
+    except (ClockFileError, OSError) as exc:
+        parser.error(f"argument --clock-file: {exc}")
+    if importlib.util.find_spec("time_machine") is None:
+        parser.error("argument --clock-file: needs time-machine (a development dependency: make setup)")
+    return path
 
 
 def _option_or_env(

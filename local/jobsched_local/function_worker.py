@@ -24,6 +24,7 @@ from typing import Any
 
 from jobsched_local.function_pool import DIRECT_DYNAMODB_ENV
 from jobsched_local.lambda_context import LambdaContext
+from jobsched_local.shifted_clock import ShiftedClock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,13 +49,17 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def serve(handler: Any, requests: Connection, responses: Connection) -> None:
+def serve(
+    handler: Any, requests: Connection, responses: Connection, clock: ShiftedClock | None = None
+) -> None:
     while True:
         try:
             event, context_fields = requests.recv()
         except EOFError:
             return  # the pool closed the pipe: shut down
         try:
+            if clock is not None:
+                clock.refresh()  # the runtime's test clock: every invocation sees the latest offset
             reply: tuple[str, Any] = ("ok", handler(event, LambdaContext(**context_fields)))
         except Exception as exc:
             reply = ("error", describe_error(exc))
@@ -88,12 +93,15 @@ def main(argv: list[str]) -> int:
         dynamodb_url = os.environ.get(DIRECT_DYNAMODB_ENV)
         if dynamodb_url:
             send_dynamodb_directly(dynamodb_url)
+        clock = ShiftedClock.from_env()
+        if clock is not None:
+            clock.start()
         handler = importlib.import_module(module_name).handler
     except BaseException as exc:
         responses.send(("failed", "".join(traceback.format_exception(exc))))
         return 1
     responses.send(("ready", os.getpid()))
-    serve(handler, requests, responses)
+    serve(handler, requests, responses, clock)
     return 0
 
 

@@ -48,6 +48,7 @@ from jobsched_local.rebuild import RebuildSummary
 from jobsched_local.routes import ROUTES
 from jobsched_local.scheduling_provision import ensure_queues
 from jobsched_local.scheduling_runtime import SchedulingRuntime
+from jobsched_local.shifted_clock import CLOCK_FILE_ENV, ShiftedClock
 from jobsched_local.token_issuer import LocalIssuer, with_local_issuer
 from jobsched_local.workers import BackgroundWorker, PeriodicWorker, WorkerGroup
 
@@ -70,6 +71,8 @@ class RuntimeOptions:
     workers_per_function: int = field(default_factory=default_pool_size)
     # host:port pairs jobs may call although they are loopback/private (--allow-target)
     allow_targets: Sequence[str] = ()
+    # A test facility: the runtime's time is the wall clock plus this file's offset (shifted_clock.py).
+    clock_file: Path | None = None
 
     @property
     def own_ports(self) -> tuple[int, ...]:
@@ -101,6 +104,7 @@ class LocalRuntime:
         self._emulator = AwsEmulator(options.host, options.aws_port, options.state_dir)
         self._server: GatewayServer | None = None
         self._pools: dict[str, FunctionPool] = {}
+        self._clock: ShiftedClock | None = None
 
     def register_worker(self, worker: BackgroundWorker) -> None:
         """Add a background worker: it starts with the runtime and stops (in reverse order) before AWS."""
@@ -118,6 +122,11 @@ class LocalRuntime:
 
     def _start(self, started: float) -> RuntimeInfo:
         opts = self.options
+        if opts.clock_file is not None:
+            # Before anything reads the time, so every timestamp of this run is on the shifted clock.
+            self._clock = ShiftedClock(opts.clock_file.resolve())
+            self._clock.start()
+            self._clock.watch()
         self._emulator.start()
         # The runtime's own ports and the emulator's internal ones are never a job's target.
         reserved = (*opts.own_ports, *self._emulator.internal_ports)
@@ -128,6 +137,8 @@ class LocalRuntime:
             ),
             **issuer.env(),
         }
+        if self._clock is not None:
+            env[CLOCK_FILE_ENV] = str(self._clock.path)  # the worker processes shift their clocks too
         # The API functions and the authorizer run in worker processes, which reach AWS over HTTP; they
         # cold-start while the runtime provisions and restores.
         self._pools = launch_pools(
@@ -239,6 +250,9 @@ class LocalRuntime:
         self._pools = {}
         self.workers.stop_all()
         self._emulator.stop()
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
 
 
 def _client(service: str, region: str) -> Any:

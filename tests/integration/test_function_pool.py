@@ -27,6 +27,7 @@ from jobsched_local.function_pool import (
 )
 from jobsched_local.lambda_context import LambdaContext, make_context
 from jobsched_local.lambda_functions import function_env
+from jobsched_local.shifted_clock import CLOCK_FILE_ENV, write_offset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "http://127.0.0.1:4599"
@@ -280,3 +281,18 @@ def test_a_worker_told_dynamodb_locals_url_gets_it_in_its_environment() -> None:
     assert env["JOBSCHED_LOCAL_DYNAMODB_URL"] == "http://127.0.0.1:4598"
     assert env["AWS_ENDPOINT_URL"] == ENDPOINT
     assert "JOBSCHED_LOCAL_DYNAMODB_URL" not in worker_env({}, ENDPOINT, base={})
+
+
+def test_a_worker_on_a_clock_file_sees_each_new_offset_from_its_next_invocation(tmp_path: Path) -> None:
+    clock_file = tmp_path / "clock.json"
+    write_offset(clock_file, 3600)
+    env = {**spec().env, CLOCK_FILE_ENV: str(clock_file)}
+    clocked = FunctionPool(WorkerSpec("pool_test", HANDLER_MODULE, env), size=1, warm=1)
+    clocked.start()
+    try:
+        real_lead = time.time() - time.monotonic()
+        assert round(clocked({"action": "echo"}, context())["clock_lead"] - real_lead) == 3600
+        write_offset(clock_file, 7200)
+        assert round(clocked({"action": "echo"}, context())["clock_lead"] - real_lead) == 7200
+    finally:
+        clocked.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from jobsched_cli.aws_session import is_loopback
@@ -159,3 +161,38 @@ def test_workers_come_from_the_option_then_the_env(
         monkeypatch.setenv("JOBSCHED_LOCAL_WORKERS", env)
     assert main(argv) == 0
     assert seen[0].workers_per_function == (expected or 4 * (os.cpu_count() or 1))
+
+
+def test_a_clock_file_reaches_the_runtime_from_the_flag_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from jobsched_local import runtime
+
+    started: list[runtime.RuntimeOptions] = []
+    monkeypatch.setattr(runtime, "run", lambda options: started.append(options) or 0)
+    assert main(["local"]) == 0
+    assert main(["local", "--clock-file", str(tmp_path / "a.json")]) == 0
+    monkeypatch.setenv("JOBSCHED_LOCAL_CLOCK_FILE", str(tmp_path / "b.json"))
+    assert main(["local"]) == 0
+    assert [options.clock_file for options in started] == [None, tmp_path / "a.json", tmp_path / "b.json"]
+
+
+def test_a_clock_file_without_an_offset_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "clock.json"
+    bad.write_text('{"offset": 5}')
+    assert "--clock-file" in refused(["local", "--clock-file", str(bad)], capsys)
+    assert "--clock-file" in refused(["local", "--clock-file", str(tmp_path)], capsys)  # a folder
+
+
+def test_a_clock_file_needs_the_test_dependency(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "time_machine" else real(name)
+    )
+    assert "time-machine" in refused(["local", "--clock-file", str(tmp_path / "clock.json")], capsys)
