@@ -13,10 +13,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from jobsched_local.shifted_clock import APPLIED_MESSAGE, write_offset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_LIMIT_SECONDS = 120  # how long to wait for /health before giving up (a bound, not an assertion)
@@ -73,9 +76,12 @@ def call(
 
 
 class RuntimeProcess:
-    """`jobsched local` in a subprocess; its output goes to a file in the state dir's parent."""
+    """`jobsched local` in a subprocess; its output goes to a file in the state dir's parent.
 
-    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+    With `test_clock` it runs on a clock file (--clock-file): `advance(seconds)` moves its time forward
+    instead of a test waiting for the wall clock, and `now()` is its time as the test sees it."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str] | None = None, test_clock: bool = False) -> None:
         self.state_dir = state_dir
         self.env = env or {}  # settings the runtime and its functions read (e.g. BULK_INLINE_LIMIT)
         self.port = free_port()
@@ -83,6 +89,8 @@ class RuntimeProcess:
         # A loopback webhook receiver's port, allowed as a target (every other private target is refused).
         self.receiver_port = free_port()
         self.log = state_dir.parent / f"runtime-{self.port}.log"
+        self.clock_file = state_dir.parent / f"clock-{self.port}.json" if test_clock else None
+        self.offset_seconds = 0.0
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -102,6 +110,7 @@ class RuntimeProcess:
             str(self.state_dir),
             "--allow-target",
             f"127.0.0.1:{self.receiver_port}",
+            *(["--clock-file", str(self.clock_file)] if self.clock_file else []),
         ]
         printed_before = len(self._banner_lines())  # a restart appends to the same log
         with self.log.open("ab") as log:
@@ -127,6 +136,30 @@ class RuntimeProcess:
         match = KEY_PATTERN.search(demo[-1])
         assert match, self.output()
         return match.group(0)
+
+    def now(self) -> datetime:
+        """The runtime's time: the wall clock plus its clock file's offset."""
+        return datetime.now(UTC) + timedelta(seconds=self.offset_seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Move the runtime's clock forward; returns once the runtime's process has applied the offset
+        (its function workers apply it before their next invocation)."""
+        assert self.clock_file is not None, "advance() needs a runtime started with test_clock=True"
+        assert seconds > 0
+        self.offset_seconds += seconds
+        write_offset(self.clock_file, self.offset_seconds)
+        applied = APPLIED_MESSAGE % f"{self.offset_seconds:g}"
+        deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
+        while applied not in self.output():
+            if time.monotonic() > deadline:
+                pytest.fail(f"the runtime did not apply its clock's offset:\n{self.output()}")
+            time.sleep(0.05)
+
+    def advance_to(self, when: datetime) -> None:
+        """Move the runtime's clock to `when` unless it is there already."""
+        ahead = (when - self.now()).total_seconds()
+        if ahead > 0:
+            self.advance(ahead)
 
     def stop(self) -> int:
         assert self._process is not None
@@ -170,9 +203,19 @@ class RuntimeProcess:
         return key_id.group(0), result.stdout.splitlines()[-1]
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    process = RuntimeProcess(tmp_path_factory.mktemp("runtime") / "state")
+def running(tmp_path_factory: pytest.TempPathFactory, test_clock: bool = False) -> Iterator[RuntimeProcess]:
+    process = RuntimeProcess(tmp_path_factory.mktemp("runtime") / "state", test_clock=test_clock)
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
+    yield from running(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def clocked_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
+    """A runtime on a test clock, for a module whose `runtime` fixture returns this one."""
+    yield from running(tmp_path_factory, test_clock=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,12 @@ from tests.e2e.test_fire_security_e2e import queue_is_empty
 
 pytestmark = pytest.mark.e2e
 __all__ = ["receiver"]  # the fixture, imported to be used here
+
+
+@pytest.fixture(scope="module")
+def runtime(clocked_runtime: RuntimeProcess) -> RuntimeProcess:
+    """This module's runtime runs on a test clock: time passes when the test advances it."""
+    return clocked_runtime
 
 
 def iso(value: datetime) -> str:
@@ -29,7 +34,7 @@ def test_a_backfill_runs_each_past_fire_once_and_repeating_it_adds_nothing(
 ) -> None:
     key = demo_key(runtime)
     job = create_job(runtime, key, receiver, "cron(0 * * * ? *)")
-    top_of_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    top_of_hour = runtime.now().replace(minute=0, second=0, microsecond=0)
     expected = [top_of_hour - timedelta(hours=h) for h in (3, 2, 1)]
     body = {"from": iso(expected[0]), "to": iso(expected[-1] + timedelta(minutes=30))}
     path = f"/api/v1/jobs/{job['job_id']}/backfill"
@@ -63,7 +68,7 @@ def test_a_backfill_that_cannot_be_is_a_422_naming_the_field(
     key = demo_key(runtime)
     job = create_job(runtime, key, receiver, "cron(* * * * ? *)")  # every minute: 2 days hold 2,880
     path = f"/api/v1/jobs/{job['job_id']}/backfill"
-    now = datetime.now(UTC)
+    now = runtime.now()
     cases = [
         ({"from": iso(now - timedelta(days=2)), "to": iso(now - timedelta(hours=1))}, "to"),
         ({"from": iso(now - timedelta(hours=1)), "to": iso(now + timedelta(hours=1))}, "to"),
@@ -114,9 +119,8 @@ def test_resuming_runs_the_fire_the_pause_missed(runtime: RuntimeProcess, receiv
     )
     created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
     missed = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    # Real time has to pass a minute boundary while the job is paused (the runtime's clock is the wall's).
-    while datetime.now(UTC) < missed + timedelta(seconds=1):
-        time.sleep(0.5)
+    # A minute boundary passes while the job is paused: the runtime's clock is moved past it.
+    runtime.advance_to(missed + timedelta(seconds=1))
     reply = call(runtime.port, "POST", f"/api/v1/schedule/{job['job_id']}", key=key)
     assert reply.status == 200, reply.body
 

@@ -7,17 +7,31 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.e2e.conftest import RuntimeProcess, call
-from tests.e2e.test_execution_e2e import Receiver, create_job, demo_key, history, receiver, wait_for
+from tests.e2e.test_execution_e2e import (
+    Receiver,
+    create_job,
+    demo_key,
+    history,
+    receiver,
+    schedules_of,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 __all__ = ["receiver"]  # the fixture, imported to be used here
+
+
+@pytest.fixture(scope="module")
+def runtime(clocked_runtime: RuntimeProcess) -> RuntimeProcess:
+    """This module's runtime runs on a test clock: a fire comes when the test advances it."""
+    return clocked_runtime
 
 
 def test_an_excluded_day_fires_nothing_and_its_fires_are_recorded_as_skipped(
     runtime: RuntimeProcess, receiver: Receiver
 ) -> None:
     key = demo_key(runtime)
-    today = datetime.now(UTC).date()
+    today = runtime.now().date()
     excluded = {"from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()}
     job = create_job(
         runtime,
@@ -34,7 +48,10 @@ def test_an_excluded_day_fires_nothing_and_its_fires_are_recorded_as_skipped(
         items = [i for i in history(runtime, key, job["job_id"]) if i["status"] == "skipped"]
         return items or None
 
-    [record, *_] = wait_for(skipped, "the schedule's next fire (at most a minute away)")
+    # The schedule's next fire (the next minute boundary, on an excluded day) falls due.
+    wait_for(lambda: schedules_of(runtime, job["job_id"]), "the job's schedule")
+    runtime.advance_to(runtime.now().replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1))
+    [record, *_] = wait_for(skipped, "the schedule's next fire")
     assert (record["trigger"], record["skip_reason"]) == ("schedule", "excluded_date")
     assert receiver.deliveries == []
 

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,6 +15,8 @@ import pytest
 
 from jobsched import config
 from jobsched.targets.webhook import verify
+from jobsched_local.execution_recovery import RETRY_GRACE
+from jobsched_local.schedule_clock import CATCH_UP_WINDOW
 from tests.e2e.conftest import KEY_PATTERN, RuntimeProcess, call
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +26,15 @@ QUEUE_COUNTS = (
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 )
+# Past this much runtime time after a fire no copy of it can come: the longest of the execution queue's
+# visibility timeout (a message not deleted comes back), the executor's lease (recovery resends an
+# attempt whose lease passed), the retry grace and the clock's catch-up window (fires sent again).
+REDELIVERY_HORIZON = max(
+    timedelta(seconds=config.EXECUTION_VISIBILITY_SECONDS),
+    timedelta(seconds=config.EXECUTOR_TIMEOUT_SECONDS),
+    RETRY_GRACE,
+    CATCH_UP_WINDOW,
+) + timedelta(minutes=1)
 
 
 @dataclass
@@ -39,6 +50,12 @@ class Receiver:
     port: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
     script: list[int] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def runtime(clocked_runtime: RuntimeProcess) -> RuntimeProcess:
+    """This module's runtime runs on a test clock: scheduled fires come when the test advances it."""
+    return clocked_runtime
 
 
 @pytest.fixture
@@ -180,33 +197,47 @@ def nothing_left_to_deliver(runtime: RuntimeProcess, key: str, job_id: str) -> b
     """No further delivery of the job can come: it is completed (its one-off schedule is gone) and the
     execution queue holds no message, visible, in flight or delayed."""
     job = call(runtime.port, "GET", f"/api/v1/jobs/{job_id}", key=key).body
-    sqs, scheduler = (
-        boto3.client(
-            service,
-            region_name="us-east-1",
-            endpoint_url=runtime.aws_endpoint,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        for service in ("sqs", "scheduler")
+    sqs = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=runtime.aws_endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
     )
     url = sqs.get_queue_url(QueueName=config.EXECUTION_QUEUE)["QueueUrl"]
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=QUEUE_COUNTS)["Attributes"]
-    schedules = scheduler.list_schedules(GroupName=config.SCHEDULE_GROUP)["Schedules"]
     return (
         job["status"] == "completed"
-        and not any(schedule["Name"].endswith(job_id) for schedule in schedules)
+        and not schedules_of(runtime, job_id)
         and all(int(counts[name]) == 0 for name in QUEUE_COUNTS)
     )
 
 
+def schedules_of(runtime: RuntimeProcess, job_id: str) -> list[dict[str, Any]]:
+    """The job's schedules in the runtime's Scheduler, as `aws scheduler list-schedules` lists them."""
+    scheduler = boto3.client(
+        "scheduler",
+        region_name="us-east-1",
+        endpoint_url=runtime.aws_endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    listed = scheduler.list_schedules(GroupName=config.SCHEDULE_GROUP)["Schedules"]
+    return [schedule for schedule in listed if schedule["Name"].endswith(job_id)]
+
+
 def test_an_at_schedule_fires_exactly_once(runtime: RuntimeProcess, receiver: Receiver) -> None:
     key = demo_key(runtime)
-    due = (datetime.now(UTC) + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S")
-    job = create_job(runtime, key, receiver, f"at({due})")
+    due = (runtime.now() + timedelta(seconds=20)).replace(microsecond=0)
+    job = create_job(runtime, key, receiver, f"at({due.strftime('%Y-%m-%dT%H:%M:%S')})")
+    wait_for(lambda: schedules_of(runtime, job["job_id"]), "the at() schedule")
+    runtime.advance_to(due + timedelta(seconds=1))
     [record] = wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the at() fire")
     assert (record["status"], record["trigger"]) == ("succeeded", "schedule")
-    # Count only once no further delivery can come: an early count would miss a duplicate.
+    assert datetime.fromisoformat(record["scheduled_at"]) == due
+    # Count only once no further delivery can come: past every window in which a copy could still be
+    # sent, with nothing left to send; an early count would miss a duplicate.
+    runtime.advance(REDELIVERY_HORIZON.total_seconds())
     wait_for(lambda: nothing_left_to_deliver(runtime, key, job["job_id"]), "the job to complete")
     assert [item["execution_id"] for item in history(runtime, key, job["job_id"])] == [record["execution_id"]]
     [delivery] = receiver.deliveries

@@ -4,20 +4,30 @@ the dead man's switch fires through the local clock, the queue and the executor 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
 
 import pytest
 
+from jobsched.execution.heartbeat import HEARTBEAT_SILENCE_MINUTES
 from tests.e2e.conftest import KEY_PATTERN, REPO_ROOT, RuntimeProcess, clean_env
 
 SMOKE_SCRIPT = REPO_ROOT / "tools" / "smoke_test.py"
-# The heartbeat fires a minute after the start; this bounds the wait, it asserts no speed.
+# The heartbeat fires a minute after the start (the test advances the runtime's clock past it); this
+# bounds the wait for the fire to travel through the queue and the executor, it asserts no speed.
 HEARTBEAT_WAIT_SECONDS = 150
+
+
+@pytest.fixture(scope="module")
+def runtime(clocked_runtime: RuntimeProcess) -> RuntimeProcess:
+    """This module's runtime runs on a test clock: the heartbeat's minute passes when the test advances it."""
+    return clocked_runtime
 
 
 @pytest.fixture
@@ -58,6 +68,7 @@ def smoke(runtime: RuntimeProcess, key: str, target: str, *extra: str) -> subpro
         key,
         "--target-url",
         target,
+        *extra,
     ]
     return subprocess.run(
         command, cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=300
@@ -100,6 +111,8 @@ def regions_status(runtime: RuntimeProcess) -> str:
 
 
 def test_the_heartbeat_arrives_and_regions_status_shows_it(runtime: RuntimeProcess) -> None:
+    # The heartbeat schedule starts with the runtime, before now: its first fire is within this minute.
+    runtime.advance_to(runtime.now() + timedelta(minutes=1, seconds=1))
     deadline = time.monotonic() + HEARTBEAT_WAIT_SECONDS
     while True:
         lines = regions_status(runtime).splitlines()
@@ -112,3 +125,8 @@ def test_the_heartbeat_arrives_and_regions_status_shows_it(runtime: RuntimeProce
     assert "eu-west-1: no heartbeat recorded" in lines  # only the serving region's executor runs here
     [heartbeat] = [line for line in lines if line.startswith("us-east-1: last heartbeat")]
     assert "LATE" not in heartbeat
+    # The command reads the wall clock; on the runtime's (shifted) one the heartbeat is recent too.
+    stamp = re.search(r"last heartbeat (\S+),", heartbeat)
+    assert stamp, heartbeat
+    age = runtime.now() - datetime.fromisoformat(stamp.group(1).replace("Z", "+00:00"))
+    assert timedelta(0) <= age <= timedelta(minutes=HEARTBEAT_SILENCE_MINUTES), heartbeat

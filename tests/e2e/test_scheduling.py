@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import boto3
@@ -27,6 +27,12 @@ def wait_for(probe: Callable[[], T | None], what: str) -> T:
             return found
         time.sleep(0.2)
     pytest.fail(f"gave up waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def runtime(clocked_runtime: RuntimeProcess) -> RuntimeProcess:
+    """This module's runtime runs on a test clock: an at() job fires when the test advances it."""
+    return clocked_runtime
 
 
 def scheduler(runtime: RuntimeProcess, region: str = "us-east-1") -> Any:
@@ -112,9 +118,10 @@ def test_status_answers_json(runtime: RuntimeProcess) -> None:
 
 def test_an_at_job_fires_once_and_its_schedule_deletes_itself(runtime: RuntimeProcess) -> None:
     key = _demo_key(runtime)
-    when = (datetime.now(UTC) + timedelta(seconds=10)).replace(microsecond=0)
+    when = (runtime.now() + timedelta(seconds=10)).replace(microsecond=0)
     job_id = create_job(runtime, key, f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})", "UTC")["job_id"]
     wait_for(lambda: of_job(runtime, job_id), "the at() schedule")
+    runtime.advance_to(when + timedelta(seconds=1))
 
     # The clock deletes an at() schedule (ActionAfterCompletion=DELETE) only right after sending its fire.
     wait_for(
