@@ -5,10 +5,10 @@ Started by `function_pool` as `python -m jobsched_local.function_worker MODULE R
 says it is ready, then serves one invocation at a time: (event, context fields) in, ("ok", result) or
 ("error", {errorType, errorMessage, stackTrace}) out, as Lambda reports a function error.
 
-Nothing but the handler module and this file is imported here: the worker holds only what a Lambda
-environment holds. The parent keeps the write end of LIFELINE and never writes to it; when the parent
-dies (even by SIGKILL) the kernel closes it, the read below returns, and the worker exits at once, busy
-or not.
+Nothing but the handler module and this file is imported here (and, on the runtime's test clock,
+shifted_clock.py and time-machine): the worker holds only what a Lambda environment holds. The parent
+keeps the write end of LIFELINE and never writes to it; when the parent dies (even by SIGKILL) the kernel
+closes it, the read below returns, and the worker exits at once, busy or not.
 """
 
 from __future__ import annotations

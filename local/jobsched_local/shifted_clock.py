@@ -93,8 +93,8 @@ class ShiftedClock:
             stamp = self._stamp()
             if stamp == self._seen:
                 return False
+            self._seen = stamp  # a file that cannot be read is reported once, not at every look
             offset = read_offset(self.path)
-            self._seen = stamp
             if offset == self.offset:
                 return False
             self._traveller.shift(offset - self.offset)

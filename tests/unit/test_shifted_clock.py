@@ -110,3 +110,13 @@ def test_the_environment_names_the_clock_file(clock_file: Path) -> None:
     assert ShiftedClock.from_env({}) is None
     clock = ShiftedClock.from_env({CLOCK_FILE_ENV: str(clock_file)})
     assert clock is not None and clock.path == clock_file
+
+
+def test_a_bad_file_is_refused_once_and_the_offset_kept(started: ShiftedClock, clock_file: Path) -> None:
+    clock_file.write_text("garbage")
+    with pytest.raises(ClockFileError):
+        started.refresh()
+    assert started.refresh() is False  # the same bad file: already reported
+    assert started.offset == HOUR
+    write_offset(clock_file, 2 * HOUR)
+    assert started.refresh() is True and started.offset == 2 * HOUR
