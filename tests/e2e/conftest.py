@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from jobsched_local.shifted_clock import APPLIED_MESSAGE, write_offset
@@ -96,6 +97,16 @@ class RuntimeProcess:
     @property
     def aws_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
+
+    def aws_client(self, service: str, region: str = "us-east-1") -> Any:
+        """A boto3 client of the runtime's AWS endpoint (dummy credentials, as the CLI uses locally)."""
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.aws_endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     def start(self) -> str:
         """Start and wait until /health answers; returns the demo key it printed."""

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import boto3
 import pytest
 
 from jobsched import config
@@ -197,13 +196,7 @@ def nothing_left_to_deliver(runtime: RuntimeProcess, key: str, job_id: str) -> b
     """No further delivery of the job can come: it is completed (its one-off schedule is gone) and the
     execution queue holds no message, visible, in flight or delayed."""
     job = call(runtime.port, "GET", f"/api/v1/jobs/{job_id}", key=key).body
-    sqs = boto3.client(
-        "sqs",
-        region_name="us-east-1",
-        endpoint_url=runtime.aws_endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sqs = runtime.aws_client("sqs")
     url = sqs.get_queue_url(QueueName=config.EXECUTION_QUEUE)["QueueUrl"]
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=QUEUE_COUNTS)["Attributes"]
     return (
@@ -215,14 +208,7 @@ def nothing_left_to_deliver(runtime: RuntimeProcess, key: str, job_id: str) -> b
 
 def schedules_of(runtime: RuntimeProcess, job_id: str) -> list[dict[str, Any]]:
     """The job's schedules in the runtime's Scheduler, as `aws scheduler list-schedules` lists them."""
-    scheduler = boto3.client(
-        "scheduler",
-        region_name="us-east-1",
-        endpoint_url=runtime.aws_endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    listed = scheduler.list_schedules(GroupName=config.SCHEDULE_GROUP)["Schedules"]
+    listed = runtime.aws_client("scheduler").list_schedules(GroupName=config.SCHEDULE_GROUP)["Schedules"]
     return [schedule for schedule in listed if schedule["Name"].endswith(job_id)]
 
 

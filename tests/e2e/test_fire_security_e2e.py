@@ -8,7 +8,6 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from jobsched import config
@@ -21,13 +20,7 @@ ACCOUNT = "123456789012"  # the local runtime's (moto's) account: where its own 
 
 
 def aws(runtime: RuntimeProcess, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=runtime.aws_endpoint,
-        region_name=config.PRIMARY_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return runtime.aws_client(service, config.PRIMARY_REGION)
 
 
 def operator(runtime: RuntimeProcess, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from jobsched import config
@@ -84,13 +83,7 @@ MARKER_ITEM = {"pk": {"S": "TENANT#e2e"}, "sk": {"S": "MARKER"}, "data": {"B": b
 
 def jobs_table(runtime: RuntimeProcess) -> Any:
     """A DynamoDB client on the runtime's AWS endpoint (dummy credentials, as for the CLI)."""
-    return boto3.client(
-        "dynamodb",
-        region_name=config.PRIMARY_REGION,
-        endpoint_url=runtime.aws_endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return runtime.aws_client("dynamodb", config.PRIMARY_REGION)
 
 
 def test_keys_items_and_demo_key_survive_a_restart(tmp_path: Path) -> None:

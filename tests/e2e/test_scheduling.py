@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import boto3
 import pytest
 
 from jobsched import config
@@ -36,13 +35,7 @@ def runtime(clocked_runtime: RuntimeProcess) -> RuntimeProcess:
 
 
 def scheduler(runtime: RuntimeProcess, region: str = "us-east-1") -> Any:
-    return boto3.client(
-        "scheduler",
-        region_name=region,
-        endpoint_url=runtime.aws_endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return runtime.aws_client("scheduler", region)
 
 
 def of_job(runtime: RuntimeProcess, job_id: str) -> list[dict[str, Any]]:
