@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from jobsched_local.shifted_clock import (
 )
 
 HOUR = 3600.0
+ROUNDING = 0.001  # seconds: far below the offsets, far above float rounding of a time stamp
 
 
 @pytest.fixture
@@ -66,35 +68,86 @@ def test_a_file_without_a_numeric_offset_is_refused_naming_it(clock_file: Path, 
         read_offset(clock_file)
 
 
-def test_the_clock_is_the_wall_clock_plus_the_offset_and_monotonic_stays_real(started: ShiftedClock) -> None:
-    assert started.offset == HOUR
-    shifted = time.time() - time.monotonic()
-    started.stop()
-    real = time.time() - time.monotonic()
-    assert round(shifted - real) == HOUR
+@dataclass(frozen=True)
+class Shifted:
+    """The clocks read while the test clock runs."""
+
+    time: float
+    datetime_now: float
+    monotonic: float
 
 
-def test_datetime_now_is_shifted_too(started: ShiftedClock) -> None:
-    shifted = datetime.now(UTC).timestamp() - time.monotonic()
-    started.stop()
-    real = datetime.now(UTC).timestamp() - time.monotonic()
-    assert round(shifted - real) == HOUR
+@dataclass(frozen=True)
+class Reading:
+    real_before: float
+    shifted: Shifted
+    real_after: float
+    clock: ShiftedClock
+
+    def within(self, offset: float, value: float) -> bool:
+        """The shifted value lies between the real readings moved by the offset: the clock is the wall
+        clock plus the offset (ROUNDING covers the float conversions of the travel's destination)."""
+        return self.real_before + offset - ROUNDING <= value <= self.real_after + offset + ROUNDING
 
 
-def test_a_changed_file_shifts_the_clock_by_the_difference(started: ShiftedClock, clock_file: Path) -> None:
-    before = time.time() - time.monotonic()
-    write_offset(clock_file, 3 * HOUR)
-    assert started.refresh() is True
-    assert started.offset == 3 * HOUR
-    assert round(time.time() - time.monotonic() - before) == 2 * HOUR
-    assert started.refresh() is False  # unchanged file: nothing to do
-
-
-def test_a_rewrite_with_the_same_offset_changes_nothing(started: ShiftedClock, clock_file: Path) -> None:
-    before = time.time() - time.monotonic()
+def shifted_reading(clock_file: Path, change: Callable[[ShiftedClock], None] | None = None) -> Reading:
+    """Start a clock on the file (offset HOUR), apply `change`, read the shifted clocks, stop; with the real
+    time read just before the start and just after the stop, so the shifted readings can be bracketed."""
     write_offset(clock_file, HOUR)
-    assert started.refresh() is False
-    assert round(time.time() - time.monotonic() - before) == 0
+    clock = ShiftedClock(clock_file)
+    real_before = time.time()
+    clock.start()
+    try:
+        if change is not None:
+            change(clock)
+        shifted = Shifted(time.time(), datetime.now(UTC).timestamp(), time.monotonic())
+    finally:
+        clock.stop()
+    return Reading(real_before, shifted, time.time(), clock)
+
+
+def test_the_clock_is_the_wall_clock_plus_the_offset(clock_file: Path) -> None:
+    reading = shifted_reading(clock_file)
+
+    assert reading.clock.offset == HOUR
+    assert reading.within(HOUR, reading.shifted.time)
+    assert reading.within(HOUR, reading.shifted.datetime_now)
+
+
+def test_monotonic_time_is_not_shifted(clock_file: Path) -> None:
+    before = time.monotonic()
+    reading = shifted_reading(clock_file)
+
+    # Sleeps, timeouts and long polls keep their length: the monotonic clock never jumps by the offset.
+    assert before <= reading.shifted.monotonic <= time.monotonic()
+
+
+def test_a_changed_file_shifts_the_clock_by_the_difference(clock_file: Path) -> None:
+    changed: list[bool] = []
+
+    def rewrite(clock: ShiftedClock) -> None:
+        write_offset(clock_file, 3 * HOUR)
+        changed.append(clock.refresh())
+        changed.append(clock.refresh())  # unchanged since: nothing to do
+
+    reading = shifted_reading(clock_file, rewrite)
+
+    assert changed == [True, False]
+    assert reading.clock.offset == 3 * HOUR
+    assert reading.within(3 * HOUR, reading.shifted.time)
+
+
+def test_a_rewrite_with_the_same_offset_changes_nothing(clock_file: Path) -> None:
+    changed: list[bool] = []
+
+    def rewrite(clock: ShiftedClock) -> None:
+        write_offset(clock_file, HOUR)
+        changed.append(clock.refresh())
+
+    reading = shifted_reading(clock_file, rewrite)
+
+    assert changed == [False]
+    assert reading.within(HOUR, reading.shifted.time)
 
 
 def test_the_watcher_applies_a_change_without_being_asked(started: ShiftedClock, clock_file: Path) -> None:
