@@ -105,5 +105,5 @@ def test_the_executions_api_reads_every_regions_history(resources: dict[str, Any
 
 def test_one_trace_sampling_rule_per_region(template: Template) -> None:
     rule = _only(template, "AWS::XRay::SamplingRule")["SamplingRule"]
-    assert rule["FixedRate"] == 0.01 and rule["ReservoirSize"] == 0
+    assert rule["FixedRate"] == 0.002 and rule["ReservoirSize"] == 0
     assert rule["Priority"] < 10000  # ahead of X-Ray's default rule
