@@ -113,7 +113,8 @@ class ExecutionArchive(Construct):
         alias.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.dead_letter_queue), retry_attempts=2
         )
-        # Reads (to merge) and writes day objects; scans this region's executions table. Nothing else.
+        # Reads (to merge) and writes day objects and day indexes; scans this region's executions table.
+        # ListBucket lists nothing: without it S3 answers a missing object with AccessDenied, not NoSuchKey.
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject"], resources=[self.bucket.arn_for_objects("*")]
@@ -157,6 +158,7 @@ class ExecutionArchive(Construct):
             f"arn:{stack.partition}:s3:::{config.archive_bucket_name(stack.account, r)}" for r in regions
         ]
         for reader in readers:
+            # Reads go by a job's day index (GET); ListBucket only makes a missing object NoSuchKey.
             reader.grant_principal.add_to_principal_policy(
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets)
             )

@@ -1044,16 +1044,24 @@ def _bucket(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month:
         Line(
             s.region,
             "execution archive",
-            "S3 LIST (API reads that reach past the table)",
-            load.archive_reads / 1000,
+            "S3 PUT (a job's day index, when a run adds a day)",
+            archived_jobs_per_month(m, s.region) / 1000,
             "1,000 requests",
-            m.price(s.region, "s3_list_per_thousand"),
+            m.price(s.region, "s3_put_per_thousand"),
         ),
         Line(
             s.region,
             "execution archive",
-            "S3 GET (API reads of a day object)",
-            load.archive_reads / 1000,
+            "S3 GET (the archiver: a job's day index and each day object it merges into)",
+            (archived_jobs_per_month(m, s.region) + objects) / 1000,
+            "1,000 requests",
+            m.price(s.region, "s3_get_per_thousand"),
+        ),
+        Line(
+            s.region,
+            "execution archive",
+            "S3 GET (API reads that reach past the table: the job's day index, then a day object)",
+            2 * load.archive_reads / 1000,
             "1,000 requests",
             m.price(s.region, "s3_get_per_thousand"),
         ),
@@ -1094,6 +1102,12 @@ def archive_objects_per_month(m: Model, region: str) -> float:
         days_with_runs = m.days * min(1.0, float(mix["runs_per_day"]))
         total += jobs["active"] * mix["share"] * m.shares[region] * days_with_runs * 2
     return total
+
+
+def archived_jobs_per_month(m: Model, region: str) -> float:
+    """Jobs each archive run writes (each of the region's active jobs has executions expiring within
+    ARCHIVE_AHEAD), each run: one GET of the job's day index, and a PUT since the run adds days."""
+    return float(m.profile["jobs"]["active"] * m.shares[region] * m.archive_runs())
 
 
 API_METRICS_PER_METHOD = 5  # Count, 4XXError, 5XXError, Latency, IntegrationLatency

@@ -17,7 +17,9 @@ from jobsched.execution.archive import (
     ExecutionArchive,
     archive_items,
     decode,
+    decode_index,
     execution_day,
+    index_key,
     object_key,
 )
 from jobsched.execution.executor import LAST_EXECUTION_REFRESH, last_execution_changes
@@ -97,6 +99,80 @@ def test_get_by_id_finds_the_day_object_and_nothing_for_foreign_ids(archive: Exe
     assert execution_day("exe_20261001T080500Z_x") == "2026-10-01"
 
 
+class RecordingStore(FolderArchiveStore):
+    """The folder store, recording each request as S3 would bill it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.requests: list[tuple[str, str]] = []
+
+    def put(self, key: str, data: bytes) -> None:
+        self.requests.append(("PUT", key))
+        super().put(key, data)
+
+    def get(self, key: str) -> bytes | None:
+        self.requests.append(("GET", key))
+        return super().get(key)
+
+
+def test_the_day_index_names_every_day_and_is_written_before_the_day_objects(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path)
+    archive = ExecutionArchive(store)
+    archive.archive(JOB, [item(0), item(60 * 24)])
+    assert store.requests[:2] == [("GET", index_key(JOB)), ("PUT", index_key(JOB))]
+    assert decode_index(store.get(index_key(JOB))) == ["2026-10-01", "2026-10-02"]
+    archive.archive(JOB, [item(60 * 48)])
+    assert decode_index(store.get(index_key(JOB))) == ["2026-10-01", "2026-10-02", "2026-10-03"]
+    # Days already named: the index is read, not rewritten.
+    store.requests.clear()
+    archive.archive(JOB, [item(5)])
+    assert ("PUT", index_key(JOB)) not in store.requests
+
+
+def test_a_page_reads_the_index_and_the_days_it_needs_and_nothing_else(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path)
+    archive = ExecutionArchive(store)
+    archive.archive(JOB, [item(0), item(5), item(60 * 24), item(60 * 48)])
+    store.requests.clear()
+    page, more = archive.page(JOB, before=None, limit=2, status=None)
+    assert [e.execution_id[4:17] for e in page] == ["20261003T0800", "20261002T0800"] and more is True
+    assert store.requests == [
+        ("GET", index_key(JOB)),
+        ("GET", object_key(JOB, "2026-10-03")),
+        ("GET", object_key(JOB, "2026-10-02")),
+        ("GET", object_key(JOB, "2026-10-01")),
+    ]
+
+
+def test_a_job_never_archived_costs_one_get(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path)
+    assert ExecutionArchive(store).page(JOB, before=None, limit=5, status=None) == ([], False)
+    assert store.requests == [("GET", index_key(JOB))]
+
+
+def test_a_day_the_index_names_without_its_object_reads_as_empty(tmp_path: Path) -> None:
+    store = FolderArchiveStore(tmp_path)
+    archive = ExecutionArchive(store)
+    archive.archive(JOB, [item(0)])
+    store.put(index_key(JOB), b'{"days":["2026-10-01","2026-10-05"]}')  # a run stopped after the index
+    page, more = archive.page(JOB, before=None, limit=5, status=None)
+    assert [e.execution_id for e in page] == [item(0)["execution_id"]] and more is False
+
+
+@pytest.mark.parametrize(
+    ("data", "days"),
+    [
+        (b"not json", []),
+        (b"[]", []),
+        (b'{"days": "2026-10-01"}', []),
+        (b'{"other": 1}', []),
+        (b'{"days": [1, "../x", "2026-10-02", "2026-10-01"]}', ["2026-10-01", "2026-10-02"]),
+    ],
+)
+def test_an_index_names_only_the_valid_days_it_holds(data: bytes, days: list[str]) -> None:
+    assert decode_index(data) == days
+
+
 def test_archive_items_groups_a_scan_by_job(archive: ExecutionArchive) -> None:
     run = archive_items(archive, [item(0), item(5), item(0, job_id="job2")])
     assert (run.executions, run.jobs) == (3, 2)
@@ -108,9 +184,8 @@ def test_the_folder_store_refuses_keys_that_leave_it(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="not an archive key"):
             store.put(key, b"x")
         assert store.get(key) is None
-    assert store.list("executions/../") == []
     store.put("executions/acme/job1/2026-10-01.jsonl.gz", b"data")
-    assert store.list("executions/acme/") == ["executions/acme/job1/2026-10-01.jsonl.gz"]
+    assert store.get("executions/acme/job1/2026-10-01.jsonl.gz") == b"data"
 
 
 class FakeTable:

@@ -5,6 +5,11 @@ of the scheduled time, gzip-compressed JSON lines of executions, newest first:
 
     executions/<tenant>/<job_id>/<YYYY-MM-DD>.jsonl.gz
 
+and beside them the job's day index, `executions/<tenant>/<job_id>/days.json` ({"days": [...]}, ascending),
+which the archiver writes before the day objects it names. A read looks up the index (one GET) instead of
+listing the job's prefix (a LIST costs 12.5 GETs); a day the index names but no object holds (a run that
+stopped between the two) reads as empty.
+
 Writing an object merges with what is already there (by execution id, the newer copy wins), so an archive
 run can be repeated, and a day archived in two runs keeps everything. Reading pages newest first continues
 where the table ends, with the same `after` token, so a client paging a job's history never sees the seam.
@@ -30,6 +35,7 @@ from jobsched.keyscheme import JobKey
 
 PREFIX = "executions"
 SUFFIX = ".jsonl.gz"
+INDEX_NAME = "days.json"
 _EXECUTION_DAY = re.compile(r"^exe_(\d{4})(\d{2})(\d{2})T")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # The archiver runs every ARCHIVE_EVERY and copies what the table's TTL removes within ARCHIVE_AHEAD, two
@@ -50,10 +56,6 @@ class ArchiveStore(Protocol):
         """The object's bytes, or None when there is no such object."""
         ...
 
-    def list(self, prefix: str) -> list[str]:
-        """Every key under `prefix`, in ascending order."""
-        ...
-
 
 def job_prefix(job: JobKey) -> str:
     return f"{PREFIX}/{job.tenant}/{job.job_id}/"
@@ -61,6 +63,26 @@ def job_prefix(job: JobKey) -> str:
 
 def object_key(job: JobKey, day: str) -> str:
     return f"{job_prefix(job)}{day}{SUFFIX}"
+
+
+def index_key(job: JobKey) -> str:
+    return f"{job_prefix(job)}{INDEX_NAME}"
+
+
+def encode_index(days: Iterable[str]) -> bytes:
+    return json.dumps({"days": sorted(set(days))}, separators=(",", ":")).encode()
+
+
+def decode_index(data: bytes | None) -> list[str]:
+    """The days a job's index names, ascending; anything that is not a day is ignored (an index that does
+    not parse names none: the day objects stay, and the next run that archives the job writes it anew)."""
+    try:
+        days = json.loads(data)["days"] if data else []
+    except (ValueError, TypeError, KeyError):
+        return []
+    if not isinstance(days, list):
+        return []
+    return sorted({day for day in days if isinstance(day, str) and _DAY.match(day)})
 
 
 def execution_day(execution_id: str) -> str | None:
@@ -101,6 +123,13 @@ class ExecutionArchive:
             if day is None:
                 continue  # not an id this service made; nothing could ever read it back
             by_day[day][record["execution_id"]] = record
+        if not by_day:
+            return 0
+        # The index first: a day it names whose object is not written yet reads as empty, whereas an
+        # object the index does not name could never be read.
+        known = decode_index(self._store.get(index_key(job)))
+        if not set(by_day) <= set(known):
+            self._store.put(index_key(job), encode_index([*known, *by_day]))
         for day, records in by_day.items():
             key = object_key(job, day)
             existing = self._store.get(key)
@@ -123,11 +152,10 @@ class ExecutionArchive:
         self, job: JobKey, *, before: str | None, limit: int, status: ExecutionStatus | None
     ) -> tuple[list[Execution], bool]:
         """Up to `limit` executions older than `before` (newest first), and whether older ones remain."""
-        prefix = job_prefix(job)
-        days = [key[len(prefix) : -len(SUFFIX)] for key in self._store.list(prefix) if key.endswith(SUFFIX)]
+        days = decode_index(self._store.get(index_key(job)))
         last_day = execution_day(before) if before else None
         found: list[Execution] = []
-        for day in sorted((d for d in days if _DAY.match(d)), reverse=True):
+        for day in reversed(days):
             if last_day is not None and day > last_day:
                 continue
             data = self._store.get(object_key(job, day))

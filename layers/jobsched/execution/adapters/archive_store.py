@@ -56,18 +56,6 @@ class S3ArchiveStore:
         body: bytes = response["Body"].read()
         return body
 
-    def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
-        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
-        try:
-            for page in pages:
-                keys += [entry["Key"] for entry in page.get("Contents", [])]
-        except ClientError as exc:
-            if _code(exc) == "NoSuchBucket":
-                return []
-            raise
-        return sorted(keys)
-
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
@@ -100,19 +88,6 @@ class FolderArchiveStore:
             return self._path(key).read_bytes()
         except (FileNotFoundError, ValueError):
             return None
-
-    def list(self, prefix: str) -> list[str]:
-        try:
-            folder = self._path(prefix.rstrip("/"))
-        except ValueError:
-            return []
-        if not folder.is_dir():
-            return []
-        return sorted(
-            f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}"
-            for path in folder.rglob("*")
-            if path.is_file() and not path.name.startswith(".tmp-")
-        )
 
 
 def archive_store(settings: Settings, region: str, s3_client: Any, sts_client: Any) -> ArchiveStore:
