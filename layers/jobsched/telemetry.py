@@ -230,7 +230,7 @@ def _write_line(line: str) -> None:
 
 
 def api_request_document(
-    route: str, status_class: str, durations_ms: list[float], timestamp_ms: int
+    route: str, status_cls: str, durations_ms: list[float], timestamp_ms: int
 ) -> dict[str, Any]:
     """The EMF document of one (route, status class) set: the requests' count and their durations.
 
@@ -253,7 +253,7 @@ def api_request_document(
         },
         SERVICE_DIMENSION: config.SERVICE,
         ROUTE_DIMENSION: route,
-        STATUS_CLASS_DIMENSION: status_class,
+        STATUS_CLASS_DIMENSION: status_cls,
         API_REQUESTS_TOTAL: len(durations_ms),
         API_REQUEST_DURATION: durations_ms,
     }
@@ -273,7 +273,7 @@ class ApiRequestMetrics:
     is `flush_seconds` old or holds 100 values; its document's timestamp is when it is written. What an
     idle container holds when Lambda reclaims it (at most one interval of requests) is never written.
 
-    `flush_seconds` None reads METRICS_FLUSH_SECONDS (jobsched.settings) at the first request; `now` is a
+    `flush_seconds` None reads METRICS_FLUSH_SECONDS (jobsched.settings) at the first flush_due; `now` is a
     monotonic clock in seconds, `epoch_ms` the timestamp of a document, `write` where a document's line goes.
     """
 
