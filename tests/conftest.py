@@ -1,4 +1,5 @@
-"""Fixtures for every test: name resolution stays on this machine."""
+"""Fixtures for every test: name resolution stays on this machine; API request metrics are written per
+invocation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from jobsched import telemetry
 
 # A public address (never a private or reserved one) that the SSRF guard accepts for *.example.com.
 EXAMPLE_COM_ADDRESS = "93.184.215.14"
@@ -44,3 +47,11 @@ def no_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tests never ask a DNS server: *.example.com resolves to a fixed public address, other names fail."""
     monkeypatch.setattr(socket, "getaddrinfo", _hermetic_getaddrinfo)
     yield
+
+
+@pytest.fixture(autouse=True)
+def api_request_metrics_per_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handlers called in this process write their API request metrics at the end of every invocation, as
+    in the local runtime, so a test reads a request's metrics right after it and never another test's.
+    The deployed interval (jobsched.settings.TelemetrySettings) has its own tests with an injected clock."""
+    monkeypatch.setattr(telemetry, "api_request_metrics", telemetry.ApiRequestMetrics(flush_seconds=0))

@@ -405,6 +405,24 @@ def application_log_bytes(m: Model, function: Mapping[str, Any]) -> float:
     return float((1 - rate) * table[level] + rate * table[floor])
 
 
+def emf_bytes_per_invocation(m: Model, name: str) -> float:
+    """Bytes of EMF metric documents a function writes per invocation.
+
+    The API functions aggregate their request metrics (jobsched.telemetry.ApiRequestMetrics): one document
+    per route, status class and flush carries up to 100 requests' values, so a request pays for its value
+    and a share of the document. Other functions write their figure (emf_bytes) or the profile's default.
+    """
+    function = m.profile["functions"][name]
+    logs = m.profile["logs"]
+    if "emf" in function:
+        if function["emf"] != "api_request_metrics":
+            raise CostModelError(f"{name}: unknown emf {function['emf']!r} (only api_request_metrics)")
+        aggregated = logs["api_request_metrics"]
+        share = float(aggregated["document_bytes"]) / float(aggregated["values_per_document"])
+        return float(aggregated["bytes_per_value"]) + share
+    return float(function.get("emf_bytes", logs["metrics_bytes_per_invocation"]))
+
+
 def _log_group(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: int) -> list[Line]:
     props = _props(res)
     logs = m.profile["logs"]
@@ -462,8 +480,7 @@ def _log_writer(m: Model, s: StackTemplate, lid: str, props: Mapping[str, Any]) 
                     _log_level(resource, "SystemLogLevel", "INFO")
                 ]
                 invocations = m.invocations(s.region, name)
-                emf = m.profile["functions"][name].get("emf_bytes", logs["metrics_bytes_per_invocation"])
-                per_call = app + platform + emf
+                per_call = app + platform + emf_bytes_per_invocation(m, name)
                 return invocations * per_call / GB, f"{name} logs"
         if resource["Type"] == "AWS::ApiGateway::Stage":
             destination = json.dumps(_props(resource).get("AccessLogSetting", {}))

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from jobsched import __version__, config
-from jobsched.settings import Settings
+from jobsched.settings import Settings, TelemetrySettings
 
 DEFAULT_MAX_JOBS_PER_TENANT: int = Settings.model_fields["max_jobs_per_tenant"].default
+DEFAULT_METRICS_FLUSH_SECONDS: int = TelemetrySettings.model_fields["metrics_flush_seconds"].default
 
 # The variables only some functions read, per function (functions/<name>), and what each one holds. The stack
 # sets them from its resources; a function not listed here reads none. The local runtime leaves them unset
@@ -81,6 +82,9 @@ class FunctionEnvironment:
     # the local runtime leaves Powertools' default (INFO).
     log_level: str | None = None
     log_sample_rate: str | None = None
+    # Deployed API functions write their request metrics once a minute per route and status class
+    # (docs/decisions.md, Cost); the local runtime sets 0, every invocation's at its end.
+    metrics_flush_seconds: int = DEFAULT_METRICS_FLUSH_SECONDS
 
     def variables(self) -> dict[str, str]:
         return {
@@ -92,6 +96,7 @@ class FunctionEnvironment:
             "ALLOW_HTTP_TARGETS": "true" if self.allow_http_targets else "false",
             "POWERTOOLS_SERVICE_NAME": config.SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": config.METRICS_NAMESPACE,
+            "METRICS_FLUSH_SECONDS": str(self.metrics_flush_seconds),
             "SERVICE_ACCOUNT_ID": self.service_account_id,
             # The service uses no pydantic plugin; without this, pydantic reads every installed package's
             # entry points at the first model class, on every cold start (docs/benchmarks.md, Cold start).

@@ -125,3 +125,24 @@ class Settings(BaseModel):
 @lru_cache(maxsize=1)
 def load_settings() -> Settings:
     return Settings.from_env(os.environ)
+
+
+class TelemetrySettings(BaseModel):
+    """The telemetry module's setting, apart from Settings: telemetry serves every function, the deep health
+    check included, which answers 503 when Settings cannot be loaded; its metrics must not depend on them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # How long a container aggregates the API request metrics of one (route, status class) before it writes
+    # their EMF document (jobsched.telemetry.ApiRequestMetrics); 0 writes them at the end of every invocation.
+    metrics_flush_seconds: int = Field(default=60, ge=0, le=300)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TelemetrySettings:
+        mapping = {"metrics_flush_seconds": env.get("METRICS_FLUSH_SECONDS") or None}
+        return settings_from_env(cls, mapping, "telemetry")
+
+
+@lru_cache(maxsize=1)
+def load_telemetry_settings() -> TelemetrySettings:
+    return TelemetrySettings.from_env(os.environ)

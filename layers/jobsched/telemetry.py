@@ -12,7 +12,9 @@ Usage in a handler module:
 
 Inside, `bind(job_id=..., execution_id=...)` adds correlation ids to every later log line of the
 invocation, and the record_* helpers emit the business metrics. Metrics are written as CloudWatch EMF
-lines on stdout and flushed once at the end of each invocation.
+lines on stdout and flushed once at the end of each invocation, except the API request metrics: a container
+aggregates those per route and status class and writes one document for up to 100 requests
+(ApiRequestMetrics; docs/decisions.md, Cost).
 
 What never goes into logs: API key values, webhook secrets, target bodies and request bodies. Nothing here
 logs an event or a request body; log lines carry ids, routes, status codes and durations only.
@@ -27,14 +29,16 @@ imports the X-Ray SDK, about a third of a handler's import time (docs/decisions.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 
 from jobsched import config
 from jobsched.keyscheme import JobKey
@@ -188,6 +192,7 @@ def instrument_api(handler: Handler) -> Handler:
                 "request handled",
                 extra={"route": route, "status": status, "duration_ms": round(duration_ms, 1)},
             )
+            api_request_metrics.flush_due()
             _flush_metrics()
 
     return wrapper  # type: ignore[return-value]
@@ -212,18 +217,121 @@ def _dimensioned(name: str, unit: MetricUnit, value: float, **dimensions: str) -
         pass
 
 
-def record_api_request(route: str, status: int, duration_ms: float) -> None:
-    """api_requests_total and api_request_duration of one request, in one EMF line.
+# The EMF specification's limit on the values of one metric in one document ("Target members").
+MAX_VALUES_PER_DOCUMENT = 100
 
-    Both have the same dimensions (service, route, status class), so one document carries both: half the
-    log bytes of a line each, on every API request (docs/decisions.md).
+
+def _epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _write_line(line: str) -> None:
+    print(line)  # EMF documents go to stdout, where Lambda sends them to CloudWatch Logs
+
+
+def api_request_document(
+    route: str, status_cls: str, durations_ms: list[float], timestamp_ms: int
+) -> dict[str, Any]:
+    """The EMF document of one (route, status class) set: the requests' count and their durations.
+
+    api_requests_total is one value, the count; api_request_duration is the array of the durations, from
+    which CloudWatch computes the percentiles as if each had been a document of its own.
     """
-    emf = EphemeralMetrics(namespace=config.METRICS_NAMESPACE, service=config.SERVICE)
-    emf.add_dimension(name=ROUTE_DIMENSION, value=route)
-    emf.add_dimension(name=STATUS_CLASS_DIMENSION, value=status_class(status))
-    emf.add_metric(name=API_REQUESTS_TOTAL, unit=MetricUnit.Count, value=1)
-    emf.add_metric(name=API_REQUEST_DURATION, unit=MetricUnit.Milliseconds, value=duration_ms)
-    emf.flush_metrics()
+    return {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": config.METRICS_NAMESPACE,
+                    "Dimensions": [[SERVICE_DIMENSION, ROUTE_DIMENSION, STATUS_CLASS_DIMENSION]],
+                    "Metrics": [
+                        {"Name": API_REQUESTS_TOTAL, "Unit": MetricUnit.Count.value},
+                        {"Name": API_REQUEST_DURATION, "Unit": MetricUnit.Milliseconds.value},
+                    ],
+                }
+            ],
+        },
+        SERVICE_DIMENSION: config.SERVICE,
+        ROUTE_DIMENSION: route,
+        STATUS_CLASS_DIMENSION: status_cls,
+        API_REQUESTS_TOTAL: len(durations_ms),
+        API_REQUEST_DURATION: durations_ms,
+    }
+
+
+@dataclass
+class _RequestSet:
+    started: float  # the clock's reading at the set's first request
+    durations_ms: list[float] = field(default_factory=list)
+
+
+class ApiRequestMetrics:
+    """api_requests_total and api_request_duration of one container, aggregated per (route, status class).
+
+    One EMF document per request was most of the API functions' log bytes; one per set carries up to 100
+    requests (docs/decisions.md, Cost). At the end of each invocation (flush_due) a set is written when it
+    is `flush_seconds` old or holds 100 values; its document's timestamp is when it is written. What an
+    idle container holds when Lambda reclaims it (at most one interval of requests) is never written.
+
+    `flush_seconds` None reads METRICS_FLUSH_SECONDS (jobsched.settings) at the first flush_due; `now` is a
+    monotonic clock in seconds, `epoch_ms` the timestamp of a document, `write` where a document's line goes.
+    """
+
+    def __init__(
+        self,
+        flush_seconds: float | None = None,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        epoch_ms: Callable[[], int] = _epoch_ms,
+        write: Callable[[str], None] = _write_line,
+    ) -> None:
+        self._flush_seconds = flush_seconds
+        self._now = now
+        self._epoch_ms = epoch_ms
+        self._write = write
+        self._sets: dict[tuple[str, str], _RequestSet] = {}
+
+    @property
+    def flush_seconds(self) -> float:
+        if self._flush_seconds is None:
+            # Imported here: jobsched.settings imports pydantic, which not every user of telemetry needs.
+            from jobsched.settings import load_telemetry_settings
+
+            self._flush_seconds = load_telemetry_settings().metrics_flush_seconds
+        return self._flush_seconds
+
+    def add(self, route: str, status: int, duration_ms: float) -> None:
+        key = (route, status_class(status))
+        pending = self._sets.get(key)
+        if pending is not None and len(pending.durations_ms) >= MAX_VALUES_PER_DOCUMENT:
+            self._flush(key)
+            pending = None
+        if pending is None:
+            pending = self._sets[key] = _RequestSet(started=self._now())
+        # A tenth of a millisecond is finer than the latency panels read, and keeps each value ~5 bytes.
+        pending.durations_ms.append(round(duration_ms, 1))
+
+    def flush_due(self) -> None:
+        """Write every set that is old enough or full (at the end of each API invocation)."""
+        now = self._now()
+        interval = self.flush_seconds
+        for key, pending in list(self._sets.items()):
+            if now - pending.started >= interval or len(pending.durations_ms) >= MAX_VALUES_PER_DOCUMENT:
+                self._flush(key)
+
+    def _flush(self, key: tuple[str, str]) -> None:
+        pending = self._sets.pop(key)
+        document = api_request_document(*key, pending.durations_ms, self._epoch_ms())
+        self._write(json.dumps(document, separators=(",", ":")))
+
+
+api_request_metrics = ApiRequestMetrics()
+
+
+def record_api_request(route: str, status: int, duration_ms: float) -> None:
+    """Count one request and its duration in this container's set for its route and status class; the
+    set's document is written by instrument_api at the end of an invocation, once it is due."""
+    api_request_metrics.add(route, status, duration_ms)
 
 
 def record_job_created() -> None:

@@ -29,9 +29,16 @@ def function_env(
     archive_dir: Path | None = None,
 ) -> dict[str, str]:
     """What the regional stack sets on every function (jobsched.functions), with local values, plus what
-    only the local runtime sets (the region, the target allowances, Powertools off AWS)."""
+    only the local runtime sets (the region, the target allowances, Powertools off AWS).
+
+    The API functions write their request metrics at the end of every invocation, not once a minute: a
+    developer sees them in the runtime's output as requests happen, and nothing here pays for log bytes.
+    """
     common = FunctionEnvironment(
-        regions=tuple(regions), service_account_id=LOCAL_ACCOUNT_ID, allow_http_targets=True
+        regions=tuple(regions),
+        service_account_id=LOCAL_ACCOUNT_ID,
+        allow_http_targets=True,
+        metrics_flush_seconds=0,
     )
     env = {**common.variables(), **local_only_variables(region, allow_targets, reserved_ports)}
     if archive_dir is not None:

@@ -156,15 +156,42 @@ def test_access_log_bytes_follow_the_stage_format(
         cost_model.access_log_bytes(model, '{"ua":"$context.identity.userAgent"}')
 
 
-def test_the_api_functions_emf_bytes_are_what_a_request_writes(
-    profile: dict[str, Any], capsys: pytest.CaptureFixture[str]
+def _request_metrics_line(route: str, durations_ms: list[float]) -> bytes:
+    """The line the API functions' telemetry writes for these requests of one route (with its line end)."""
+    lines: list[str] = []
+    metrics = telemetry.ApiRequestMetrics(0, now=lambda: 0.0, write=lines.append)
+    for duration in durations_ms:
+        metrics.add(route, 200, duration)
+    metrics.flush_due()
+    (line,) = lines
+    return (line + "\n").encode()
+
+
+def test_the_api_request_metrics_bytes_are_what_the_telemetry_writes(profile: dict[str, Any]) -> None:
+    """document_bytes and bytes_per_value (load profile) against documents of 1 and 100 requests."""
+    figures = profile["logs"]["api_request_metrics"]
+    assert figures["values_per_document"] == telemetry.MAX_VALUES_PER_DOCUMENT
+    fixed_parts = []
+    for route in ("GET /api/v1/jobs", "GET /api/v1/executions/{job_id}/{execution_id}"):
+        one = len(_request_metrics_line(route, [31.7]))
+        full = len(_request_metrics_line(route, [31.7] * 100))
+        per_value = (full - one) / 99
+        assert per_value == pytest.approx(figures["bytes_per_value"], abs=0.05), route
+        fixed_parts.append(full - 100 * per_value)
+    assert min(fixed_parts) <= figures["document_bytes"] <= max(fixed_parts)
+
+
+def test_the_api_functions_pay_a_value_and_a_share_of_a_document_per_request(
+    profile: dict[str, Any], prices: dict[str, Any]
 ) -> None:
-    telemetry.record_api_request("GET /api/v1/executions/{job_id}/{execution_id}", 200, 123.4)
-    longest = len(capsys.readouterr().out.encode())
-    telemetry.record_api_request("GET /api/v1/jobs", 200, 12.3)
-    shortest = len(capsys.readouterr().out.encode())
+    model = cost_model.Model(profile, prices)
+    figures = profile["logs"]["api_request_metrics"]
+    per_request = figures["bytes_per_value"] + figures["document_bytes"] / figures["values_per_document"]
     for name in ("JobApiFunction", "ScheduleApiFunction", "ExecutionsApiFunction"):
-        assert shortest <= profile["functions"][name]["emf_bytes"] <= longest, name
+        assert cost_model.emf_bytes_per_invocation(model, name) == pytest.approx(per_request), name
+    assert cost_model.emf_bytes_per_invocation(model, "AuthorizerFunction") == 0
+    default = profile["logs"]["metrics_bytes_per_invocation"]
+    assert cost_model.emf_bytes_per_invocation(model, "ExecutorFunction") == default
 
 
 def _authorizer_calls(result: cost_model.Estimate) -> dict[str, float]:

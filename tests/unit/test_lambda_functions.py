@@ -56,7 +56,10 @@ def test_functions_get_the_allow_list_and_the_runtimes_own_ports_but_no_blanket_
 def test_local_functions_get_the_declared_environment_with_local_values() -> None:
     env = function_env("eu-west-1", ("us-east-1", "eu-west-1"))
     declared = FunctionEnvironment(
-        regions=("us-east-1", "eu-west-1"), service_account_id=LOCAL_ACCOUNT_ID, allow_http_targets=True
+        regions=("us-east-1", "eu-west-1"),
+        service_account_id=LOCAL_ACCOUNT_ID,
+        allow_http_targets=True,
+        metrics_flush_seconds=0,
     ).variables()
     assert {name: env[name] for name in declared} == declared
     assert set(env) - set(declared) == {
@@ -68,3 +71,9 @@ def test_local_functions_get_the_declared_environment_with_local_values() -> Non
         "POWERTOOLS_LOG_DEDUPLICATION_DISABLED",
     }
     assert (env["AWS_REGION"], env["JOBSCHED_REGIONS"]) == ("eu-west-1", "us-east-1,eu-west-1")
+
+
+def test_local_api_functions_write_their_request_metrics_at_every_invocation() -> None:
+    assert function_env("us-east-1", ("us-east-1",))["METRICS_FLUSH_SECONDS"] == "0"
+    deployed = FunctionEnvironment(regions=("us-east-1",), service_account_id="", allow_http_targets=False)
+    assert deployed.variables()["METRICS_FLUSH_SECONDS"] == "60"

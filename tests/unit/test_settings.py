@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobsched.scheduling.settings import SchedulingSettings
-from jobsched.settings import Settings, SettingsError
+from jobsched.settings import Settings, SettingsError, TelemetrySettings
 from jobsched.targets.guard import TargetPolicy
 
 
@@ -53,3 +53,15 @@ def test_bad_function_settings_name_every_variable() -> None:
 def test_bad_schedule_sync_settings_say_which_function() -> None:
     with pytest.raises(SettingsError, match=r"invalid schedule-sync configuration: .*execution_queue_arn"):
         SchedulingSettings.from_env({"AWS_REGION": "us-east-1", "EXECUTION_QUEUE_ARN": "not-an-arn"})
+
+
+def test_the_metrics_flush_interval_defaults_to_a_minute_and_zero_means_every_invocation() -> None:
+    assert TelemetrySettings.from_env({}).metrics_flush_seconds == 60
+    assert TelemetrySettings.from_env({"METRICS_FLUSH_SECONDS": ""}).metrics_flush_seconds == 60
+    assert TelemetrySettings.from_env({"METRICS_FLUSH_SECONDS": "0"}).metrics_flush_seconds == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "301", "soon", "1.5"])
+def test_a_bad_metrics_flush_interval_names_the_setting(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"invalid telemetry configuration: metrics_flush_seconds"):
+        TelemetrySettings.from_env({"METRICS_FLUSH_SECONDS": value})
