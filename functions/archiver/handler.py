@@ -1,8 +1,11 @@
-"""Daily archiver: executions the table's TTL removes within two days, copied to this region's bucket.
+"""Archiver: executions the table's TTL removes within six days, copied to this region's bucket.
 
-Invoked by a daily rule once per scan segment ({"segment": i, "total_segments": n}); each invocation scans
-its segment of this region's executions table and merges every job's expiring executions into the job's
-day objects (jobsched.execution.archive). The TTL then deletes them from the table, at no cost.
+Every third day a rule invokes it with {"plan": true}: it queues one message per scan segment of the run
+(ARCHIVE_SEGMENTS) on the archive queue. The queue invokes it again with each segment (batch size 1, a few
+at a time): it scans that segment of this region's executions table at a bounded read rate
+(ARCHIVE_READ_UNITS_PER_SECOND) and merges every job's expiring executions into the job's day objects
+(jobsched.execution.archive). The TTL then deletes them from the table, at no cost. An operator may also
+invoke it with one segment ({"segment": i, "total_segments": n}). Anything else is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ from typing import Any
 
 from jobsched.aws.clients import client, deferred_client
 from jobsched.execution.adapters.archive_store import archive_store, scan_executions
-from jobsched.execution.archive import ExecutionArchive, archive_items, expiring_before
+from jobsched.execution.adapters.segment_queue import SqsSegmentQueue
+from jobsched.execution.archive import (
+    ArchiveSegment,
+    ExecutionArchive,
+    archive_items,
+    archive_segment,
+    archive_segment_message,
+    expiring_before,
+    plan_segments,
+)
+from jobsched.execution.read_pacing import ReadPacer
 from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_handler, logger
 
@@ -20,27 +33,42 @@ SETTINGS = load_settings()
 ARCHIVE = ExecutionArchive(
     archive_store(SETTINGS, SETTINGS.region, deferred_client("s3"), deferred_client("sts"))
 )
-MAX_SEGMENTS = 1000
+SEGMENTS = SqsSegmentQueue(deferred_client("sqs"))
 
 
-def _segment(event: dict[str, Any]) -> tuple[int, int]:
-    """The scan segment the rule's input names; anything else is refused (it would scan nothing useful)."""
-    segment, total = event.get("segment", 0), event.get("total_segments", 1)
-    if not (isinstance(segment, int) and isinstance(total, int) and 0 <= segment < total <= MAX_SEGMENTS):
-        raise ValueError(f"bad archive segment {segment!r} of {total!r}")
-    return segment, total
+def _scan(segment: ArchiveSegment) -> dict[str, Any]:
+    pacer = ReadPacer(SETTINGS.archive_read_units_per_second)
+    items = scan_executions(
+        client("dynamodb"),
+        SETTINGS.executions_table,
+        segment=segment.segment,
+        total_segments=segment.total_segments,
+        expires_before=expiring_before(datetime.now(UTC)),
+        pacer=pacer,
+    )
+    run = archive_items(ARCHIVE, items)
+    result = {
+        "executions": run.executions,
+        "jobs": run.jobs,
+        "segment": segment.segment,
+        "read_units": pacer.consumed_units,
+    }
+    logger.info("archived", extra=result)
+    return result
 
 
 @instrument_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    segment, total = _segment(event)
-    items = scan_executions(
-        client("dynamodb"),
-        SETTINGS.executions_table,
-        segment=segment,
-        total_segments=total,
-        expires_before=expiring_before(datetime.now(UTC)),
-    )
-    run = archive_items(ARCHIVE, items)
-    logger.info("archived", extra={"executions": run.executions, "jobs": run.jobs, "segment": segment})
-    return {"executions": run.executions, "jobs": run.jobs, "segment": segment}
+    if not isinstance(event, dict):
+        raise ValueError("bad archive event: not an object")
+    if "Records" in event:  # the archive queue, one segment a batch
+        records = event["Records"]
+        if not isinstance(records, list) or len(records) != 1 or not isinstance(records[0], dict):
+            raise ValueError("bad archive event: expected one queue record")
+        return _scan(archive_segment_message(str(records[0].get("body"))))
+    if event == {"plan": True}:
+        segments = plan_segments()
+        SEGMENTS.send(segments)
+        logger.info("archive run planned", extra={"segments": len(segments)})
+        return {"planned": len(segments)}
+    return _scan(archive_segment(event))

@@ -1,8 +1,9 @@
 """The execution archive of one region: its bucket, the archiver, and the alarms on both.
 
 History older than the executions table's 30 days lives here until the 12-month retention
-(jobsched.execution.archive has the object layout). Every third day a rule invokes the archiver once per
-scan segment; each copies the executions the table's TTL removes within six days into the bucket.
+(jobsched.execution.archive has the object layout). Every third day a rule invokes the archiver to plan the
+run: one message per scan segment on the archive queue; the archiver then scans the segments two at a time
+at a bounded read rate, copying the executions the table's TTL removes within six days into the bucket.
 """
 
 from __future__ import annotations
@@ -17,18 +18,23 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
+from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
-from infra.constructs.execution_queue import DLQ_RETENTION
+from infra.constructs.execution_queue import queue_with_dead_letters
 from infra.constructs.function_factory import FunctionFactory
 from jobsched import config
 from jobsched.execution.archive import ARCHIVE_AHEAD, ARCHIVE_EVERY
 from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
 
-ARCHIVE_SEGMENTS = 4  # parallel scan segments, one invocation each (an events rule takes up to 5 targets)
-ARCHIVER_TIMEOUT = Duration.minutes(15)
-ARCHIVER_MEMORY_MB = 1024
+ARCHIVER_TIMEOUT = Duration.seconds(config.ARCHIVER_TIMEOUT_SECONDS)
+# Most of a segment's time is spent waiting for its read rate; memory holds one job's items at a time.
+ARCHIVER_MEMORY_MB = 256
+ARCHIVER_BATCH_SIZE = 1  # one segment per invocation: its scan fits the timeout, a failure redoes one segment
+# Segments scanned at a time: with config.ARCHIVE_READ_UNITS_PER_SECOND each, the run's read rate on the
+# table (2 x 25 = 50 units/s; docs/operations.md, "Capacity of the executions table").
+ARCHIVER_MAX_CONCURRENCY = 2
+PLAN_EVENT = {"plan": True}
 # 00:30 UTC on days 1, 4, 7, ... of the month (ARCHIVE_EVERY; a month's end makes one gap shorter, never
 # longer, so each execution still meets two runs within ARCHIVE_AHEAD of its expiry).
 ARCHIVE_SCHEDULE = events.Schedule.cron(minute="30", hour="0", day=f"1/{ARCHIVE_EVERY.days}")
@@ -37,7 +43,7 @@ ARCHIVE_EXPIRATION = HISTORY_RETENTION - TABLE_RETENTION + ARCHIVE_AHEAD
 # Kept in S3 Standard while recent history is read most; then Glacier Instant Retrieval (millisecond
 # reads, as the API needs). S3 leaves objects under 128 KB in Standard (most days of a rarely run job).
 COLD_AFTER = Duration.days(60)
-ARCHIVER_DLQ = f"{config.SERVICE}-archiver-dlq"
+ARCHIVER_DLQ = config.ARCHIVE_DLQ
 
 
 class ExecutionArchive(Construct):
@@ -87,20 +93,14 @@ class ExecutionArchive(Construct):
             )
         )
 
-        self.dead_letter_queue = sqs.Queue(
+        # The run's segments wait in the archive queue; a segment that failed ARCHIVE_MAX_RECEIVES times, and
+        # a planning run that failed after its retries, land in the one dead-letter queue, which alarms.
+        self.queue, self.dead_letter_queue = queue_with_dead_letters(
             self,
-            "DeadLetterQueue",
-            queue_name=ARCHIVER_DLQ,
-            retention_period=DLQ_RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-        Validations.of(self.dead_letter_queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is itself the dead-letter destination of the archiver's failed runs; its "
-                "depth alarms (ArchiverFailed) and it keeps the failed events 14 days for a rerun.",
-            )
+            name=config.ARCHIVE_QUEUE,
+            dead_letter_name=ARCHIVER_DLQ,
+            visibility_seconds=config.ARCHIVE_VISIBILITY_SECONDS,
+            max_receives=config.ARCHIVE_MAX_RECEIVES,
         )
         self.function = functions.create(
             "ArchiverFunction",
@@ -108,13 +108,21 @@ class ExecutionArchive(Construct):
             description="jobsched archiver: executions about to leave the table -> the archive bucket",
             timeout=ARCHIVER_TIMEOUT,
             memory_size=ARCHIVER_MEMORY_MB,
+            environment={"ARCHIVE_READ_UNITS_PER_SECOND": f"{config.ARCHIVE_READ_UNITS_PER_SECOND:g}"},
         )
         alias = functions.live_alias(self.function)
         alias.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.dead_letter_queue), retry_attempts=2
         )
-        # Reads (to merge) and writes day objects and day indexes; scans this region's executions table.
-        # ListBucket lists nothing: without it S3 answers a missing object with AccessDenied, not NoSuchKey.
+        alias.add_event_source(
+            SqsEventSource(
+                self.queue, batch_size=ARCHIVER_BATCH_SIZE, max_concurrency=ARCHIVER_MAX_CONCURRENCY
+            )
+        )
+        # Queues the run's segments (the plan); reads (to merge) and writes day objects and day indexes;
+        # scans this region's executions table. ListBucket lists nothing: without it S3 answers a missing
+        # object with AccessDenied, not NoSuchKey.
+        self.queue.grant_send_messages(self.function)
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject"], resources=[self.bucket.arn_for_objects("*")]
@@ -138,15 +146,7 @@ class ExecutionArchive(Construct):
             self,
             "Daily",
             schedule=ARCHIVE_SCHEDULE,
-            targets=[
-                targets.LambdaFunction(
-                    alias,
-                    event=events.RuleTargetInput.from_object(
-                        {"segment": segment, "total_segments": ARCHIVE_SEGMENTS}
-                    ),
-                )
-                for segment in range(ARCHIVE_SEGMENTS)
-            ],
+            targets=[targets.LambdaFunction(alias, event=events.RuleTargetInput.from_object(PLAN_EVENT))],
         )
         self._grant_readers(readers, regions)
         self.alarms = self._alarms(alarm_topic)
@@ -185,9 +185,9 @@ class ExecutionArchive(Construct):
             self,
             "ArchiverFailed",
             alarm_name=prefix + "ArchiverFailed",
-            alarm_description="[WARNING] A daily archive run failed: history about to leave the table may "
-            "not "
-            "be archived. See docs/operations.md (archive) to rerun it before the TTL removes it.",
+            alarm_description="[WARNING] An archive run (its plan, or a scan segment) failed: history about "
+            "to leave the table may not be archived. See docs/operations.md (archive) to rerun it before the "
+            "TTL removes it.",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"
             ),

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsched import config
-from jobsched.execution.archive import ARCHIVE_EVERY
+from jobsched.execution.archive import ARCHIVE_EVERY, ARCHIVE_SEGMENTS
 from jobsched.execution.executor import LAST_EXECUTION_REFRESH
 from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME
 from jobsched.execution.models import HISTORY_RETENTION, TABLE_RETENTION
@@ -132,9 +132,28 @@ class RegionLoad:
     jobs_index_write_units: float = 0.0
     executions_read_units: float = 0.0
     executions_write_units: float = 0.0
+    # of the above, the API's reads (they follow its day; the rest, the executor's, are steady) and the
+    # writes of the gsi1 running entries (provisioned capacity is priced per table and per index)
+    api_executions_read_units: float = 0.0
+    executions_index_write_units: float = 0.0
     archive_reads: float = 0.0
     heartbeats: float = 0.0
     invocations: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArchivePacing:
+    """How an archive run reads a region's executions table (from its template): each segment's scan at
+    `units_per_second` (the archiver's ARCHIVE_READ_UNITS_PER_SECOND), `concurrency` segments at a time (its
+    event source's maximum concurrency), each within the archiver's timeout."""
+
+    units_per_second: float
+    concurrency: int
+    timeout_seconds: float
+
+    @property
+    def run_units_per_second(self) -> float:
+        return self.units_per_second * self.concurrency
 
 
 class Model:
@@ -147,6 +166,8 @@ class Model:
         self.loads = {region: self._region_load(region) for region in self.shares}
         # the API's authorizer cache per region (AuthorizerResultTtlInSeconds), read from the templates
         self.authorizer_ttls: dict[str, float] = {}
+        # the archiver's pacing per region (its function's setting and event source), read from the templates
+        self.archive_pacing: dict[str, ArchivePacing] = {}
 
     # -- the load -------------------------------------------------------------------------------------
 
@@ -186,7 +207,7 @@ class Model:
             load.api_jobs_read_units += count * op.get("jobs_read_units", 0)
             load.api_jobs_write_units += count * op.get("jobs_write_units", 0)
             load.jobs_index_write_units += count * op.get("jobs_index_write_units", 0)
-            load.executions_read_units += count * op.get("executions_read_units", 0)
+            load.api_executions_read_units += count * op.get("executions_read_units", 0)
             load.archive_reads += count * op.get("archive_reads", 0)
             load.executions += count * op.get("executions", 0)
             # schedule-sync writes the outcome back on the job, in the job's home region (not after a
@@ -207,7 +228,8 @@ class Model:
         load.executions_write_units = load.executions * (
             execution["claim_write_units"] + execution["finish_write_units"]
         )
-        load.executions_read_units += (
+        load.executions_index_write_units = load.executions * execution["index_write_units"]
+        load.executions_read_units = load.api_executions_read_units + (
             load.executions * execution["overlap_check_share"] * execution["overlap_check_read_units"]
         )
         load.jobs_read_units += (
@@ -252,7 +274,8 @@ class Model:
             "heartbeat_probes": self.heartbeats_per_region(),
             "census_runs": float(self.profile["jobs"]["census_runs_per_day"] * self.days),
             "health_checks": float(checks_per_second * self.seconds),
-            "archiver_runs": float(self.archive_runs() * self.profile["executions"]["archiver_segments"]),
+            # each run: the planning invocation, then one invocation per scan segment
+            "archiver_runs": float(self.archive_runs() * (1 + ARCHIVE_SEGMENTS)),
             "none": 0.0,
         }
 
@@ -271,6 +294,38 @@ class Model:
     def archive_runs(self) -> float:
         """Archiver runs a month: one every ARCHIVE_EVERY (the rule's schedule is built from it)."""
         return self.days / ARCHIVE_EVERY.days
+
+    def archive_scan_units(self, region: str, month: int) -> float:
+        """Read units one archive run's scan of the region's executions table consumes (the whole table,
+        eventually consistent: half a unit per 4 KB)."""
+        return _table_size_gb(self, config.EXECUTIONS_TABLE, [region], month) * GB / 4096 * 0.5
+
+    def pacing(self, region: str) -> ArchivePacing:
+        found = self.archive_pacing.get(region)
+        if found is None:
+            raise CostModelError(f"no archiver with a paced scan and an event source in {region}")
+        return found
+
+    def archive_run_seconds(self, region: str, month: int) -> float:
+        """How long one archive run's paced scan takes: its units at the run's read rate. Refused when a run
+        would not end before the next one or a segment would not end within the archiver's timeout."""
+        pacing = self.pacing(region)
+        units = self.archive_scan_units(region, month)
+        seconds = units / pacing.run_units_per_second
+        segment_seconds = units / ARCHIVE_SEGMENTS / pacing.units_per_second
+        if seconds > ARCHIVE_EVERY.total_seconds() / 2:
+            raise CostModelError(
+                f"an archive run in {region} (month {month}) scans {units:,.0f} units in "
+                f"{seconds / 3600:,.1f} h: more than half of the {ARCHIVE_EVERY.days} days between runs; "
+                "raise the read rate"
+            )
+        if segment_seconds > pacing.timeout_seconds / 2:
+            raise CostModelError(
+                f"an archive segment in {region} (month {month}) takes {segment_seconds:,.0f} s, more "
+                f"than half the archiver's {pacing.timeout_seconds:g} s timeout: more segments or a "
+                "higher rate"
+            )
+        return seconds
 
     def api_job_changes(self, written_back_only: bool = False) -> float:
         """Job changes made through the API, all regions, a month (or those schedule-sync writes back)."""
@@ -366,6 +421,21 @@ def _function(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], mont
             m.price(s.region, f"lambda_{arch.replace('-', '_')}_gb_second"),
         ),
     ]
+    if name == "ArchiverFunction":
+        # each segment's invocation mostly waits for its read rate: the run's units at a segment's rate
+        waiting = (
+            m.archive_scan_units(s.region, month) * m.archive_runs() / m.pacing(s.region).units_per_second
+        )
+        lines.append(
+            Line(
+                s.region,
+                name,
+                f"Lambda compute of the paced archive scans ({arch}, {int(memory_gb * 1024)} MB)",
+                waiting * memory_gb,
+                "GB-s",
+                m.price(s.region, f"lambda_{arch.replace('-', '_')}_gb_second"),
+            )
+        )
     if name == "ExecutorFunction":
         execution = m.profile["executions"]
         out_gb = m.loads[s.region].executions * execution["webhook_request_bytes"] / GB
@@ -593,6 +663,21 @@ def _queue(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
                 m.price(s.region, "sqs_requests_per_million"),
             )
         ]
+    if name == config.ARCHIVE_QUEUE:
+        # each run: the plan's batches of ten sends, a receive and a delete per segment; idle long polls
+        runs = m.archive_runs()
+        requests = runs * (math.ceil(ARCHIVE_SEGMENTS / 10) + 2 * ARCHIVE_SEGMENTS)
+        requests += SQS_IDLE_POLLERS * m.seconds / 20
+        return [
+            Line(
+                s.region,
+                str(name),
+                "SQS requests (archive segments: send, receive, delete; idle long polls)",
+                requests / MILLION,
+                "M requests",
+                m.price(s.region, "sqs_requests_per_million"),
+            )
+        ]
     if name != config.EXECUTION_QUEUE:
         return [
             Line(
@@ -790,7 +875,7 @@ def _table(m: Model, s: StackTemplate, lid: str, res: Mapping[str, Any], month: 
         reads = _table_reads(m, name, region, size_gb)
         replicated = sum(writes[other] for other in regions if other != region)
         if provisioned:
-            lines += _provisioned_capacity(m, props, replica, name, label, regions)
+            lines += _provisioned_capacity(m, props, replica, name, label, regions, month)
         else:
             lines += _on_demand_requests(m, region, label, writes[region], reads, replicated, len(regions))
         lines.append(
@@ -899,18 +984,56 @@ def capacity_hours(
     that hour and the hour before (auto scaling lowers capacity only after a quarter of an hour of low
     use, and a few times a day) over the target utilization, between the floor and the maximum.
     A peak the maximum cannot carry at the target is an error: the table would throttle at the load."""
+    return sum(_hourly_capacity(m, steady, following_api, settings, what)) * m.days
+
+
+def _hourly_capacity(
+    m: Model,
+    steady: float,
+    following_api: float,
+    settings: tuple[float, float, float],
+    what: str,
+    extra_per_second: float = 0.0,
+) -> list[float]:
+    """Capacity target tracking provisions each hour of the profile's day (capacity_hours), with
+    `extra_per_second` units/s consumed on top all day."""
     minimum, maximum, target = settings
     per_second = (steady / m.seconds, following_api / m.seconds)
-    consumed = [per_second[0] + per_second[1] * factor for factor in day_shape(m)]
+    consumed = [per_second[0] + per_second[1] * factor + extra_per_second for factor in day_shape(m)]
     if max(consumed) / target > maximum:
         raise CostModelError(
             f"{what}: {max(consumed):,.0f} units/s at the profile's peak need "
             f"{max(consumed) / target:,.0f} provisioned at {target:.0%}, above the maximum {maximum:g}"
         )
-    hourly = [
+    return [
         min(maximum, max(minimum, max(consumed[h], consumed[h - 1]) / target)) for h in range(len(consumed))
     ]
-    return sum(hourly) * m.days
+
+
+SCALE_IN_HOURS = 0.25  # auto scaling lowers capacity after a quarter hour of low use
+
+
+def paced_scan_hours(
+    m: Model,
+    steady: float,
+    following_api: float,
+    settings: tuple[float, float, float],
+    scan: tuple[float, float, float],
+    what: str,
+) -> float:
+    """Capacity-hours a month that a paced scan adds on top of capacity_hours: `scan` = (units a second,
+    hours a month it reads, runs a month). While it reads, each hour needs the capacity of that hour's
+    consumption plus the scan's (the day's hours averaged: a run starts at a fixed UTC time, but the
+    profile's day is not tied to one), and each run holds its capacity a quarter hour more before auto
+    scaling lowers it. A peak plus a scan the maximum cannot carry is an error."""
+    rate, hours, runs = scan
+    base = _hourly_capacity(m, steady, following_api, settings, what)
+    scanning = _hourly_capacity(m, steady, following_api, settings, f"{what} with the archive scan", rate)
+    added = sum(with_scan - alone for with_scan, alone in zip(scanning, base, strict=True)) / len(base)
+    return (hours + runs * SCALE_IN_HOURS) * added
+
+
+CapacityPart = tuple[str, float, float, Mapping[str, Any], str, str]
 
 
 def _provisioned_capacity(
@@ -920,11 +1043,48 @@ def _provisioned_capacity(
     name: str,
     label: str,
     regions: list[str],
+    month: int,
 ) -> list[Line]:
     """Provisioned mode: capacity-hours of the table and each index in this replica. A global table's
     write capacity carries every region's writes in every replica, billed as replicated write capacity."""
-    if name != config.JOBS_TABLE:
-        raise CostModelError(f"table {name}: the model prices provisioned capacity of the jobs table only")
+    region = replica["Region"]
+    write_price = "dynamodb_replicated_wcu_hour" if len(regions) > 1 else "dynamodb_wcu_hour"
+    write_unit = "rWCU-hours" if len(regions) > 1 else "WCU-hours"
+    if name == config.JOBS_TABLE:
+        parts = _jobs_capacity(m, props, replica, regions, (write_price, write_unit))
+    elif name == config.EXECUTIONS_TABLE:
+        parts = _executions_capacity(m, props, replica, (write_price, write_unit))
+    else:
+        raise CostModelError(
+            f"table {name}: the model prices provisioned capacity of the service's tables only"
+        )
+    lines = []
+    for what, steady, following, settings, price, unit in parts:
+        where = f"{name} {what} capacity ({region})"
+        minimum, maximum, target = _auto_scaling(settings, where)
+        hours = capacity_hours(m, steady, following, (minimum, maximum, target), where)
+        lines.append(
+            Line(
+                region,
+                label,
+                f"DynamoDB provisioned {what} capacity (auto scaled {minimum:g}-{maximum:g} at {target:.0%})",
+                hours,
+                unit,
+                m.price(region, price),
+            )
+        )
+    if name == config.EXECUTIONS_TABLE:
+        lines.append(_archive_scan_capacity(m, replica, label, parts[1], month))
+    return lines
+
+
+def _jobs_capacity(
+    m: Model,
+    props: Mapping[str, Any],
+    replica: Mapping[str, Any],
+    regions: list[str],
+    write_price: tuple[str, str],
+) -> list[CapacityPart]:
     region = replica["Region"]
     loads = [m.loads[r] for r in regions]
     index_writes = sum(load.jobs_index_write_units for load in loads)
@@ -933,17 +1093,8 @@ def _provisioned_capacity(
     load = m.loads[region]
     api_reads = load.api_jobs_read_units + authorizer_reads(m, region)
     steady_reads = load.jobs_read_units - load.api_jobs_read_units
-    write_price = "dynamodb_replicated_wcu_hour" if len(regions) > 1 else "dynamodb_wcu_hour"
-    write_unit = "rWCU-hours" if len(regions) > 1 else "WCU-hours"
-    parts: list[tuple[str, float, float, Mapping[str, Any], str, str]] = [
-        (
-            "write",
-            steady_writes,
-            api_writes,
-            props["WriteProvisionedThroughputSettings"],
-            write_price,
-            write_unit,
-        ),
+    parts: list[CapacityPart] = [
+        ("write", steady_writes, api_writes, props["WriteProvisionedThroughputSettings"], *write_price),
         (
             "read",
             steady_reads,
@@ -964,8 +1115,7 @@ def _provisioned_capacity(
                 0.0,
                 index_writes,
                 index["WriteProvisionedThroughputSettings"],
-                write_price,
-                write_unit,
+                *write_price,
             ),
             (
                 f"{index_name} read",
@@ -976,22 +1126,79 @@ def _provisioned_capacity(
                 "RCU-hours",
             ),
         ]
-    lines = []
-    for what, steady, following, settings, price, unit in parts:
-        where = f"{name} {what} capacity ({region})"
-        minimum, maximum, target = _auto_scaling(settings, where)
-        hours = capacity_hours(m, steady, following, (minimum, maximum, target), where)
-        lines.append(
-            Line(
-                region,
-                label,
-                f"DynamoDB provisioned {what} capacity (auto scaled {minimum:g}-{maximum:g} at {target:.0%})",
-                hours,
-                unit,
-                m.price(region, price),
-            )
-        )
-    return lines
+    return parts
+
+
+def _executions_capacity(
+    m: Model, props: Mapping[str, Any], replica: Mapping[str, Any], write_price: tuple[str, str]
+) -> list[CapacityPart]:
+    """A region's executions table: writes as steady as the scheduled fires (claim and finish, the item on
+    the table and the running entry on gsi1); reads, the API's following its day and the executor's overlap
+    checks (steady). The archive's scan is priced apart (_archive_scan_capacity)."""
+    load = m.loads[replica["Region"]]
+    parts: list[CapacityPart] = [
+        (
+            "write",
+            load.executions_write_units - load.executions_index_write_units,
+            0.0,
+            props["WriteProvisionedThroughputSettings"],
+            *write_price,
+        ),
+        (
+            "read",
+            load.executions_read_units - load.api_executions_read_units,
+            load.api_executions_read_units,
+            replica["ReadProvisionedThroughputSettings"],
+            "dynamodb_rcu_hour",
+            "RCU-hours",
+        ),
+    ]
+    replica_indexes = {i["IndexName"]: i for i in replica.get("GlobalSecondaryIndexes", [])}
+    for index in props.get("GlobalSecondaryIndexes", []):
+        index_name = index["IndexName"]
+        # the running entries: filed by each claim, removed by each finish; read by the census and the
+        # stuck-execution checks a few times an hour, under the floor
+        parts += [
+            (
+                f"{index_name} write",
+                load.executions_index_write_units,
+                0.0,
+                index["WriteProvisionedThroughputSettings"],
+                *write_price,
+            ),
+            (
+                f"{index_name} read",
+                0.0,
+                0.0,
+                replica_indexes[index_name]["ReadProvisionedThroughputSettings"],
+                "dynamodb_rcu_hour",
+                "RCU-hours",
+            ),
+        ]
+    return parts
+
+
+def _archive_scan_capacity(
+    m: Model, replica: Mapping[str, Any], label: str, reads: CapacityPart, month: int
+) -> Line:
+    """The read capacity auto scaling adds while an archive run's paced scan reads (paced_scan_hours)."""
+    region = replica["Region"]
+    _, steady, following, settings, price, unit = reads
+    where = f"{config.EXECUTIONS_TABLE} read capacity ({region})"
+    scaling = _auto_scaling(settings, where)
+    rate = m.pacing(region).run_units_per_second
+    run_seconds = m.archive_run_seconds(region, month)
+    runs = m.archive_runs()
+    hours = paced_scan_hours(m, steady, following, scaling, (rate, run_seconds * runs / 3600, runs), where)
+    return Line(
+        region,
+        label,
+        f"DynamoDB provisioned read capacity for the archive scans ({rate:g} units/s, "
+        f"{run_seconds / 3600:.1f} h a run)",
+        hours,
+        unit,
+        m.price(region, price),
+    )
 
 
 def _table_writes(m: Model, name: str, region: str, regions: list[str]) -> float:
@@ -1262,6 +1469,42 @@ def unknown_types(stacks: Iterable[StackTemplate]) -> dict[str, list[str]]:
     return dict(found)
 
 
+def archive_pacing(stack: StackTemplate) -> ArchivePacing | None:
+    """The archiver's pacing in a stack: its function's read rate and timeout, and the maximum concurrency
+    of the event source reading the archive queue (None: no archiver here)."""
+    functions = [
+        _props(r)
+        for lid, r in stack.resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and _FUNCTION_ID.match(lid)
+        and function_name(lid) == "ArchiverFunction"
+    ]
+    if not functions:
+        return None
+    (function,) = functions
+    queues = [
+        lid
+        for lid, r in stack.resources.items()
+        if r["Type"] == "AWS::SQS::Queue" and _props(r).get("QueueName") == config.ARCHIVE_QUEUE
+    ]
+    sources = [
+        _props(r)
+        for r in stack.resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and any(lid in json.dumps(_props(r).get("EventSourceArn")) for lid in queues)
+    ]
+    rate = function.get("Environment", {}).get("Variables", {}).get("ARCHIVE_READ_UNITS_PER_SECOND")
+    if rate is None or len(sources) != 1:
+        raise CostModelError(
+            f"{stack.name}: the archiver needs ARCHIVE_READ_UNITS_PER_SECOND and one event source on "
+            f"{config.ARCHIVE_QUEUE} (found {len(sources)})"
+        )
+    concurrency = sources[0].get("ScalingConfig", {}).get("MaximumConcurrency")
+    if concurrency is None:
+        raise CostModelError(f"{stack.name}: the archiver's event source has no maximum concurrency")
+    return ArchivePacing(float(rate), int(concurrency), float(function.get("Timeout", 3)))
+
+
 def price_month(m: Model, stacks: list[StackTemplate], month: int) -> list[Line]:
     unknown = unknown_types(stacks)
     if unknown:
@@ -1276,6 +1519,9 @@ def price_month(m: Model, stacks: list[StackTemplate], month: int) -> list[Line]
                 # CloudFormation's default TTL is 300 s; CDK writes the property when it is set
                 ttl = _props(resource).get("AuthorizerResultTtlInSeconds", 300)
                 m.authorizer_ttls[stack.region] = float(ttl)
+        pacing = archive_pacing(stack)
+        if pacing is not None:
+            m.archive_pacing[stack.region] = pacing
     lines: list[Line] = []
     for stack in stacks:
         for lid, resource in stack.resources.items():

@@ -33,6 +33,15 @@ BULK_WORKER_TIMEOUT_SECONDS = 60
 BULK_VISIBILITY_SECONDS = 6 * BULK_WORKER_TIMEOUT_SECONDS
 BULK_MAX_RECEIVES = 5
 BULK_INLINE_LIMIT = 100  # default: matching jobs a bulk pause/resume does within the request
+# An archive run's scan segments (jobsched.execution.archive), one message each, scanned by the archiver.
+ARCHIVE_QUEUE = "jobsched-archive"
+ARCHIVE_DLQ = "jobsched-archiver-dlq"  # also where a failed planning run's event goes
+ARCHIVER_TIMEOUT_SECONDS = 900
+ARCHIVE_VISIBILITY_SECONDS = 6 * ARCHIVER_TIMEOUT_SECONDS  # AWS's advice for an SQS event source
+ARCHIVE_MAX_RECEIVES = 3
+# Read units a second one segment's scan consumes on average: the default of the archiver's setting
+# ARCHIVE_READ_UNITS_PER_SECOND (jobsched.settings), which the stack sets from this.
+ARCHIVE_READ_UNITS_PER_SECOND = 25.0
 # A target may take up to 900 s (Lambda's own limit), so the executor may too; SQS hides a message for
 # 6x the function timeout, as AWS advises for SQS event sources, before another consumer may see it.
 EXECUTOR_TIMEOUT_SECONDS = 900

@@ -29,6 +29,7 @@ FUNCTION_VARIABLES: Mapping[str, Mapping[str, str]] = {
         "HEARTBEAT_PROBE_URL": "the heartbeat's target: the region's own API health route",
     },
     "deep_health": {"EXECUTION_QUEUE_URL": "the execution queue's URL"},
+    "archiver": {"ARCHIVE_READ_UNITS_PER_SECOND": "read units a second one archive segment's scan consumes"},
     # Bearer tokens (infra/constructs/key_authorizer.py): the claims, and either the SSM parameter with the
     # stack's own Cognito issuer or another OIDC issuer named in cdk.json.
     "authorizer": {

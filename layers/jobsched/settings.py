@@ -74,6 +74,10 @@ class Settings(BaseModel):
     oauth_clients: Literal["none", "local", "cognito"] = "none"
     # A bulk pause/resume matching more jobs than this goes on in the background (the Schedule API only).
     bulk_inline_limit: int = Field(default=config.BULK_INLINE_LIMIT, ge=1, le=1000)
+    # Read units a second an archive segment's scan consumes on average (the archiver only).
+    archive_read_units_per_second: float = Field(
+        default=config.ARCHIVE_READ_UNITS_PER_SECOND, gt=0, le=10_000
+    )
 
     @field_validator("regions", "allow_targets", "reserved_target_ports", "token_audience", mode="before")
     @classmethod
@@ -118,6 +122,7 @@ class Settings(BaseModel):
             "token_settings_region": env.get("TOKEN_SETTINGS_REGION") or None,
             "oauth_clients": env.get("OAUTH_CLIENTS") or None,
             "bulk_inline_limit": env.get("BULK_INLINE_LIMIT") or None,
+            "archive_read_units_per_second": env.get("ARCHIVE_READ_UNITS_PER_SECOND") or None,
         }
         return settings_from_env(cls, mapping, "function")
 

@@ -157,7 +157,22 @@ JOBS_INDEX_CAPACITY = ProvisionedCapacity(
 JOBS = _pk_sk_table(config.JOBS_TABLE, "global", JOBS_CAPACITY, JOBS_INDEX_CAPACITY)
 # Execution history stays in the job's home region, where its executor writes it (docs/decisions.md):
 # replicating it would write and store every execution three times for reads that go to one region.
-# On-demand: the archiver scans the whole table every few days (thousands of read units a second for
-# minutes), faster than auto scaling can follow (docs/decisions.md, Cost).
-EXECUTIONS = _pk_sk_table(config.EXECUTIONS_TABLE, "regional")
+# Provisioned with auto scaling too (docs/operations.md, "Capacity of the executions table"). Its writes are
+# the scheduled fires' claim and finish, each writing the item and its gsi1 running entry: at the spec's load
+# ~15 units/s each on the table and the index in us-east-1 (~11 elsewhere), on average; they come in bursts
+# at the top of each minute, five minutes and hour (up to ~5,600 units on the table and as many on the
+# index in us-east-1 at the top of the hour), which DynamoDB's burst capacity (up to 300 s of unused units)
+# carries at a floor of 30. Its reads are the API's (following the day: ~7 units/s at night, ~67 at the
+# peak in us-east-1), the executor's overlap checks (~1.5) and the archive run's paced scan (two segments at
+# a time at config.ARCHIVE_READ_UNITS_PER_SECOND each: 50 units/s for about 12 hours every third day at
+# month 12): a floor of 50 carries the night's reads and the scan's start while auto scaling follows.
+# Maxima are about three times what the peak (with a scan) needs. gsi1 holds the running entries: written
+# with every claim and finish, read by the census and the stuck-execution checks a few times an hour.
+EXECUTIONS_CAPACITY = ProvisionedCapacity(
+    reads=AutoScaledCapacity(minimum=50, maximum=500), writes=AutoScaledCapacity(minimum=30, maximum=200)
+)
+EXECUTIONS_INDEX_CAPACITY = ProvisionedCapacity(
+    reads=AutoScaledCapacity(minimum=5, maximum=100), writes=AutoScaledCapacity(minimum=30, maximum=200)
+)
+EXECUTIONS = _pk_sk_table(config.EXECUTIONS_TABLE, "regional", EXECUTIONS_CAPACITY, EXECUTIONS_INDEX_CAPACITY)
 TABLES: tuple[TableDefinition, ...] = (JOBS, EXECUTIONS)

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from infra import paths
+from infra.constructs.execution_archive import ARCHIVER_MAX_CONCURRENCY
 from infra.cost import cost_model
-from jobsched import config, telemetry
+from jobsched import config, tables, telemetry
 from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME
 from tests.infra.conftest import DOMAIN_CONTEXT, SynthesizedApp
 
@@ -308,3 +309,95 @@ def test_a_maximum_that_cannot_carry_the_peak_is_an_error(
         cost_model.CostModelError, match=r"jobsched-jobs read capacity .*above the maximum 100"
     ):
         cost_model.estimate(stacks, profile, prices)
+
+
+def test_the_executions_tables_are_priced_by_the_capacity_they_provision(
+    estimate: cost_model.Estimate,
+) -> None:
+    """Each region's own table: capacity-hours of the table and its index (no replicated units), and the read
+    capacity auto scaling adds while the archive's paced scan reads; no per-request lines."""
+    executions = [
+        line for line in estimate.months[12] if line.resource == f"{config.EXECUTIONS_TABLE} (table)"
+    ]
+    assert not [line for line in executions if line.item.endswith(("write units", "read units"))]
+    for region in config.REGIONS:
+        here = {
+            line.item.split(" (")[0]: line
+            for line in executions
+            if line.region == region and line.item.startswith("DynamoDB provisioned")
+        }
+        assert set(here) == {
+            "DynamoDB provisioned write capacity",
+            "DynamoDB provisioned read capacity",
+            f"DynamoDB provisioned {config.GSI1} write capacity",
+            f"DynamoDB provisioned {config.GSI1} read capacity",
+            "DynamoDB provisioned read capacity for the archive scans",
+        }
+        assert here["DynamoDB provisioned write capacity"].unit == "WCU-hours"
+        # writes are steady and under the floor's use: the floor, every hour
+        floor = tables.EXECUTIONS_CAPACITY.writes.minimum
+        assert here["DynamoDB provisioned write capacity"].quantity == pytest.approx(floor * 24 * 30)
+        assert here["DynamoDB provisioned read capacity for the archive scans"].quantity > 0
+
+
+def _pacing_changed(stacks: list[cost_model.StackTemplate], rate: str) -> list[cost_model.StackTemplate]:
+    def changed(lid: str, resource: dict[str, Any]) -> dict[str, Any]:
+        if resource["Type"] != "AWS::Lambda::Function" or not lid.startswith("FunctionsArchiverFunction"):
+            return resource
+        copy = json.loads(json.dumps(resource))
+        copy["Properties"]["Environment"]["Variables"]["ARCHIVE_READ_UNITS_PER_SECOND"] = rate
+        return dict(copy)
+
+    return [
+        cost_model.StackTemplate(
+            name=s.name,
+            region=s.region,
+            resources={lid: changed(lid, dict(r)) for lid, r in s.resources.items()},
+        )
+        for s in stacks
+    ]
+
+
+def test_the_archive_scan_is_priced_at_the_rate_the_template_sets(
+    synthesized_with_domain: SynthesizedApp, profile: dict[str, Any], prices: dict[str, Any]
+) -> None:
+    """The archiver's compute waits for its read rate: half the rate, twice the seconds; the scan's extra
+    read capacity is its units at the run's rate (segment rate x the event source's maximum concurrency)."""
+    stacks = cost_model.load_templates(synthesized_with_domain.outdir)
+    model = cost_model.Model(profile, prices)
+    cost_model.price_month(model, stacks, 12)
+    pacing = model.pacing("us-east-1")
+    assert pacing.units_per_second == config.ARCHIVE_READ_UNITS_PER_SECOND
+    assert pacing.concurrency == ARCHIVER_MAX_CONCURRENCY
+    assert pacing.timeout_seconds == config.ARCHIVER_TIMEOUT_SECONDS
+    units = model.archive_scan_units("us-east-1", 12)
+    assert model.archive_run_seconds("us-east-1", 12) == pytest.approx(units / pacing.run_units_per_second)
+
+    def waiting(lines: list[cost_model.Line]) -> float:
+        (line,) = [x for x in lines if x.region == "us-east-1" and "paced archive scans" in x.item]
+        return line.quantity
+
+    slower = cost_model.estimate(_pacing_changed(stacks, "12.5"), profile, prices)
+    normal = cost_model.estimate(stacks, profile, prices)
+    assert waiting(slower.months[12]) == pytest.approx(2 * waiting(normal.months[12]))
+
+
+def test_a_rate_too_slow_for_the_runs_schedule_is_an_error(
+    synthesized_with_domain: SynthesizedApp, profile: dict[str, Any], prices: dict[str, Any]
+) -> None:
+    stacks = _pacing_changed(cost_model.load_templates(synthesized_with_domain.outdir), "1")
+    with pytest.raises(cost_model.CostModelError, match=r"archive (run|segment) in .* more than half"):
+        cost_model.estimate(stacks, profile, prices)
+
+
+def test_a_paced_scan_adds_its_rate_over_the_target_while_it_reads(
+    profile: dict[str, Any], prices: dict[str, Any]
+) -> None:
+    model = cost_model.Model(profile, prices)
+    # nothing else read: 50 units/s for 10 h a month in 2 runs, at 70% above a floor of 5
+    hours = cost_model.paced_scan_hours(model, 0, 0, (5, 1000, 0.7), (50, 10, 2), "t")
+    assert hours == pytest.approx((10 + 2 * cost_model.SCALE_IN_HOURS) * (50 / 0.7 - 5))
+    # a floor that carries the scan adds nothing
+    assert cost_model.paced_scan_hours(model, 0, 0, (100, 1000, 0.7), (50, 10, 2), "t") == 0
+    with pytest.raises(cost_model.CostModelError, match="above the maximum 60"):
+        cost_model.paced_scan_hours(model, 0, 0, (5, 60, 0.7), (50, 10, 2), "t")

@@ -12,8 +12,8 @@ from jobsched import config, tables
 
 TABLE_NAMES = (config.JOBS_TABLE, config.EXECUTIONS_TABLE)
 GLOBAL_TABLE_NAMES = (config.JOBS_TABLE,)
-# the jobs table is provisioned with auto scaling; the executions table stays on-demand (the archiver's scan)
-BILLING_MODES = {config.JOBS_TABLE: "PROVISIONED", config.EXECUTIONS_TABLE: "PAY_PER_REQUEST"}
+# both tables are provisioned with auto scaling (docs/operations.md, Capacity)
+BILLING_MODES = {config.JOBS_TABLE: "PROVISIONED", config.EXECUTIONS_TABLE: "PROVISIONED"}
 
 
 def _auto_scaling(kind: str, capacity: tables.AutoScaledCapacity) -> dict[str, Any]:
@@ -189,11 +189,27 @@ def test_the_jobs_table_is_provisioned_with_auto_scaling_in_every_replica(
         assert 0 < limits.minimum < limits.maximum and limits.target_percent == 70
 
 
-def test_the_executions_tables_stay_on_demand(regional_templates: dict[str, Template]) -> None:
-    """The archiver's scan reads thousands of units a second for minutes: faster than auto scaling follows."""
-    assert tables.EXECUTIONS.capacity is None
-    for template in regional_templates.values():
+def test_every_executions_table_is_provisioned_with_auto_scaling(
+    regional_templates: dict[str, Template],
+) -> None:
+    """Each region's table and its running-entry index follow target tracking between the floor and the
+    maximum jobsched.tables declares (the archiver's paced scan is what lets the reads be provisioned)."""
+    capacity, index_capacity = tables.EXECUTIONS_CAPACITY, tables.EXECUTIONS_INDEX_CAPACITY
+    assert tables.EXECUTIONS.capacity == capacity and tables.EXECUTIONS.indexes[0].capacity == index_capacity
+    for region, template in regional_templates.items():
         table = _global_table(template, config.EXECUTIONS_TABLE)
-        assert table["BillingMode"] == "PAY_PER_REQUEST"
-        assert "WriteProvisionedThroughputSettings" not in table
-        assert all("ReadProvisionedThroughputSettings" not in replica for replica in table["Replicas"])
+        assert table["BillingMode"] == "PROVISIONED"
+        assert table["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", capacity.writes)
+        (index,) = table["GlobalSecondaryIndexes"]
+        assert index["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", index_capacity.writes)
+        (replica,) = table["Replicas"]
+        assert replica["Region"] == region
+        assert replica["ReadProvisionedThroughputSettings"] == _auto_scaling("Read", capacity.reads)
+        assert replica["GlobalSecondaryIndexes"] == [
+            {
+                "IndexName": config.GSI1,
+                "ReadProvisionedThroughputSettings": _auto_scaling("Read", index_capacity.reads),
+            }
+        ]
+    for limits in (capacity.reads, capacity.writes, index_capacity.reads, index_capacity.writes):
+        assert 0 < limits.minimum < limits.maximum and limits.target_percent == 70

@@ -1,4 +1,5 @@
-"""History older than the table keeps, on moto S3: the daily archiver writes it, the Executions API reads it
+"""History older than the table keeps, on moto S3: the archiver plans a run (one queued message per scan
+segment), scans each segment at its read rate and writes it, the Executions API reads it
 back through the archive (one execution by id, and pages whose token crosses the table/archive seam)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from jobsched import config
 from jobsched.execution.adapters.archive_store import delete_executions, scan_executions
-from jobsched.execution.archive import object_key
+from jobsched.execution.archive import ARCHIVE_SEGMENTS, object_key
 from jobsched.execution.models import ExecutionStatus
 from jobsched.keyscheme import JobKey
 from tests.integration.test_executions_api import Call, call, create, record  # noqa: F401 (fixture)
@@ -119,3 +120,75 @@ def test_the_archiver_refuses_a_segment_it_cannot_scan() -> None:
 
     with pytest.raises(ValueError, match="bad archive segment"):
         archiver.handler({"segment": 3, "total_segments": 2}, None)
+
+
+def _queue_record(body: str) -> dict[str, Any]:
+    return {"Records": [{"messageId": "m1", "body": body, "eventSource": "aws:sqs"}]}
+
+
+def test_a_run_is_planned_as_one_queued_message_per_segment() -> None:
+    from functions.archiver import handler as archiver
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=config.ARCHIVE_QUEUE)["QueueUrl"]
+    assert archiver.handler({"plan": True}, None) == {"planned": ARCHIVE_SEGMENTS}
+    bodies: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        bodies += [json.loads(m["Body"]) for m in messages]
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+    assert sorted(b["segment"] for b in bodies) == list(range(ARCHIVE_SEGMENTS))
+    assert {b["total_segments"] for b in bodies} == {ARCHIVE_SEGMENTS}
+
+
+def test_each_queued_segment_is_scanned_paced_and_archived(call: Call) -> None:  # noqa: F811
+    """The queue's segments together archive every expiring execution once; each reports what it read."""
+    from functions.archiver import handler as archiver
+
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    job_id = create(call)["job_id"]
+    old_day = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=40)
+    ids = []
+    for minute in range(6):
+        at = old_day + timedelta(minutes=minute)
+        ids.append(f"exe_{stamp(at)}_x")
+        record(job_id, ids[-1], ExecutionStatus.SUCCEEDED, at)
+    results = [
+        archiver.handler(_queue_record(json.dumps({"segment": i, "total_segments": 3})), None)
+        for i in range(3)
+    ]
+    assert sum(r["executions"] for r in results) == 6
+    assert [r["segment"] for r in results] == [0, 1, 2]
+    # every page's consumed capacity is spent from the segment's read rate (ReturnConsumedCapacity=TOTAL)
+    assert sum(r["read_units"] for r in results) > 0
+    day = f"{ids[0][4:8]}-{ids[0][8:10]}-{ids[0][10:12]}"
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=object_key(JobKey("acme", job_id), day))["Body"]
+    assert len(gzip.decompress(body.read()).decode().splitlines()) == 6
+    # A redelivered segment merges into the same objects: nothing is archived twice.
+    archiver.handler(_queue_record(json.dumps({"segment": 0, "total_segments": 1})), None)
+    again = boto3.client("s3").get_object(Bucket=BUCKET, Key=object_key(JobKey("acme", job_id), day))["Body"]
+    assert len(gzip.decompress(again.read()).decode().splitlines()) == 6
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"plan": "yes"},
+        {"plan": True, "total_segments": 5},
+        {"Records": []},
+        {"Records": [{"body": "{}"}, {"body": "{}"}]},
+        _queue_record("not json"),
+        _queue_record(json.dumps({"segment": 5, "total_segments": 5})),
+        _queue_record(json.dumps({"segment": 0, "total_segments": 2, "table": "jobsched-jobs"})),
+    ],
+)
+def test_the_archiver_refuses_an_event_it_did_not_plan(event: dict[str, Any]) -> None:
+    from functions.archiver import handler as archiver
+
+    with pytest.raises(ValueError, match="bad archive"):
+        archiver.handler(event, None)

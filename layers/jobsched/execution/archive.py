@@ -43,6 +43,13 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # scans the whole 30-day table, so a third of the runs is a third of the scan reads (docs/decisions.md).
 ARCHIVE_EVERY = timedelta(days=3)
 ARCHIVE_AHEAD = 2 * ARCHIVE_EVERY
+# A run scans the table in this many segments, one queue message each, a few at a time at a bounded read
+# rate (config.ARCHIVE_READ_UNITS_PER_SECOND per segment being scanned), so that the table's provisioned read
+# capacity carries it (docs/decisions.md, Cost). Small segments keep each one far inside the archiver's
+# timeout, and a segment that fails is scanned again alone.
+ARCHIVE_SEGMENTS = 512
+# The most segments a run's event or message may name (DynamoDB allows up to a million).
+MAX_SEGMENTS = 1000
 # The item attributes kept in the archive: what the API returns, nothing internal (leases, keys).
 _ARCHIVED_FIELDS = tuple(name for name in Execution.model_fields if name != "archived")
 
@@ -240,6 +247,55 @@ def archive_items(archive: ExecutionArchive, items: Iterable[Mapping[str, Any]])
 class ArchiveRun:
     executions: int = 0
     jobs: int = 0
+
+
+@dataclass(frozen=True)
+class ArchiveSegment:
+    """One segment of an archive run's parallel scan: `segment` of `total_segments`."""
+
+    segment: int
+    total_segments: int
+
+    def message(self) -> str:
+        return json.dumps({"segment": self.segment, "total_segments": self.total_segments})
+
+
+def archive_segment(event: Mapping[str, Any]) -> ArchiveSegment:
+    """The segment an event or queue message names; anything else is refused with ValueError (a segment out
+    of range would scan nothing, or fail in DynamoDB)."""
+    segment, total = event.get("segment"), event.get("total_segments")
+    if (
+        type(segment) is not int
+        or type(total) is not int
+        or set(event) - {"segment", "total_segments"}
+        or not 0 <= segment < total <= MAX_SEGMENTS
+    ):
+        raise ValueError(f"bad archive segment {segment!r} of {total!r}")
+    return ArchiveSegment(segment, total)
+
+
+def archive_segment_message(body: str) -> ArchiveSegment:
+    """The segment a queue message's body names (JSON {"segment": i, "total_segments": n})."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise ValueError("bad archive segment message: not JSON") from None
+    if not isinstance(event, dict):
+        raise ValueError("bad archive segment message: not an object")
+    return archive_segment(event)
+
+
+def plan_segments(total_segments: int = ARCHIVE_SEGMENTS) -> list[ArchiveSegment]:
+    """Every segment of one archive run's scan."""
+    if not 0 < total_segments <= MAX_SEGMENTS:
+        raise ValueError(f"bad archive segment count {total_segments!r}")
+    return [ArchiveSegment(segment, total_segments) for segment in range(total_segments)]
+
+
+class SegmentQueue(Protocol):
+    """Where an archive run's segments wait to be scanned: the archive queue (SQS) on AWS."""
+
+    def send(self, segments: list[ArchiveSegment]) -> None: ...
 
 
 def expiring_before(now: datetime) -> int:

@@ -19,8 +19,13 @@ from botocore.exceptions import ClientError
 from jobsched import config
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.execution.archive import ArchiveStore
+from jobsched.execution.read_pacing import ReadPacer
 from jobsched.settings import Settings
 
+# What DynamoDB answers when a read exceeds the table's capacity (or its account's request rate).
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
 _SAFE_PART = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -111,9 +116,13 @@ def scan_executions(
     total_segments: int = 1,
     expires_before: int | None = None,
     scheduled_before: str | None = None,
+    pacer: ReadPacer | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Execution items of one scan segment that expire before an epoch second or were scheduled before an
-    ISO time (the two ways an archive run chooses them)."""
+    ISO time (the two ways an archive run chooses them).
+
+    With a pacer, the scan reads at its rate (each page's consumed capacity is spent from it) and a page
+    refused for want of capacity is read again after the pacer's pause; without one, as fast as it can."""
     names = {"#entity": "entity"}
     values: dict[str, Any] = {":execution": "execution"}
     conditions = ["#entity = :execution"]
@@ -133,9 +142,28 @@ def scan_executions(
     }
     if total_segments > 1:
         request.update(Segment=segment, TotalSegments=total_segments)
-    for page in client.get_paginator("scan").paginate(**request):
+    yield from _pages(client, request, pacer)
+
+
+def _pages(client: Any, request: dict[str, Any], pacer: ReadPacer | None) -> Iterator[dict[str, Any]]:
+    """The items of every page of a scan, page after page (paced when a pacer is given)."""
+    if pacer is not None:
+        request["ReturnConsumedCapacity"] = "TOTAL"
+    while True:
+        try:
+            page = client.scan(**request)
+        except ClientError as exc:
+            if pacer is None or _code(exc) not in _THROTTLED:
+                raise
+            pacer.throttled()  # then the same page again
+            continue
+        if pacer is not None:
+            pacer.consumed(float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)))
         for item in page.get("Items", []):
             yield from_item(item)
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def delete_executions(client: Any, table: str, items: list[dict[str, Any]]) -> None:
