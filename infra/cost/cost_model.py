@@ -1104,29 +1104,9 @@ def _jobs_capacity(
             "RCU-hours",
         ),
     ]
-    replica_indexes = {i["IndexName"]: i for i in replica.get("GlobalSecondaryIndexes", [])}
-    for index in props.get("GlobalSecondaryIndexes", []):
-        index_name = index["IndexName"]
-        # the index holds tenant counters, keys and clients: its writes are the counters' (creates and
-        # deletes); its reads (the census's tenant list, the CLI) are a few a minute, under the floor
-        parts += [
-            (
-                f"{index_name} write",
-                0.0,
-                index_writes,
-                index["WriteProvisionedThroughputSettings"],
-                *write_price,
-            ),
-            (
-                f"{index_name} read",
-                0.0,
-                0.0,
-                replica_indexes[index_name]["ReadProvisionedThroughputSettings"],
-                "dynamodb_rcu_hour",
-                "RCU-hours",
-            ),
-        ]
-    return parts
+    # the index holds tenant counters, keys and clients: its writes are the counters' (creates and
+    # deletes); its reads (the census's tenant list, the CLI) are a few a minute, under the floor
+    return parts + _index_parts(props, replica, (0.0, index_writes), write_price)
 
 
 def _executions_capacity(
@@ -1153,19 +1133,25 @@ def _executions_capacity(
             "RCU-hours",
         ),
     ]
+    # the running entries: filed by each claim, removed by each finish; read by the census and the
+    # stuck-execution checks a few times an hour, under the floor
+    return parts + _index_parts(props, replica, (load.executions_index_write_units, 0.0), write_price)
+
+
+def _index_parts(
+    props: Mapping[str, Any],
+    replica: Mapping[str, Any],
+    writes: tuple[float, float],
+    write_price: tuple[str, str],
+) -> list[CapacityPart]:
+    """Each index's write capacity (steady units, units following the API's day) and read capacity (its
+    reads stay under the floor) in this replica."""
     replica_indexes = {i["IndexName"]: i for i in replica.get("GlobalSecondaryIndexes", [])}
+    parts: list[CapacityPart] = []
     for index in props.get("GlobalSecondaryIndexes", []):
         index_name = index["IndexName"]
-        # the running entries: filed by each claim, removed by each finish; read by the census and the
-        # stuck-execution checks a few times an hour, under the floor
         parts += [
-            (
-                f"{index_name} write",
-                load.executions_index_write_units,
-                0.0,
-                index["WriteProvisionedThroughputSettings"],
-                *write_price,
-            ),
+            (f"{index_name} write", *writes, index["WriteProvisionedThroughputSettings"], *write_price),
             (
                 f"{index_name} read",
                 0.0,

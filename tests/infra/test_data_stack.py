@@ -173,20 +173,8 @@ def test_the_jobs_table_is_provisioned_with_auto_scaling_in_every_replica(
     capacity, index_capacity = tables.JOBS_CAPACITY, tables.JOBS_INDEX_CAPACITY
     assert index_capacity is not None and tables.JOBS.indexes[0].capacity == index_capacity
 
-    assert table["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", capacity.writes)
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", index_capacity.writes)
     assert sorted(replica["Region"] for replica in table["Replicas"]) == sorted(config.REGIONS)
-    for replica in table["Replicas"]:
-        assert replica["ReadProvisionedThroughputSettings"] == _auto_scaling("Read", capacity.reads)
-        assert replica["GlobalSecondaryIndexes"] == [
-            {
-                "IndexName": config.GSI1,
-                "ReadProvisionedThroughputSettings": _auto_scaling("Read", index_capacity.reads),
-            }
-        ]
-    for limits in (capacity.reads, capacity.writes, index_capacity.reads, index_capacity.writes):
-        assert 0 < limits.minimum < limits.maximum and limits.target_percent == 70
+    _assert_auto_scaled(table, capacity, index_capacity)
 
 
 def test_every_executions_table_is_provisioned_with_auto_scaling(
@@ -199,11 +187,18 @@ def test_every_executions_table_is_provisioned_with_auto_scaling(
     for region, template in regional_templates.items():
         table = _global_table(template, config.EXECUTIONS_TABLE)
         assert table["BillingMode"] == "PROVISIONED"
-        assert table["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", capacity.writes)
-        (index,) = table["GlobalSecondaryIndexes"]
-        assert index["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", index_capacity.writes)
-        (replica,) = table["Replicas"]
-        assert replica["Region"] == region
+        assert [replica["Region"] for replica in table["Replicas"]] == [region]
+        _assert_auto_scaled(table, capacity, index_capacity)
+
+
+def _assert_auto_scaled(
+    table: dict[str, Any], capacity: tables.ProvisionedCapacity, index_capacity: tables.ProvisionedCapacity
+) -> None:
+    """The table's writes, each replica's reads and its gsi1's follow the capacities jobsched.tables sets."""
+    assert table["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", capacity.writes)
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["WriteProvisionedThroughputSettings"] == _auto_scaling("Write", index_capacity.writes)
+    for replica in table["Replicas"]:
         assert replica["ReadProvisionedThroughputSettings"] == _auto_scaling("Read", capacity.reads)
         assert replica["GlobalSecondaryIndexes"] == [
             {
