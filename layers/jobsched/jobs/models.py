@@ -23,6 +23,9 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from jobsched.jobs.states import JobStatus as JobStatus
+from jobsched.jobs.states import NotificationEvent as NotificationEvent
+from jobsched.jobs.states import ScheduleState as ScheduleState
 from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.exclusions import (
     MAX_EXCLUSIONS,
@@ -85,22 +88,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-class JobStatus(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    ERROR = "error"
-
-
 class OverlapPolicy(StrEnum):
     ALLOW = "allow"
     FORBID = "forbid"
-
-
-class ScheduleState(StrEnum):
-    PENDING = "pending"
-    SYNCED = "synced"
-    ERROR = "error"
 
 
 # Validation context of a job read back from the table: rules newer than the item do not stop it loading.
@@ -430,11 +420,6 @@ class RetryPolicy(Strict):
     max_attempts: int = Field(default=3, ge=1, le=10)
     backoff_seconds: int = Field(default=30, ge=1, le=3600)
     backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
-
-
-class NotificationEvent(StrEnum):
-    FAILURE = "failure"  # an execution failed for good after a success (or as the job's first result)
-    RECOVERY = "recovery"  # the first success after such a failure
 
 
 # Local part and a dotted domain of letters, digits and hyphens: what SNS e-mail subscriptions accept.
