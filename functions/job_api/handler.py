@@ -14,11 +14,11 @@ from jobsched.api.http_api import (
     request_guard,
     with_empty_json_body,
 )
-from jobsched.api.job_models import JobList, WebhookSecret
+from jobsched.api.job_models import JobList, JobView, WebhookSecret
 from jobsched.api.models import NoFields, parse_tag_filter, responses
 from jobsched.aws.clients import deferred_client
 from jobsched.jobs.adapters.job_store import DynamoJobStore
-from jobsched.jobs.models import JobSpec, JobStatus, JobView
+from jobsched.jobs.models import JobSpec, JobStatus
 from jobsched.jobs.ports import JobFilters
 from jobsched.jobs.service import JobService
 from jobsched.settings import load_settings

@@ -471,6 +471,10 @@ class Notifications(Strict):
 class JobSpec(Strict):
     """Everything a caller may set on a job (the body of POST and PUT)."""
 
+    # Built on first use: only the Job API validates and writes specs (it builds this when it starts:
+    # jobsched.jobs.service); every other function reads jobs as Job only.
+    model_config = ConfigDict(defer_build=True)
+
     name: str = Field(min_length=1, max_length=128)
     description: str = Field(default="", max_length=1024)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
@@ -513,7 +517,7 @@ class LastExecution(BaseModel):
 class Job(JobSpec):
     """A stored job: the caller's fields plus the server's."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=False)  # every function reading jobs needs it
 
     job_id: str
     region: str
@@ -558,6 +562,10 @@ class JobView(Job):
 
     # (From the caller's view: reads copy the preview stored with the job while it is current, see
     # Job.upcoming_runs. This docstring is the schema's description in the committed contract.)
+
+    # Built on first use: only the Job and Schedule APIs return jobs (they build this when they start:
+    # jobsched.api.job_models).
+    model_config = ConfigDict(defer_build=True)
 
     next_run_at: datetime | None = None
     next_runs: list[datetime] = Field(default_factory=list)
