@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
-from jobsched.api.execution_models import WebhookSecret
 from jobsched.api.http_api import (
     JSON_CONTENT_TYPE,
     create_resolver,
@@ -15,10 +14,11 @@ from jobsched.api.http_api import (
     request_guard,
     with_empty_json_body,
 )
-from jobsched.api.models import JobList, NoFields, parse_tag_filter, responses
+from jobsched.api.job_models import JobList, JobView, WebhookSecret
+from jobsched.api.models import NoFields, parse_tag_filter, responses
 from jobsched.aws.clients import deferred_client
 from jobsched.jobs.adapters.job_store import DynamoJobStore
-from jobsched.jobs.models import JobSpec, JobStatus, JobView
+from jobsched.jobs.models import JobSpec, JobStatus
 from jobsched.jobs.ports import JobFilters
 from jobsched.jobs.service import JobService
 from jobsched.settings import load_settings

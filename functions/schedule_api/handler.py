@@ -9,11 +9,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from jobsched.api.http_api import JSON_CONTENT_TYPE, create_resolver, principal_of, request_guard
+from jobsched.api.job_models import JobView
 from jobsched.api.models import NoFields, responses
 from jobsched.aws.clients import deferred_client
 from jobsched.config import BULK_QUEUE, EXECUTION_QUEUE
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
-from jobsched.jobs.models import JobView
 from jobsched.scheduling.adapters.bulk_store import DynamoBulkOperationStore, SqsBulkQueue
 from jobsched.scheduling.adapters.job_schedule_store import DynamoJobScheduleStore
 from jobsched.scheduling.bulk import BulkControl, BulkOperation, BulkRequest, BulkStatus

@@ -11,13 +11,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobsched.api.routes import WRITE_ROLES
 from jobsched.config import Role, Tier
 from jobsched.errors import Forbidden, NotFound, Unauthorized
-from jobsched.keys.models import KeyPurpose, KeyStatus, KeyStore, hash_key
 from jobsched.keyscheme import JobKey
+
+if TYPE_CHECKING:
+    from jobsched.keys.models import KeyStore
 
 TagScope = tuple[tuple[str, str], ...]
 
@@ -85,6 +87,10 @@ class Principal:
 
 
 def authenticate(key_value: str | None, store: KeyStore) -> Principal:
+    # Imported here: only the authorizer checks keys, and the API functions that share this module need
+    # not build the key models.
+    from jobsched.keys.models import KeyPurpose, KeyStatus, hash_key
+
     if not key_value:
         raise Unauthorized("missing API key")
     record = store.get_by_hash(hash_key(key_value))

@@ -1,4 +1,4 @@
-"""Shapes of the Execution API's answers (and the job API's secret answers)."""
+"""Shapes of the Execution API's requests and answers."""
 
 from __future__ import annotations
 
@@ -43,10 +43,3 @@ class ExecutionQueued(BaseModel):
     execution_id: str
     trigger: Trigger
     retry_of: str | None = None
-
-
-class WebhookSecret(BaseModel):
-    job_id: str
-    webhook_secret: str = Field(
-        description="whsec_<base64>; shown only in this answer", examples=["whsec_..."]
-    )

@@ -1,4 +1,9 @@
-"""Shapes the API returns besides the job itself: list pages and the error envelope."""
+"""What the API functions share: the error envelope, routes' documented responses, a body of no fields,
+the tag filter.
+
+No job models here (jobsched.api.job_models has the Job API's pages), so a function that returns no job
+does not build them when it starts.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.errors import InvalidInput
-from jobsched.jobs.models import JobView
-
-
-class JobList(BaseModel):
-    items: list[JobView]
-    next_token: str | None = Field(description="pass as next_token for the next page; null on the last page")
 
 
 class NoFields(BaseModel):
@@ -21,12 +20,18 @@ class NoFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The error envelope's models only document it (docs/openapi.json): error_document (jobsched.api.http_api)
+# writes the bodies, so a function never builds these unless it generates the OpenAPI document.
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     field: str = Field(description="the body field, query parameter or header at fault")
     message: str
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     code: str = Field(examples=["validation_error", "not_found", "precondition_failed"])
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
@@ -35,6 +40,8 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     """Every 4xx and 5xx answer of the service has this body."""
+
+    model_config = ConfigDict(defer_build=True)
 
     error: ErrorBody
 

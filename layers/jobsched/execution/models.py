@@ -5,11 +5,15 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.execution.fire import Trigger
-from jobsched.jobs.models import LastExecution, NotificationEvent, RetryPolicy
+from jobsched.jobs.states import NotificationEvent
+
+if TYPE_CHECKING:
+    from jobsched.jobs.models import LastExecution, RetryPolicy
 
 HISTORY_RETENTION = timedelta(days=365)  # the spec keeps 12 months of history
 # The executions table keeps the last 30 days; older history is read from the archive (S3) until
@@ -87,6 +91,10 @@ class Execution(BaseModel):
     )
 
     def summary(self) -> LastExecution:
+        # Imported here: only the executor records summaries, and it has the job models already; the
+        # history readers (API, archiver) need not build them.
+        from jobsched.jobs.models import LastExecution
+
         return LastExecution(
             execution_id=self.execution_id,
             status=self.status.value,

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
-from jobsched.jobs.models import Job, LastExecution
 from jobsched.keyscheme import JobKey
+
+if TYPE_CHECKING:
+    from jobsched.jobs.models import Job, LastExecution
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC
+from typing import TYPE_CHECKING
 
-from jobsched.execution.ports import Delivery
 from jobsched.jobs.models import (
     EventBridgeTarget,
     HttpTarget,
@@ -22,6 +22,9 @@ from jobsched.jobs.models import (
     SqsTarget,
     StepFunctionsTarget,
 )
+
+if TYPE_CHECKING:
+    from jobsched.execution.ports import Delivery
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 PLACEHOLDERS = ("scheduled_time", "execution_id", "attempt", "job_id")

@@ -23,6 +23,9 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from jobsched.jobs.states import JobStatus as JobStatus
+from jobsched.jobs.states import NotificationEvent as NotificationEvent
+from jobsched.jobs.states import ScheduleState as ScheduleState
 from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.exclusions import (
     MAX_EXCLUSIONS,
@@ -85,22 +88,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-class JobStatus(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    ERROR = "error"
-
-
 class OverlapPolicy(StrEnum):
     ALLOW = "allow"
     FORBID = "forbid"
-
-
-class ScheduleState(StrEnum):
-    PENDING = "pending"
-    SYNCED = "synced"
-    ERROR = "error"
 
 
 # Validation context of a job read back from the table: rules newer than the item do not stop it loading.
@@ -432,11 +422,6 @@ class RetryPolicy(Strict):
     backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
 
 
-class NotificationEvent(StrEnum):
-    FAILURE = "failure"  # an execution failed for good after a success (or as the job's first result)
-    RECOVERY = "recovery"  # the first success after such a failure
-
-
 # Local part and a dotted domain of letters, digits and hyphens: what SNS e-mail subscriptions accept.
 EMAIL_PATTERN = (
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
@@ -486,6 +471,10 @@ class Notifications(Strict):
 class JobSpec(Strict):
     """Everything a caller may set on a job (the body of POST and PUT)."""
 
+    # Built on first use: only the Job API validates and writes specs (it builds this when it starts:
+    # jobsched.jobs.service); every other function reads jobs as Job only.
+    model_config = ConfigDict(defer_build=True)
+
     name: str = Field(min_length=1, max_length=128)
     description: str = Field(default="", max_length=1024)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
@@ -528,7 +517,7 @@ class LastExecution(BaseModel):
 class Job(JobSpec):
     """A stored job: the caller's fields plus the server's."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=False)  # every function reading jobs needs it
 
     job_id: str
     region: str
@@ -573,6 +562,10 @@ class JobView(Job):
 
     # (From the caller's view: reads copy the preview stored with the job while it is current, see
     # Job.upcoming_runs. This docstring is the schema's description in the committed contract.)
+
+    # Built on first use: only the Job and Schedule APIs return jobs (they build this when they start:
+    # jobsched.api.job_models).
+    model_config = ConfigDict(defer_build=True)
 
     next_run_at: datetime | None = None
     next_runs: list[datetime] = Field(default_factory=list)

@@ -38,6 +38,10 @@ from jobsched.targets.webhook import new_webhook_secret
 if TYPE_CHECKING:
     from jobsched.api.auth import Principal  # annotations only
 
+# Built on first use (jobsched.jobs.models), so the functions that only read jobs never build it; the Job
+# API validates and writes specs, so it builds it when it starts (JobView: jobsched.api.job_models).
+JobSpec.model_rebuild()
+
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_VERSION_DIGITS = 18

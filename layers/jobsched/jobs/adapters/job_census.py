@@ -15,7 +15,7 @@ from typing import Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.config import GSI1
-from jobsched.jobs.models import JobStatus, ScheduleState
+from jobsched.jobs.states import JobStatus, ScheduleState
 from jobsched.keyscheme import (
     COUNTERS_INDEX_PK,
     JOB_PREFIX,
