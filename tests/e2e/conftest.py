@@ -128,6 +128,18 @@ class RuntimeProcess:
             self._process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=clean_env(**self.env), stdout=log, stderr=log
             )
+        try:
+            return self._wait_until_up(printed_before)
+        except BaseException:
+            # Whatever stopped the wait (a failed check, an error, an interrupt), no runtime outlives it:
+            # the fixture that started it never reaches its teardown.
+            if self._process.poll() is None:
+                self._process.kill()
+                self._process.wait(timeout=60)
+            raise
+
+    def _wait_until_up(self, printed_before: int) -> str:
+        assert self._process is not None
         deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -138,8 +150,8 @@ class RuntimeProcess:
             try:
                 if demo and call(self.port, "GET", "/health").status == 200:
                     break
-            except OSError:
-                pass
+            except (OSError, http.client.HTTPException, ValueError):
+                pass  # not serving yet, or not yet whole: the deadline decides
             time.sleep(0.1)
         else:
             self.stop()
