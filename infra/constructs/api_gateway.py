@@ -42,9 +42,10 @@ class ApiGateway(Construct):
         self, scope: Construct, construct_id: str, *, stage_rate_per_second: float, stage_burst: int
     ) -> None:
         super().__init__(scope, construct_id)
-        # Infrequent Access: half the ingestion price. The access log is read by Logs Insights queries (which
-        # the class supports) and by nothing else: no metric filter, subscription or EMF reads it, and those
-        # (with Live Tail) are what the class gives up (docs/decisions.md, Cost).
+        # Infrequent Access: half the ingestion price. The access log is read by Logs Insights queries (the
+        # operations dashboard's per-route table; the class runs every query command but pattern, diff,
+        # filterIndex and unmask) and by nothing else: no metric filter, subscription or EMF reads it, and
+        # those (with Live Tail) are what the class gives up (docs/decisions.md, Cost).
         self.access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -76,7 +77,8 @@ class ApiGateway(Construct):
                 ),
                 tracing_enabled=True,
                 # Stage-level metrics (free) only: per-method ones are custom metrics ($0.30 each, ~80 a
-                # region); the per-route api_requests_total / api_request_duration EMF metrics cover them.
+                # region). The per-route view is this stage's access log, which the operations dashboard
+                # queries with Logs Insights (method, resourcePath, status, latency per request).
                 metrics_enabled=False,
                 # Execution logs for failures only; full request logging would put payloads in logs.
                 logging_level=apigw.MethodLoggingLevel.ERROR,

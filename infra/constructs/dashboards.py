@@ -9,7 +9,8 @@ where four cost $12 (docs/decisions.md, Cost); each section starts with a large 
 - infrastructure health: every function (invocations, errors, throttles, duration, concurrency), the
   execution queue and its DLQ, the scheduler's and schedule-sync's DLQs, both tables;
 - application performance (last, so what the stack adds to it afterwards, WAF's requests, stays in it): API
-  traffic and latency, per-route latency from api_request_duration.
+  traffic and latency, the functions' request metrics by status class, and per route a Logs Insights table
+  of the stage's access log (requests, 4xx, 5xx, p95/p99 latency; docs/decisions.md, Cost).
 Functions are taken from the FunctionFactory's list as it is when the dashboards are built, so the stack
 builds them last, after every function (tests/infra checks that each function is on a dashboard).
 """
@@ -22,6 +23,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from cdk_monitoring_constructs import (
     CustomMetricGroup,
@@ -30,6 +32,7 @@ from cdk_monitoring_constructs import (
 )
 from constructs import Construct
 
+from infra.constructs.api_gateway import ACCESS_LOG_FIELDS
 from infra.constructs.function_factory import ServiceFunction
 from infra.constructs.operations_alarms import (
     CRITICAL_ERROR_RATE,
@@ -73,20 +76,26 @@ def _service_metric(name: str, statistic: str, label: str, **dimensions: str) ->
     )
 
 
-def _route_search(metric_name: str, statistic: str) -> cloudwatch.MathExpression:
-    """One line per (route, status class) the functions have reported: no list of routes to keep in sync."""
-    schema = ",".join(
-        (
-            config.METRICS_NAMESPACE,
-            telemetry.SERVICE_DIMENSION,
-            telemetry.ROUTE_DIMENSION,
-            telemetry.STATUS_CLASS_DIMENSION,
-        )
-    )
-    query = f'{{{schema}}} MetricName="{metric_name}" {telemetry.SERVICE_DIMENSION}="{config.SERVICE}"'
-    return cloudwatch.MathExpression(
-        expression=f"SEARCH('{query}', '{statistic}', 300)", label="", period=FIVE_MINUTES
-    )
+def _access_log_field(variable: str) -> str:
+    """The access log's field for a $context variable: the stage's format (ACCESS_LOG_FIELDS) names it."""
+    (name,) = [name for name, value in ACCESS_LOG_FIELDS.items() if value == variable]
+    return name
+
+
+def route_query_lines() -> list[str]:
+    """Logs Insights over the access log: per route (method and resource template) its requests, 4xx,
+    5xx and p95/p99 latency (ms, API Gateway's whole response time), the busiest route first."""
+    method = _access_log_field("$context.httpMethod")
+    resource = _access_log_field("$context.resourcePath")
+    status = _access_log_field("$context.status")
+    latency = _access_log_field("$context.responseLatency")
+    return [
+        f"fields {method}, {resource}, {status}, {latency}",
+        f"stats count(*) as requests, sum({status} >= 400 and {status} < 500) as client_errors_4xx, "
+        f"sum({status} >= 500) as server_errors_5xx, pct({latency}, 95) as p95_ms, "
+        f"pct({latency}, 99) as p99_ms by {method}, {resource}",
+        "sort requests desc",
+    ]
 
 
 class Dashboards(Construct):
@@ -96,6 +105,7 @@ class Dashboards(Construct):
         construct_id: str,
         *,
         rest_api: apigw.RestApi,
+        access_logs: logs.ILogGroup,
         functions: Sequence[ServiceFunction],
         queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
@@ -128,25 +138,50 @@ class Dashboards(Construct):
         self._infrastructure_health(facade, functions, queue, dead_letter_queue, tables)
         self._dead_letter_queues(facade, other_dead_letter_queues or {})
         facade.add_large_header(SECTIONS["ApplicationPerformance"])
-        self._application_performance(facade, rest_api, stage)
+        self._application_performance(facade, rest_api, stage, access_logs)
 
     @staticmethod
-    def _application_performance(facade: MonitoringFacade, rest_api: apigw.RestApi, stage: str) -> None:
+    def _application_performance(
+        facade: MonitoringFacade, rest_api: apigw.RestApi, stage: str, access_logs: logs.ILogGroup
+    ) -> None:
         facade.add_medium_header("API: traffic and latency")
         facade.monitor_api_gateway(api=rest_api, api_stage=stage, human_readable_name="REST API")
+        by_class = telemetry.STATUS_CLASS_DIMENSION
         facade.monitor_custom(
-            human_readable_name="API by route (from the functions)",
-            alarm_friendly_name="ApiByRoute",
+            human_readable_name="API by status class (from the functions)",
+            alarm_friendly_name="ApiByStatusClass",
             metric_groups=[
                 CustomMetricGroup(
-                    title="p95 request duration by route and status class (ms)",
-                    metrics=[_route_search(telemetry.API_REQUEST_DURATION, "p95")],
+                    title="Request duration by status class (ms)",
+                    metrics=[
+                        _service_metric(
+                            telemetry.API_REQUEST_DURATION, statistic, f"{cls} {statistic}", **{by_class: cls}
+                        )
+                        for cls in telemetry.STATUS_CLASSES
+                        for statistic in ("p95", "p99")
+                    ],
                 ),
                 CustomMetricGroup(
-                    title="Requests by route and status class",
-                    metrics=[_route_search(telemetry.API_REQUESTS_TOTAL, "Sum")],
+                    title="Requests by status class (per 5 min)",
+                    metrics=[
+                        _service_metric(telemetry.API_REQUESTS_TOTAL, "Sum", cls, **{by_class: cls})
+                        for cls in telemetry.STATUS_CLASSES
+                    ],
                 ),
             ],
+        )
+        # Per route from the access log, which API Gateway writes for every request anyway: a query runs
+        # (and is billed by the GB it scans) only when the dashboard is viewed, where per-route metrics
+        # would be ~90 custom metrics a region, billed every month.
+        facade.add_widget(
+            cloudwatch.LogQueryWidget(
+                title="API by route, from the access log (Logs Insights over the dashboard's time range)",
+                log_group_names=[access_logs.log_group_name],
+                query_lines=route_query_lines(),
+                view=cloudwatch.LogQueryVisualizationType.TABLE,
+                width=24,
+                height=8,
+            )
         )
 
     @staticmethod

@@ -479,7 +479,7 @@ def emf_bytes_per_invocation(m: Model, name: str) -> float:
     """Bytes of EMF metric documents a function writes per invocation.
 
     The API functions aggregate their request metrics (jobsched.telemetry.ApiRequestMetrics): one document
-    per route, status class and flush carries up to 100 requests' values, so a request pays for its value
+    per status class and flush carries up to 100 requests' values, so a request pays for its value
     and a share of the document. Other functions write their figure (emf_bytes) or the profile's default.
     """
     function = m.profile["functions"][name]

@@ -195,6 +195,7 @@ class RegionalStack(Stack):
             self,
             "Dashboards",
             rest_api=api.rest_api,
+            access_logs=api.access_logs,
             functions=functions.functions,
             queue=self.execution_queue.queue,
             dead_letter_queue=self.execution_queue.dead_letter_queue,

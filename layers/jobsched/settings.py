@@ -138,7 +138,7 @@ class TelemetrySettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    # How long a container aggregates the API request metrics of one (route, status class) before it writes
+    # How long a container aggregates the API request metrics of one status class before it writes
     # their EMF document (jobsched.telemetry.ApiRequestMetrics); 0 writes them at the end of every invocation.
     metrics_flush_seconds: int = Field(default=60, ge=0, le=300)
 

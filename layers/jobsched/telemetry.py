@@ -13,8 +13,12 @@ Usage in a handler module:
 Inside, `bind(job_id=..., execution_id=...)` adds correlation ids to every later log line of the
 invocation, and the record_* helpers emit the business metrics. Metrics are written as CloudWatch EMF
 lines on stdout and flushed once at the end of each invocation, except the API request metrics: a container
-aggregates those per route and status class and writes one document for up to 100 requests
-(ApiRequestMetrics; docs/decisions.md, Cost).
+aggregates those per status class and writes one document for up to 100 requests (ApiRequestMetrics;
+docs/decisions.md, Cost). The per-route view is the API's access log (the operations dashboard queries it).
+
+METRICS declares every metric written here with every value of each of its dimensions: what CloudWatch bills
+is one custom metric per combination (custom_metric_series, priced by infra/cost); a test drives every
+record_* path and fails on a name or dimension value the declaration does not hold.
 
 What never goes into logs: API key values, webhook secrets, target bodies and request bodies. Nothing here
 logs an event or a request body; log lines carry ids, routes, status codes and durations only.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -66,7 +71,6 @@ STUCK_EXECUTIONS_GAUGE = "stuck_executions_gauge"
 EXECUTIONS_FAILED_FINAL = "executions_failed_final"
 
 SERVICE_DIMENSION = "service"
-ROUTE_DIMENSION = "route"
 STATUS_CLASS_DIMENSION = "status_class"
 OUTCOME_DIMENSION = "outcome"
 DECISION_DIMENSION = "decision"
@@ -85,6 +89,58 @@ class AuthorizerDecision(StrEnum):
     # Only refusals are counted: an acceptance is every request, already the API stage's Count metric,
     # and one EMF line per request would be most of the authorizer's cost (docs/decisions.md, Cost).
     DENIED = "denied"
+
+
+# The values of the status_class dimension. The API answers no 1xx or 3xx: a status outside 200-499 counts
+# with the server errors (status_class), so the dimension never takes a value priced nowhere.
+STATUS_CLASSES = ("2xx", "4xx", "5xx")
+
+
+@dataclass(frozen=True)
+class MetricDeclaration:
+    """One metric the service writes: its name and, per dimension, every value the code can give it."""
+
+    name: str
+    dimensions: Mapping[str, tuple[str, ...]]
+
+    @property
+    def series(self) -> int:
+        """CloudWatch custom metrics (billed per metric-month) it can make: one per combination of values."""
+        return math.prod(len(values) for values in self.dimensions.values())
+
+
+_SERVICE_ONLY: Mapping[str, tuple[str, ...]] = {SERVICE_DIMENSION: (config.SERVICE,)}
+
+# Every metric of every record_* helper and of instrument_api. The cost model counts every declared value
+# for a whole month, a rare one (a 5xx, a denied key) too: an upper bound, as CloudWatch prorates a metric
+# by the hours it is sent in. Powertools adds no dimension of its own here: its only one, function_name,
+# is on the ColdStart metric, which nothing asks for (log_metrics' capture_cold_start_metric).
+METRICS: tuple[MetricDeclaration, ...] = (
+    MetricDeclaration(JOBS_CREATED_TOTAL, _SERVICE_ONLY),
+    MetricDeclaration(
+        JOBS_EXECUTED_TOTAL,
+        {**_SERVICE_ONLY, OUTCOME_DIMENSION: tuple(outcome.value for outcome in ExecutionOutcome)},
+    ),
+    MetricDeclaration(JOB_EXECUTION_DURATION, _SERVICE_ONLY),
+    MetricDeclaration(ACTIVE_JOBS_GAUGE, _SERVICE_ONLY),
+    MetricDeclaration(API_REQUEST_DURATION, {**_SERVICE_ONLY, STATUS_CLASS_DIMENSION: STATUS_CLASSES}),
+    MetricDeclaration(API_REQUESTS_TOTAL, {**_SERVICE_ONLY, STATUS_CLASS_DIMENSION: STATUS_CLASSES}),
+    MetricDeclaration(
+        AUTHORIZER_DECISIONS_TOTAL,
+        {**_SERVICE_ONLY, DECISION_DIMENSION: tuple(decision.value for decision in AuthorizerDecision)},
+    ),
+    MetricDeclaration(FIRES_REJECTED_TOTAL, _SERVICE_ONLY),
+    MetricDeclaration(HEARTBEAT_OK, _SERVICE_ONLY),
+    MetricDeclaration(SCHEDULE_SYNC_FAILURES_TOTAL, _SERVICE_ONLY),
+    MetricDeclaration(SCHEDULES_IN_ERROR_GAUGE, _SERVICE_ONLY),
+    MetricDeclaration(STUCK_EXECUTIONS_GAUGE, _SERVICE_ONLY),
+    MetricDeclaration(EXECUTIONS_FAILED_FINAL, _SERVICE_ONLY),
+)
+
+
+def custom_metric_series() -> int:
+    """The custom metrics one region can hold: the sum over METRICS of their value combinations."""
+    return sum(metric.series for metric in METRICS)
 
 
 def _make_tracer() -> Any:
@@ -108,16 +164,15 @@ _CORRELATION_KEYS = ("request_id", "lambda_request_id", "tenant", "key_id", "job
 
 
 def status_class(status: int) -> str:
-    """200 -> '2xx'; anything outside 100-599 counts as a server error."""
-    return f"{status // 100}xx" if 100 <= status <= 599 else "5xx"
+    """200 -> '2xx', 404 -> '4xx'; anything else (5xx, and the 1xx and 3xx the API never answers) '5xx'."""
+    if 200 <= status <= 299:
+        return "2xx"
+    return "4xx" if 400 <= status <= 499 else "5xx"
 
 
 def route_of(event: Mapping[str, Any]) -> str:
-    """'POST /api/v1/jobs/{job_id}': the API Gateway resource template, never the concrete path.
-
-    Templates keep the route dimension's cardinality at the number of routes (a job id in a dimension
-    would create a CloudWatch metric per job).
-    """
+    """'POST /api/v1/jobs/{job_id}': the API Gateway resource template, never the concrete path (the
+    "request handled" log line's route, which groups with the access log's method and resourcePath)."""
     method = str(event.get("httpMethod") or "UNKNOWN").upper()
     context = event.get("requestContext") or {}
     resource = event.get("resource") or context.get("resourcePath") or "unknown"
@@ -170,7 +225,8 @@ def instrument_handler(handler: Handler) -> Handler:
 
 
 def instrument_api(handler: Handler) -> Handler:
-    """instrument_handler plus api_request_duration and api_requests_total by route and status class.
+    """instrument_handler plus api_request_duration and api_requests_total by status class, and one
+    "request handled" log line naming the route.
 
     An exception escaping the handler counts as a 5xx (API Gateway answers 502 for it).
     """
@@ -186,11 +242,10 @@ def instrument_api(handler: Handler) -> Handler:
             return response
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
-            route = route_of(event)
-            record_api_request(route, status, duration_ms)
+            record_api_request(status, duration_ms)
             logger.info(
                 "request handled",
-                extra={"route": route, "status": status, "duration_ms": round(duration_ms, 1)},
+                extra={"route": route_of(event), "status": status, "duration_ms": round(duration_ms, 1)},
             )
             api_request_metrics.flush_due()
             _flush_metrics()
@@ -229,10 +284,8 @@ def _write_line(line: str) -> None:
     print(line)  # EMF documents go to stdout, where Lambda sends them to CloudWatch Logs
 
 
-def api_request_document(
-    route: str, status_cls: str, durations_ms: list[float], timestamp_ms: int
-) -> dict[str, Any]:
-    """The EMF document of one (route, status class) set: the requests' count and their durations.
+def api_request_document(status_cls: str, durations_ms: list[float], timestamp_ms: int) -> dict[str, Any]:
+    """The EMF document of one status class's set: the requests' count and their durations.
 
     api_requests_total is one value, the count; api_request_duration is the array of the durations, from
     which CloudWatch computes the percentiles as if each had been a document of its own.
@@ -243,7 +296,7 @@ def api_request_document(
             "CloudWatchMetrics": [
                 {
                     "Namespace": config.METRICS_NAMESPACE,
-                    "Dimensions": [[SERVICE_DIMENSION, ROUTE_DIMENSION, STATUS_CLASS_DIMENSION]],
+                    "Dimensions": [[SERVICE_DIMENSION, STATUS_CLASS_DIMENSION]],
                     "Metrics": [
                         {"Name": API_REQUESTS_TOTAL, "Unit": MetricUnit.Count.value},
                         {"Name": API_REQUEST_DURATION, "Unit": MetricUnit.Milliseconds.value},
@@ -252,7 +305,6 @@ def api_request_document(
             ],
         },
         SERVICE_DIMENSION: config.SERVICE,
-        ROUTE_DIMENSION: route,
         STATUS_CLASS_DIMENSION: status_cls,
         API_REQUESTS_TOTAL: len(durations_ms),
         API_REQUEST_DURATION: durations_ms,
@@ -266,7 +318,7 @@ class _RequestSet:
 
 
 class ApiRequestMetrics:
-    """api_requests_total and api_request_duration of one container, aggregated per (route, status class).
+    """api_requests_total and api_request_duration of one container, aggregated per status class.
 
     One EMF document per request was most of the API functions' log bytes; one per set carries up to 100
     requests (docs/decisions.md, Cost). At the end of each invocation (flush_due) a set is written when it
@@ -289,7 +341,7 @@ class ApiRequestMetrics:
         self._now = now
         self._epoch_ms = epoch_ms
         self._write = write
-        self._sets: dict[tuple[str, str], _RequestSet] = {}
+        self._sets: dict[str, _RequestSet] = {}
 
     @property
     def flush_seconds(self) -> float:
@@ -300,8 +352,8 @@ class ApiRequestMetrics:
             self._flush_seconds = load_telemetry_settings().metrics_flush_seconds
         return self._flush_seconds
 
-    def add(self, route: str, status: int, duration_ms: float) -> None:
-        key = (route, status_class(status))
+    def add(self, status: int, duration_ms: float) -> None:
+        key = status_class(status)
         pending = self._sets.get(key)
         if pending is not None and len(pending.durations_ms) >= MAX_VALUES_PER_DOCUMENT:
             self._flush(key)
@@ -319,19 +371,19 @@ class ApiRequestMetrics:
             if now - pending.started >= interval or len(pending.durations_ms) >= MAX_VALUES_PER_DOCUMENT:
                 self._flush(key)
 
-    def _flush(self, key: tuple[str, str]) -> None:
+    def _flush(self, key: str) -> None:
         pending = self._sets.pop(key)
-        document = api_request_document(*key, pending.durations_ms, self._epoch_ms())
+        document = api_request_document(key, pending.durations_ms, self._epoch_ms())
         self._write(json.dumps(document, separators=(",", ":")))
 
 
 api_request_metrics = ApiRequestMetrics()
 
 
-def record_api_request(route: str, status: int, duration_ms: float) -> None:
-    """Count one request and its duration in this container's set for its route and status class; the
-    set's document is written by instrument_api at the end of an invocation, once it is due."""
-    api_request_metrics.add(route, status, duration_ms)
+def record_api_request(status: int, duration_ms: float) -> None:
+    """Count one request and its duration in this container's set for its status class; the set's
+    document is written by instrument_api at the end of an invocation, once it is due."""
+    api_request_metrics.add(status, duration_ms)
 
 
 def record_job_created() -> None:

@@ -85,6 +85,89 @@ def test_the_spec_four_dashboards_are_the_sections_of_one(
     assert -1 not in headers and headers == sorted(headers), headers
 
 
+def _dashboard_widgets(resources: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The dashboard's widgets, each CloudFormation token in the body written as `<<{"Ref": ...}>>`."""
+    (dashboard,) = _of_type(resources, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    text = "".join(
+        part if isinstance(part, str) else f"<<{json.dumps(part)}>>".replace('"', "'") for part in parts
+    )
+    widgets: list[dict[str, Any]] = json.loads(text)["widgets"]
+    return widgets
+
+
+def test_the_per_route_view_is_a_logs_insights_table_of_the_stages_access_log(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    """Per route (method and resource template): requests, 4xx, 5xx and p95/p99 latency, the busiest first,
+    read from the Infrequent Access log group the stage writes, by fields the stage's format has."""
+    (stage,) = _of_type(resources, "AWS::ApiGateway::Stage").values()
+    access_log = stage["Properties"]["AccessLogSetting"]
+    (log_group_id,) = [
+        key
+        for key in _of_type(resources, "AWS::Logs::LogGroup")
+        if {"Ref": key} in access_log["DestinationArn"]["Fn::Join"][1]
+    ]
+    assert resources[log_group_id]["Properties"]["LogGroupClass"] == "INFREQUENT_ACCESS"
+    (widget,) = [widget for widget in _dashboard_widgets(resources) if widget["type"] == "log"]
+    query = widget["properties"]["query"]
+    source, *commands = [line.strip() for line in query.split("|")]
+
+    assert source == f"SOURCE '<<{{'Ref': '{log_group_id}'}}>>'"
+    assert widget["properties"]["view"] == "table"
+    fields, stats, sort = commands
+    assert stats.endswith("by method, resourcePath") and sort == "sort requests desc"
+    for part in (
+        "count(*) as requests",
+        "sum(status >= 400 and status < 500) as client_errors_4xx",
+        "sum(status >= 500) as server_errors_5xx",
+        "pct(latency, 95) as p95_ms",
+        "pct(latency, 99) as p99_ms",
+    ):
+        assert part in stats, part
+    format_fields = json.loads(access_log["Format"])
+    assert fields == "fields method, resourcePath, status, latency"
+    assert all(field in format_fields for field in ("method", "resourcePath", "status", "latency"))
+    assert (format_fields["resourcePath"], format_fields["latency"]) == (
+        "$context.resourcePath",
+        "$context.responseLatency",
+    )
+
+
+def test_the_functions_request_metrics_are_graphed_by_status_class_only(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    """The metrics the functions write, with their dimensions: no route dimension, no SEARCH left."""
+    metrics = [
+        metric
+        for widget in _dashboard_widgets(resources)
+        for metric in widget.get("properties", {}).get("metrics", [])
+        if metric[0] == config.METRICS_NAMESPACE
+        and metric[1] in ("api_requests_total", "api_request_duration")
+    ]
+    graphed = {(metric[1], metric[5], metric[6]["stat"]) for metric in metrics}
+    assert {tuple(metric[2:5]) for metric in metrics} == {("service", config.SERVICE, "status_class")}
+    assert graphed == {
+        (name, cls, stat)
+        for cls in ("2xx", "4xx", "5xx")
+        for name, stat in (
+            ("api_request_duration", "p95"),
+            ("api_request_duration", "p99"),
+            ("api_requests_total", "Sum"),
+        )
+    }
+    expressions = [
+        part["expression"]
+        for widget in _dashboard_widgets(resources)
+        for metric in widget.get("properties", {}).get("metrics", [])
+        for part in metric
+        if isinstance(part, dict) and "expression" in part
+    ]
+    assert [expression for expression in expressions if config.METRICS_NAMESPACE in expression] == []
+    assert '"route"' not in json.dumps(_dashboard_widgets(resources))
+
+
 @pytest.mark.parametrize(("severity", "expected"), [("critical", CRITICAL), ("warning", WARNING)])
 def test_alarm_thresholds_and_actions_on_their_topic(
     resources: dict[str, dict[str, Any]], region: str, severity: str, expected: dict[str, float]

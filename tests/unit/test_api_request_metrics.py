@@ -1,4 +1,4 @@
-"""API request metrics aggregated per container: one EMF document per (route, status class) and interval."""
+"""API request metrics aggregated per container: one EMF document per status class and interval."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from jobsched.settings import load_telemetry_settings
 from tests.support.apigw import rest_event
 from tests.support.emf import emitted_metrics, named
 
-ROUTE = "GET /api/v1/jobs/{job_id}"
 STARTED_AT_MS = 1_764_640_000_000
 
 
@@ -44,9 +43,9 @@ def aggregated(clock: Clock, lines: list[str]) -> telemetry.ApiRequestMetrics:
     return telemetry.ApiRequestMetrics(60, now=clock, epoch_ms=clock.epoch_ms, write=lines.append)
 
 
-def _invoke(metrics: telemetry.ApiRequestMetrics, route: str, status: int, duration_ms: float) -> None:
+def _invoke(metrics: telemetry.ApiRequestMetrics, status: int, duration_ms: float) -> None:
     """What instrument_api does for one request: count it, then write what is due."""
-    metrics.add(route, status, duration_ms)
+    metrics.add(status, duration_ms)
     metrics.flush_due()
 
 
@@ -58,7 +57,7 @@ def test_requests_within_the_interval_write_nothing_until_it_has_passed(
     aggregated: telemetry.ApiRequestMetrics, clock: Clock, lines: list[str]
 ) -> None:
     for n in range(30):
-        _invoke(aggregated, ROUTE, 200, 10.0 + n)
+        _invoke(aggregated, 200, 10.0 + n)
         clock.seconds += 1.9  # the 30th request comes 55.1 s after the first
     assert lines == []
 
@@ -68,35 +67,32 @@ def test_requests_within_the_interval_write_nothing_until_it_has_passed(
     (document,) = _documents(lines)
     assert document[telemetry.API_REQUESTS_TOTAL] == 30
     assert document[telemetry.API_REQUEST_DURATION] == [10.0 + n for n in range(30)]
-    assert (document["route"], document["status_class"]) == (ROUTE, "2xx")
+    assert document["status_class"] == "2xx" and "route" not in document
 
 
-def test_each_route_and_status_class_is_its_own_document(
+def test_each_status_class_is_its_own_document(
     aggregated: telemetry.ApiRequestMetrics, clock: Clock, lines: list[str]
 ) -> None:
-    _invoke(aggregated, ROUTE, 200, 12.0)
-    _invoke(aggregated, ROUTE, 503, 80.0)
-    _invoke(aggregated, ROUTE, 201, 14.0)
-    _invoke(aggregated, "GET /api/v1/jobs", 200, 30.0)
+    _invoke(aggregated, 200, 12.0)
+    _invoke(aggregated, 503, 80.0)
+    _invoke(aggregated, 201, 14.0)
+    _invoke(aggregated, 404, 3.0)
+    _invoke(aggregated, 204, 30.0)
     clock.seconds += 60
     aggregated.flush_due()
 
     counts = {
-        (doc["route"], doc["status_class"]): (doc["api_requests_total"], doc["api_request_duration"])
+        doc["status_class"]: (doc["api_requests_total"], doc["api_request_duration"])
         for doc in _documents(lines)
     }
-    assert counts == {
-        (ROUTE, "2xx"): (2, [12.0, 14.0]),
-        (ROUTE, "5xx"): (1, [80.0]),
-        ("GET /api/v1/jobs", "2xx"): (1, [30.0]),
-    }
+    assert counts == {"2xx": (3, [12.0, 14.0, 30.0]), "4xx": (1, [3.0]), "5xx": (1, [80.0])}
 
 
 def test_a_set_is_written_at_its_hundredth_value_without_waiting_for_the_interval(
     aggregated: telemetry.ApiRequestMetrics, clock: Clock, lines: list[str]
 ) -> None:
     for _ in range(250):
-        _invoke(aggregated, ROUTE, 200, 7.25)
+        _invoke(aggregated, 200, 7.25)
         clock.seconds += 0.01
     assert [doc[telemetry.API_REQUESTS_TOTAL] for doc in _documents(lines)] == [100, 100]
     assert all(len(doc[telemetry.API_REQUEST_DURATION]) == 100 for doc in _documents(lines))
@@ -110,7 +106,7 @@ def test_no_document_carries_more_than_a_hundred_values_even_between_flushes(
     aggregated: telemetry.ApiRequestMetrics, lines: list[str]
 ) -> None:
     for _ in range(101):
-        aggregated.add(ROUTE, 200, 3.0)
+        aggregated.add(200, 3.0)
 
     (full,) = _documents(lines)
     assert len(full[telemetry.API_REQUEST_DURATION]) == telemetry.MAX_VALUES_PER_DOCUMENT == 100
@@ -120,8 +116,8 @@ def test_no_document_carries_more_than_a_hundred_values_even_between_flushes(
 
 def test_an_interval_of_zero_writes_every_invocation(clock: Clock, lines: list[str]) -> None:
     local = telemetry.ApiRequestMetrics(0, now=clock, epoch_ms=clock.epoch_ms, write=lines.append)
-    _invoke(local, ROUTE, 404, 2.0)
-    _invoke(local, ROUTE, 404, 3.0)
+    _invoke(local, 404, 2.0)
+    _invoke(local, 404, 3.0)
 
     assert [doc[telemetry.API_REQUEST_DURATION] for doc in _documents(lines)] == [[2.0], [3.0]]
 
@@ -129,7 +125,7 @@ def test_an_interval_of_zero_writes_every_invocation(clock: Clock, lines: list[s
 def test_the_document_is_emf_naming_its_metrics_and_dimensions_stamped_when_written(
     aggregated: telemetry.ApiRequestMetrics, clock: Clock, lines: list[str]
 ) -> None:
-    _invoke(aggregated, ROUTE, 404, 12.345)
+    _invoke(aggregated, 404, 12.345)
     clock.seconds += 75
     aggregated.flush_due()
 
@@ -137,13 +133,13 @@ def test_the_document_is_emf_naming_its_metrics_and_dimensions_stamped_when_writ
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert document["_aws"]["Timestamp"] == STARTED_AT_MS + 75_000  # when written, not the first request
     assert directive["Namespace"] == config.METRICS_NAMESPACE
-    assert directive["Dimensions"] == [["service", "route", "status_class"]]
+    assert directive["Dimensions"] == [["service", "status_class"]]
     assert all(isinstance(document[name], str) for name in directive["Dimensions"][0])
     assert directive["Metrics"] == [
         {"Name": "api_requests_total", "Unit": "Count"},
         {"Name": "api_request_duration", "Unit": "Milliseconds"},
     ]
-    expected = {"service": config.SERVICE, "route": ROUTE, "status_class": "4xx"}
+    expected = {"service": config.SERVICE, "status_class": "4xx"}
     emitted = emitted_metrics(lines[0])
     assert {metric.name: metric.values for metric in emitted} == {
         "api_requests_total": [1],
@@ -160,7 +156,7 @@ def test_the_interval_is_the_setting_when_none_is_given(
     load_telemetry_settings.cache_clear()
     try:
         metrics = telemetry.ApiRequestMetrics(now=clock, epoch_ms=clock.epoch_ms, write=lines.append)
-        _invoke(metrics, ROUTE, 200, 1.0)
+        _invoke(metrics, 200, 1.0)
         clock.seconds += 4.9
         metrics.flush_due()
         assert lines == []
@@ -180,11 +176,14 @@ def test_an_api_handler_writes_its_requests_once_the_set_is_due(
     def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 200}
 
-    for _ in range(3):
-        api(rest_event("GET", "/api/v1/jobs"), None)
+    for path in ("/api/v1/jobs", "/api/v1/schedule/status", "/api/v1/jobs"):
+        api(rest_event("GET", path), None)
     assert lines == []
     clock.seconds += 60
     api(rest_event("GET", "/api/v1/jobs"), None)
 
+    # every route's requests of a status class in one set
     request = named(emitted_metrics("\n".join(lines)), telemetry.API_REQUESTS_TOTAL)
-    assert [(metric.dimensions["route"], metric.values) for metric in request] == [("GET /api/v1/jobs", [4])]
+    assert [(metric.dimensions, metric.values) for metric in request] == [
+        ({"service": config.SERVICE, "status_class": "2xx"}, [4])
+    ]
