@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobsched import config
+from jobsched import config, telemetry
 from jobsched.execution.archive import ARCHIVE_EVERY, ARCHIVE_SEGMENTS
 from jobsched.execution.executor import LAST_EXECUTION_REFRESH
 from jobsched.execution.heartbeat import HEARTBEAT_SCHEDULE_NAME
@@ -1372,13 +1372,18 @@ RULES: dict[str, Rule] = {
 
 
 def _region_lines(m: Model, stacks: list[StackTemplate]) -> list[Line]:
-    """What no single resource carries: custom metrics from the code (EMF) and X-Ray traces."""
+    """What no single resource carries: custom metrics from the code (EMF) and X-Ray traces.
+
+    The custom metrics are counted from the code's declaration (telemetry.METRICS): one per combination
+    of dimension values, each for a whole month, the rare ones too (an upper bound; CloudWatch prorates
+    a metric by the hours it is sent in).
+    """
     lines: list[Line] = []
     for stack in stacks:
         if not any(r["Type"] == "AWS::ApiGateway::RestApi" for r in stack.resources.values()):
             continue
         region = stack.region
-        series = m.profile["custom_metric_series_per_region"]
+        series = telemetry.custom_metric_series()
         lines.append(
             Line(
                 region,
@@ -1643,8 +1648,10 @@ def markdown_report(result: Estimate, profile: Mapping[str, Any], prices: Mappin
         "are "
         "listed with their reason in `FREE_TYPES` of `infra/cost/cost_model.py`; a resource type the model "
         "does not know fails `make cost` with its name. Not in the templates, so not priced: API Gateway's "
-        "own execution-log group (ERROR level only), CloudTrail, and the custom metrics' count beyond "
-        "`custom_metric_series_per_region` (the code's EMF dimensions).",
+        "own execution-log group (ERROR level only), CloudTrail, and Logs Insights queries (the dashboard's "
+        "per-route table of the access logs), charged per GB scanned when they run. The custom metrics "
+        "are counted from the code (`jobsched.telemetry.METRICS`: one per combination of dimension values, "
+        "each for a whole month).",
         "",
         "## By service",
         "",

@@ -180,6 +180,16 @@ def test_the_api_request_metrics_bytes_are_what_the_telemetry_writes(profile: di
         assert full - 100 * per_value == pytest.approx(figures["document_bytes"], abs=1), status
 
 
+def test_the_custom_metrics_priced_are_the_series_the_code_declares(
+    profile: dict[str, Any], estimate: cost_model.Estimate
+) -> None:
+    """One line a regional stack, its quantity telemetry's count (no hand-kept figure in the profile)."""
+    assert "custom_metric_series_per_region" not in profile
+    lines = [line for line in estimate.months[12] if line.item == "CloudWatch custom metrics (EMF series)"]
+    assert sorted(line.region for line in lines) == sorted(profile["region_shares"])
+    assert {line.quantity for line in lines} == {telemetry.custom_metric_series()} == {19}
+
+
 def test_the_api_functions_pay_a_value_and_a_share_of_a_document_per_request(
     profile: dict[str, Any], prices: dict[str, Any]
 ) -> None:
