@@ -83,7 +83,7 @@ class FunctionEnvironment:
     # the local runtime leaves Powertools' default (INFO).
     log_level: str | None = None
     log_sample_rate: str | None = None
-    # Deployed API functions write their request metrics once a minute per route and status class
+    # Deployed API functions write their request metrics once a minute per status class
     # (docs/decisions.md, Cost); the local runtime sets 0, every invocation's at its end.
     metrics_flush_seconds: int = DEFAULT_METRICS_FLUSH_SECONDS
 
