@@ -51,6 +51,7 @@ class InProcessApi:
         os.environ["AWS_ENDPOINT_URL"] = runtime.aws_endpoint
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one log line per call would be measured too
         sys.path.insert(0, str(REPO))
+        self.runtime = runtime
         self.tenant = tenant
         self.key = make_key(runtime, tenant)
         self.handlers = {

@@ -1,4 +1,4 @@
-"""Every benchmark in turn, with modest defaults (`make bench`): cold start, handler cost, open-loop load.
+"""Every benchmark in turn, with modest defaults (`make bench`): cold start, handler cost, CPU floor, load.
 
 Each script starts its own runtime on free ports and stops it; this prints their output as it comes, then
 which scripts missed a target (their exit status 3) and which failed (any other non-zero status). It exits
@@ -17,6 +17,7 @@ MISSED_TARGET = 3  # what cold_start.py and load.py exit with when they miss a t
 RUNS = [
     ("cold start", ["cold_start.py", "--runs", "5"]),
     ("handler cost", ["handler_cost.py", "--iterations", "50"]),
+    ("CPU floor", ["cpu_floor.py", "--iterations", "50", "--warmup", "50"]),
     ("open-loop load", ["load.py", "--rates", "100,300", "--duration", "10", "--warmup", "2"]),
 ]
 
