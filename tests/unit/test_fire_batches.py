@@ -1,4 +1,4 @@
-"""The executor's SQS batches: every record at once, failures listed in batch order, an all-failed batch raises."""
+"""The executor's SQS batches: all records at once, failures in batch order, an all-failed batch raises."""
 
 from __future__ import annotations
 
