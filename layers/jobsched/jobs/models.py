@@ -26,6 +26,7 @@ from pydantic_core import core_schema
 from jobsched.jobs.states import JobStatus as JobStatus
 from jobsched.jobs.states import NotificationEvent as NotificationEvent
 from jobsched.jobs.states import ScheduleState as ScheduleState
+from jobsched.patterns import Pattern
 from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.exclusions import (
     MAX_EXCLUSIONS,
@@ -285,9 +286,11 @@ class EventBridgeTarget(Strict):
     """PutEvents of one event to a bus (which AWS targets a tenant may use: docs/execution.md)."""
 
     type: Literal["eventbridge"]
-    event_bus_arn: str = Field(
-        max_length=1600, pattern=r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]+$"
-    )
+    event_bus_arn: Annotated[
+        str,
+        Field(max_length=1600),
+        Pattern(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]+$"),
+    ]
     source: str = Field(default="jobsched", min_length=1, max_length=256)
     detail_type: str = Field(default="Scheduled Job", min_length=1, max_length=128)
     detail: str = Field(default="{}", description="a JSON object, sent as the event's Detail")
@@ -304,10 +307,11 @@ class SqsTarget(Strict):
     """SendMessage of the body to a queue."""
 
     type: Literal["sqs"]
-    queue_url: str = Field(
-        max_length=1024,
-        pattern=r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\d{12}/[A-Za-z0-9_-]+(\.fifo)?$",
-    )
+    queue_url: Annotated[
+        str,
+        Field(max_length=1024),
+        Pattern(r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\d{12}/[A-Za-z0-9_-]+(\.fifo)?$"),
+    ]
     body: str = Field(default="{}", min_length=1, description="the message body, sent verbatim")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO queues only")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
@@ -339,11 +343,13 @@ class LambdaTarget(Strict):
     """An asynchronous Invoke (InvocationType Event) of a function with a JSON payload."""
 
     type: Literal["lambda"]
-    function_arn: str = Field(
-        max_length=256,
-        pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$",
-        description="the function's ARN, optionally with a version or alias",
-    )
+    function_arn: Annotated[
+        str,
+        Field(max_length=256),
+        Pattern(
+            r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$"
+        ),
+    ] = Field(description="the function's ARN, optionally with a version or alias")
     payload: str = Field(default="{}", description="a JSON object, sent as the invocation's payload")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
     template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
@@ -358,9 +364,11 @@ class SnsTarget(Strict):
     """Publish of a message to a topic."""
 
     type: Literal["sns"]
-    topic_arn: str = Field(
-        max_length=512, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
-    )
+    topic_arn: Annotated[
+        str,
+        Field(max_length=512),
+        Pattern(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"),
+    ]
     message: str = Field(default="{}", min_length=1, description="the message, sent verbatim")
     subject: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\r\n]*$")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO topics only")
@@ -379,9 +387,11 @@ class StepFunctionsTarget(Strict):
     """StartExecution of a state machine; the execution's name is derived from the job's execution id."""
 
     type: Literal["stepfunctions"]
-    state_machine_arn: str = Field(
-        max_length=256, pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
-    )
+    state_machine_arn: Annotated[
+        str,
+        Field(max_length=256),
+        Pattern(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"),
+    ]
     input: str = Field(default="{}", description="a JSON object, the execution's input")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
     template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
@@ -440,7 +450,9 @@ class Notifications(Strict):
     webhook: str | None = Field(
         default=None, max_length=2048, description="https URL; signed with the job's webhook secret"
     )
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN, description="via SNS")
+    email: Annotated[str, Field(max_length=254), Pattern(EMAIL_PATTERN)] | None = Field(
+        default=None, description="via SNS"
+    )
 
     @field_validator("on")
     @classmethod
