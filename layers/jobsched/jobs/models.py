@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from jobsched.empty import empty_dict, empty_list
 from jobsched.jobs.states import JobStatus as JobStatus
 from jobsched.jobs.states import NotificationEvent as NotificationEvent
 from jobsched.jobs.states import ScheduleState as ScheduleState
@@ -149,7 +150,7 @@ class Schedule(Strict):
     end_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     flexible_window_minutes: int = Field(default=0, ge=0, le=1440, description="0 = fire on time")
     exclusions: list[date | ExclusionRange] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=MAX_EXCLUSIONS,
         description='days in `timezone` it does not fire: "YYYY-MM-DD" or {"from": date, "to": date}',
         examples=[["2026-12-25", {"from": "2026-12-28", "to": "2026-12-31"}]],
@@ -238,7 +239,7 @@ class HttpTarget(Strict):
     type: Literal["http"] = "http"
     url: str = Field(min_length=1, max_length=2048, description="https:// URL the job calls")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict, max_length=50)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=empty_dict, max_length=50)
     body: str | None = Field(default=None, description="sent verbatim; at most 64 KB")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
     template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
@@ -489,7 +490,7 @@ class JobSpec(Strict):
 
     name: str = Field(min_length=1, max_length=128)
     description: str = Field(default="", max_length=1024)
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
+    tags: dict[TagKey, TagValue] = Field(default_factory=empty_dict, max_length=MAX_TAGS)
     priority: int = Field(default=5, ge=0, le=9)
     enabled: bool = True
     region: str | None = Field(default=None, description="home region; default: the serving region")
@@ -500,7 +501,7 @@ class JobSpec(Strict):
     catch_up: CatchUp = Field(default_factory=CatchUp, description="what becomes of fires the job missed")
     notifications: Notifications | None = Field(default=None, description="failure and recovery notices")
     on_success: list[ChainedJobId] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=MAX_CHAINED_JOBS,
         description="jobs of this tenant to run after each successful run of this one (no cycles)",
     )
@@ -580,7 +581,7 @@ class JobView(Job):
     model_config = ConfigDict(defer_build=True)
 
     next_run_at: datetime | None = None
-    next_runs: list[datetime] = Field(default_factory=list)
+    next_runs: list[datetime] = Field(default_factory=empty_list)
 
     @classmethod
     def of(cls, job: Job, now: datetime) -> JobView:
