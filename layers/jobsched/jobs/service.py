@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jobsched import page_tokens
 from jobsched.config import Role
 from jobsched.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from jobsched.execution.fire import new_fire_token
+from jobsched.execution.fire_tokens import new_fire_token
 from jobsched.execution.templates import template_problems
 from jobsched.jobs.models import (
     HttpTarget,
