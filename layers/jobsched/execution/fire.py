@@ -11,21 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobsched.execution.fire_tokens import new_fire_token as new_fire_token
+from jobsched.execution.triggers import Trigger as Trigger
 from jobsched.keyscheme import JobKey
-
-
-class Trigger(StrEnum):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
-    RETRY = "retry"
-    BACKFILL = "backfill"  # POST /jobs/{job_id}/backfill: a past fire, same id as had it run then
-    CATCH_UP = "catch_up"  # a fire that fell inside a pause, enqueued by the resume
-    CHAIN = "chain"  # run because a job naming it in on_success succeeded
 
 
 class FireMessage(BaseModel):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.empty import empty_dict
-from jobsched.execution.fire import Trigger
+from jobsched.execution.triggers import Trigger
 from jobsched.jobs.states import NotificationEvent
 
 if TYPE_CHECKING:

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 
 from jobsched.api.auth import Principal
 from jobsched.errors import Conflict
-from jobsched.execution.backfill import backfill_messages, backfill_times, send_all
-from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
 from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
+from jobsched.execution.triggers import Trigger
 from jobsched.jobs.models import Job
 
 Clock = Callable[[], datetime]
@@ -101,6 +100,8 @@ class ExecutionService:
 
     def backfill(self, principal: Principal, job_id: str, start: datetime, end: datetime) -> Backfilled:
         """Queue every fire the job's schedule would have made in [start, end] (trigger `backfill`)."""
+        from jobsched.execution.backfill import backfill_messages, backfill_times, send_all
+
         principal.require_write()
         job = self._visible_job(principal, job_id)
         times = backfill_times(job, start, end, self._now())
@@ -115,6 +116,10 @@ class ExecutionService:
         return job
 
     def _enqueue(self, principal: Principal, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
+        # The fire message's model is built by the first run-now, retry or backfill of the container, not at
+        # its start: a history read (most of this API's requests) never needs it.
+        from jobsched.execution.fire import FireMessage
+
         _require_fire_token(job)
         now = self._now()
         execution_id = manual_execution_id(now)
