@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from jobsched.api.auth import Principal
 from jobsched.errors import Conflict
 from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
-from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
 from jobsched.execution.triggers import Trigger
 from jobsched.jobs.models import Job
+
+if TYPE_CHECKING:
+    # Annotations only: the ports' module holds the executor's values too (dataclasses: ~11 M instructions).
+    from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
 
 Clock = Callable[[], datetime]
 
@@ -38,8 +42,8 @@ class Queued:
 
 # History and fires live in the job's home region (where its schedule fires and its executor writes);
 # these give the history and the execution queue of a region.
-HistoryIn = Callable[[str], ExecutionHistory]
-QueueIn = Callable[[str], FireQueue]
+HistoryIn = Callable[[str], "ExecutionHistory"]
+QueueIn = Callable[[str], "FireQueue"]
 
 
 class ExecutionService:
