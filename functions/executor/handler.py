@@ -1,30 +1,24 @@
 """Executor: SQS batches of fire messages; each record runs one attempt of one execution.
 
 A message that is not a fire the service made (no parse, unknown job, wrong fire token) is rejected: logged,
-counted (fires_rejected_total) and deleted, never retried. Records run concurrently (Powertools'
-AsyncBatchProcessor; each target call in a worker thread), and only the records that raised are reported
-back as batch item failures, so SQS redelivers just those.
+counted (fires_rejected_total) and deleted, never retried. Records run concurrently (each in a worker thread:
+jobsched.execution.adapters.fire_batches), and only the records that raised are reported back as batch item
+failures, so SQS redelivers just those.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from jobsched import config
 from jobsched.aws.clients import client, deferred_client
+from jobsched.aws.sqs_batches import BatchResponse
 from jobsched.execution.adapters.execution_store import DynamoExecutionStore
+from jobsched.execution.adapters.fire_batches import handle_fire_batch
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
 from jobsched.execution.adapters.health_probe import ApiHealthProbe
 from jobsched.execution.adapters.heartbeats import DynamoHeartbeats
@@ -91,21 +85,18 @@ EXECUTOR = Executor(
     # Failure and recovery notices: only jobs that ask for them make the SNS client.
     notifier=Notifier(JOBS, NotificationSender(HTTP, deferred_client("sns"), TOPIC), STORE),
 )
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
 
 
-async def _record(record: SQSRecord) -> Result:
+def _record(body: str) -> Result:
     try:
-        message = FireMessage.model_validate_json(record.body)
+        message = FireMessage.model_validate_json(body)
     except ValidationError:
         # Not a fire the service made: dropped (returning deletes it), never retried into the DLQ.
         EXECUTOR.reject(Rejection(RejectReason.UNPARSEABLE))
         return Result.REJECTED
-    return await asyncio.to_thread(EXECUTOR.process, message)
+    return EXECUTOR.process(message)
 
 
 @instrument_handler
-def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return async_process_partial_response(
-        event=event, record_handler=_record, processor=processor, context=context
-    )
+def handler(event: dict[str, Any], context: Any) -> BatchResponse:
+    return handle_fire_batch(event, _record)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jobsched import __version__, config
+from jobsched.patterns import Pattern
 from jobsched.targets.guard import TargetPolicy, parse_host_port
 
 
@@ -54,7 +55,7 @@ class Settings(BaseModel):
     # ports never callable on any host: the local runtime's own API, AWS endpoint and emulator ports
     reserved_target_ports: tuple[int, ...] = ()
     # The service's own account (AWS targets there named like the service are refused); None: any account.
-    service_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    service_account_id: Annotated[str, Pattern(r"^\d{12}$")] | None = None
     # Where execution history older than the table's 30 days is: a folder (the local runtime), else the
     # bucket of the history's region (config.archive_bucket_name).
     archive_dir: str | None = Field(default=None, min_length=1)

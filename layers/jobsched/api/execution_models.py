@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobsched.execution.fire import Trigger
 from jobsched.execution.models import Execution
+from jobsched.execution.triggers import Trigger
 
 
 class ExecutionList(BaseModel):

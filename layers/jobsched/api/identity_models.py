@@ -8,13 +8,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobsched.config import Role, Tier
+from jobsched.empty import empty_dict
 from jobsched.keys.admin import AuditRecord
 from jobsched.keys.clients import ClientRecord, parse_scopes
 from jobsched.keys.models import ApiKeyRecord, KeyStatus
 
 ScopeTags = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]],
-    Field(default_factory=dict, max_length=10, description="limit it to jobs carrying all these tags"),
+    Field(default_factory=empty_dict, max_length=10, description="limit it to jobs carrying all these tags"),
 ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobsched.empty import empty_list
 from jobsched.errors import InvalidInput
 
 
@@ -34,7 +35,7 @@ class ErrorBody(BaseModel):
 
     code: str = Field(examples=["validation_error", "not_found", "precondition_failed"])
     message: str
-    details: list[ErrorDetail] = Field(default_factory=list)
+    details: list[ErrorDetail] = Field(default_factory=empty_list)
     request_id: str | None = None
 
 

@@ -26,12 +26,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jobsched.errors import NotFound
 from jobsched.execution.models import Execution, ExecutionStatus
-from jobsched.execution.ports import ExecutionHistory
 from jobsched.keyscheme import JobKey
+
+if TYPE_CHECKING:
+    from jobsched.execution.ports import ExecutionHistory
 
 PREFIX = "executions"
 SUFFIX = ".jsonl.gz"

@@ -9,23 +9,14 @@ from the local runtime's schedule clock, from a run-now and from a retry. An exe
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from jobsched.execution.fire_tokens import new_fire_token as new_fire_token
+from jobsched.execution.triggers import Trigger as Trigger
 from jobsched.keyscheme import JobKey
-
-
-class Trigger(StrEnum):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
-    RETRY = "retry"
-    BACKFILL = "backfill"  # POST /jobs/{job_id}/backfill: a past fire, same id as had it run then
-    CATCH_UP = "catch_up"  # a fire that fell inside a pause, enqueued by the resume
-    CHAIN = "chain"  # run because a job naming it in on_success succeeded
 
 
 class FireMessage(BaseModel):
@@ -106,8 +97,3 @@ def chained_execution_id(parent: FireMessage, parent_execution_id: str, job_id: 
     stamp = parent.scheduled_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(f"{parent_execution_id}|{job_id}".encode()).hexdigest()[:10]
     return f"exe_{stamp}_c{digest}"
-
-
-def new_fire_token() -> str:
-    """A job's fire token: 32 random bytes, URL-safe; only the service's own fires carry it."""
-    return secrets.token_urlsafe(32)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobsched.execution.fire import Trigger
+from jobsched.empty import empty_dict
+from jobsched.execution.triggers import Trigger
 from jobsched.jobs.states import NotificationEvent
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class NotificationRecord(BaseModel):
     sent: NotificationEvent
     at: datetime
     channels: list[str] = Field(description="webhook, email")
-    errors: dict[str, str] = Field(default_factory=dict, description="per channel that failed: why")
+    errors: dict[str, str] = Field(default_factory=empty_dict, description="per channel that failed: why")
 
 
 class Execution(BaseModel):

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Execution, ExecutionStatus, Outcome, SkipReason
+from jobsched.execution.triggers import Trigger
 from jobsched.keyscheme import JobKey
 
 if TYPE_CHECKING:
+    from jobsched.execution.fire import FireMessage
     from jobsched.jobs.models import Job, LastExecution
 
 

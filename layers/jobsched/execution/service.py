@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from jobsched.api.auth import Principal
 from jobsched.errors import Conflict
-from jobsched.execution.backfill import backfill_messages, backfill_times, send_all
-from jobsched.execution.fire import FireMessage, Trigger
 from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
-from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
+from jobsched.execution.triggers import Trigger
 from jobsched.jobs.models import Job
+
+if TYPE_CHECKING:
+    # Annotations only: the ports' module holds the executor's values too (dataclasses: ~11 M instructions).
+    from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
 
 Clock = Callable[[], datetime]
 
@@ -39,8 +42,8 @@ class Queued:
 
 # History and fires live in the job's home region (where its schedule fires and its executor writes);
 # these give the history and the execution queue of a region.
-HistoryIn = Callable[[str], ExecutionHistory]
-QueueIn = Callable[[str], FireQueue]
+HistoryIn = Callable[[str], "ExecutionHistory"]
+QueueIn = Callable[[str], "FireQueue"]
 
 
 class ExecutionService:
@@ -101,6 +104,8 @@ class ExecutionService:
 
     def backfill(self, principal: Principal, job_id: str, start: datetime, end: datetime) -> Backfilled:
         """Queue every fire the job's schedule would have made in [start, end] (trigger `backfill`)."""
+        from jobsched.execution.backfill import backfill_messages, backfill_times, send_all
+
         principal.require_write()
         job = self._visible_job(principal, job_id)
         times = backfill_times(job, start, end, self._now())
@@ -115,6 +120,10 @@ class ExecutionService:
         return job
 
     def _enqueue(self, principal: Principal, job: Job, trigger: Trigger, retry_of: str | None) -> Queued:
+        # The fire message's model is built by the first run-now, retry or backfill of the container, not at
+        # its start: a history read (most of this API's requests) never needs it.
+        from jobsched.execution.fire import FireMessage
+
         _require_fire_token(job)
         now = self._now()
         execution_id = manual_execution_id(now)

@@ -23,9 +23,11 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from jobsched.empty import empty_dict, empty_list
 from jobsched.jobs.states import JobStatus as JobStatus
 from jobsched.jobs.states import NotificationEvent as NotificationEvent
 from jobsched.jobs.states import ScheduleState as ScheduleState
+from jobsched.patterns import Pattern
 from jobsched.scheduling.catch_up import CatchUp
 from jobsched.scheduling.exclusions import (
     MAX_EXCLUSIONS,
@@ -148,7 +150,7 @@ class Schedule(Strict):
     end_at: datetime | None = Field(default=None, description="ISO 8601; without an offset, in `timezone`")
     flexible_window_minutes: int = Field(default=0, ge=0, le=1440, description="0 = fire on time")
     exclusions: list[date | ExclusionRange] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=MAX_EXCLUSIONS,
         description='days in `timezone` it does not fire: "YYYY-MM-DD" or {"from": date, "to": date}',
         examples=[["2026-12-25", {"from": "2026-12-28", "to": "2026-12-31"}]],
@@ -237,7 +239,7 @@ class HttpTarget(Strict):
     type: Literal["http"] = "http"
     url: str = Field(min_length=1, max_length=2048, description="https:// URL the job calls")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict, max_length=50)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=empty_dict, max_length=50)
     body: str | None = Field(default=None, description="sent verbatim; at most 64 KB")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
     template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
@@ -285,9 +287,11 @@ class EventBridgeTarget(Strict):
     """PutEvents of one event to a bus (which AWS targets a tenant may use: docs/execution.md)."""
 
     type: Literal["eventbridge"]
-    event_bus_arn: str = Field(
-        max_length=1600, pattern=r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]+$"
-    )
+    event_bus_arn: Annotated[
+        str,
+        Field(max_length=1600),
+        Pattern(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]+$"),
+    ]
     source: str = Field(default="jobsched", min_length=1, max_length=256)
     detail_type: str = Field(default="Scheduled Job", min_length=1, max_length=128)
     detail: str = Field(default="{}", description="a JSON object, sent as the event's Detail")
@@ -304,10 +308,11 @@ class SqsTarget(Strict):
     """SendMessage of the body to a queue."""
 
     type: Literal["sqs"]
-    queue_url: str = Field(
-        max_length=1024,
-        pattern=r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\d{12}/[A-Za-z0-9_-]+(\.fifo)?$",
-    )
+    queue_url: Annotated[
+        str,
+        Field(max_length=1024),
+        Pattern(r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\d{12}/[A-Za-z0-9_-]+(\.fifo)?$"),
+    ]
     body: str = Field(default="{}", min_length=1, description="the message body, sent verbatim")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO queues only")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
@@ -339,11 +344,13 @@ class LambdaTarget(Strict):
     """An asynchronous Invoke (InvocationType Event) of a function with a JSON payload."""
 
     type: Literal["lambda"]
-    function_arn: str = Field(
-        max_length=256,
-        pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$",
-        description="the function's ARN, optionally with a version or alias",
-    )
+    function_arn: Annotated[
+        str,
+        Field(max_length=256),
+        Pattern(
+            r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$"
+        ),
+    ] = Field(description="the function's ARN, optionally with a version or alias")
     payload: str = Field(default="{}", description="a JSON object, sent as the invocation's payload")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
     template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
@@ -358,9 +365,11 @@ class SnsTarget(Strict):
     """Publish of a message to a topic."""
 
     type: Literal["sns"]
-    topic_arn: str = Field(
-        max_length=512, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
-    )
+    topic_arn: Annotated[
+        str,
+        Field(max_length=512),
+        Pattern(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"),
+    ]
     message: str = Field(default="{}", min_length=1, description="the message, sent verbatim")
     subject: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\r\n]*$")
     message_group_id: str | None = Field(default=None, max_length=128, description="FIFO topics only")
@@ -379,9 +388,11 @@ class StepFunctionsTarget(Strict):
     """StartExecution of a state machine; the execution's name is derived from the job's execution id."""
 
     type: Literal["stepfunctions"]
-    state_machine_arn: str = Field(
-        max_length=256, pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
-    )
+    state_machine_arn: Annotated[
+        str,
+        Field(max_length=256),
+        Pattern(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"),
+    ]
     input: str = Field(default="{}", description="a JSON object, the execution's input")
     timeout_seconds: int = Field(default=30, ge=1, le=900)
     template: bool = Field(default=False, description=TEMPLATE_DESCRIPTION)
@@ -440,7 +451,9 @@ class Notifications(Strict):
     webhook: str | None = Field(
         default=None, max_length=2048, description="https URL; signed with the job's webhook secret"
     )
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN, description="via SNS")
+    email: Annotated[str, Field(max_length=254), Pattern(EMAIL_PATTERN)] | None = Field(
+        default=None, description="via SNS"
+    )
 
     @field_validator("on")
     @classmethod
@@ -477,7 +490,7 @@ class JobSpec(Strict):
 
     name: str = Field(min_length=1, max_length=128)
     description: str = Field(default="", max_length=1024)
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
+    tags: dict[TagKey, TagValue] = Field(default_factory=empty_dict, max_length=MAX_TAGS)
     priority: int = Field(default=5, ge=0, le=9)
     enabled: bool = True
     region: str | None = Field(default=None, description="home region; default: the serving region")
@@ -488,7 +501,7 @@ class JobSpec(Strict):
     catch_up: CatchUp = Field(default_factory=CatchUp, description="what becomes of fires the job missed")
     notifications: Notifications | None = Field(default=None, description="failure and recovery notices")
     on_success: list[ChainedJobId] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=MAX_CHAINED_JOBS,
         description="jobs of this tenant to run after each successful run of this one (no cycles)",
     )
@@ -568,7 +581,7 @@ class JobView(Job):
     model_config = ConfigDict(defer_build=True)
 
     next_run_at: datetime | None = None
-    next_runs: list[datetime] = Field(default_factory=list)
+    next_runs: list[datetime] = Field(default_factory=empty_list)
 
     @classmethod
     def of(cls, job: Job, now: datetime) -> JobView:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jobsched import page_tokens
 from jobsched.config import Role
 from jobsched.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from jobsched.execution.fire import new_fire_token
+from jobsched.execution.fire_tokens import new_fire_token
 from jobsched.execution.templates import template_problems
 from jobsched.jobs.models import (
     HttpTarget,
@@ -25,18 +25,12 @@ from jobsched.jobs.models import (
 )
 from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters, JobStore
 from jobsched.settings import Settings
-from jobsched.targets.access import (
-    TargetAccessReader,
-    TargetNotAllowed,
-    TenantAccess,
-    authorize,
-    target_field,
-)
 from jobsched.targets.guard import Resolver, TargetRefused, check_target_url, url_problem
 from jobsched.targets.webhook import new_webhook_secret
 
 if TYPE_CHECKING:
     from jobsched.api.auth import Principal  # annotations only
+    from jobsched.targets.access import TargetAccessReader, TenantAccess
 
 # Built on first use (jobsched.jobs.models), so the functions that only read jobs never build it; the Job
 # API validates and writes specs, so it builds it when it starts (JobView: jobsched.api.job_models).
@@ -65,6 +59,8 @@ class NoTargetAccess:
     """No tenant has a target role or an allow-list: every AWS target is refused."""
 
     def access(self, tenant: str, arn: str) -> TenantAccess:
+        from jobsched.targets.access import TenantAccess
+
         return TenantAccess(role_arn=None, allow_listed=False)
 
 
@@ -246,6 +242,10 @@ class JobService:
         for field, why in template_problems(spec.target):
             raise InvalidInput.field(field, why)
         if not isinstance(spec.target, HttpTarget):
+            # Only an AWS target needs the access rules (their dataclasses and ARN patterns: ~12 M
+            # instructions), so a container that only writes http jobs never imports them.
+            from jobsched.targets.access import TargetNotAllowed, authorize, target_field
+
             try:
                 authorize(
                     tenant,

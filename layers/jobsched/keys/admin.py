@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.api.auth import Principal
 from jobsched.config import Role
+from jobsched.empty import empty_dict
 from jobsched.errors import Conflict, NotFound
 from jobsched.keys.clients import ClientRecord, ClientService
 from jobsched.keys.models import ApiKeyRecord, KeyPurpose, KeyService
@@ -45,7 +46,7 @@ class AuditRecord(BaseModel):
     actor: str = Field(description="who did it: a key id, user:<sub> or client:<client_id>")
     action: AuditAction
     target: str = Field(description="the key id, client id or job id acted on")
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=empty_dict)
 
 
 class AuditLog(Protocol):

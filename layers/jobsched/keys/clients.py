@@ -16,6 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobsched.config import Role
+from jobsched.empty import empty_dict
 from jobsched.errors import InvalidInput, NotFound
 from jobsched.keys.models import KeyStatus, hash_key, validate_tenant
 
@@ -43,7 +44,7 @@ class ClientRecord(BaseModel):
     tenant: str
     role: Role
     scopes: tuple[str, ...]
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=empty_dict)
     status: KeyStatus = KeyStatus.ACTIVE
     created_at: datetime
     revoked_at: datetime | None = None

@@ -17,6 +17,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobsched.config import Role, Tier
+from jobsched.empty import empty_dict
 from jobsched.errors import InvalidInput, NotFound
 
 KEY_PREFIX = "jsk_"
@@ -63,7 +64,7 @@ class ApiKeyRecord(BaseModel):
     revoked_at: datetime | None = None
     purpose: KeyPurpose = KeyPurpose.CALLER
     # The job tags this key is limited to (empty: every job of its tenant).
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=empty_dict)
 
     @field_validator("tenant")
     @classmethod

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobsched import config
 from jobsched.api.auth import Principal, TagScope, principal_from_context
 from jobsched.api.models import parse_tag_filter
+from jobsched.empty import empty_list
 from jobsched.errors import DomainError, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus
 from jobsched.scheduling.control import ScheduleControl
@@ -111,7 +112,7 @@ class BulkOperation(BaseModel):
     skipped: int = Field(default=0, description="completed jobs, and jobs deleted since they were listed")
     failed: int = Field(default=0, description="jobs that could not be changed; see failures")
     failures: list[BulkFailure] = Field(
-        default_factory=list, description=f"the first {MAX_FAILURES_SHOWN} failed jobs and why"
+        default_factory=empty_list, description=f"the first {MAX_FAILURES_SHOWN} failed jobs and why"
     )
     error: str | None = Field(default=None, description="why the operation stopped (status failed)")
     created_at: datetime

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobsched.api.auth import Principal
+from jobsched.empty import empty_dict
 from jobsched.errors import Conflict, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus, JobView, ScheduleState, stored_preview
 from jobsched.keyscheme import JobKey
@@ -27,8 +28,8 @@ _WRITE_ATTEMPTS = 3
 
 class RegionJobs(BaseModel):
     jobs: int = 0
-    by_status: dict[str, int] = Field(default_factory=dict)
-    by_schedule_state: dict[str, int] = Field(default_factory=dict)
+    by_status: dict[str, int] = Field(default_factory=empty_dict)
+    by_schedule_state: dict[str, int] = Field(default_factory=empty_dict)
 
 
 class SyncLag(BaseModel):

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import NotFound
@@ -26,7 +26,6 @@ from jobsched.execution.models import (
     bounded_error,
     expires_at,
 )
-from jobsched.execution.ports import Claim
 from jobsched.keyscheme import (
     EXECUTION_PREFIX,
     JobKey,
@@ -37,6 +36,9 @@ from jobsched.keyscheme import (
     stuck_after_key,
 )
 from jobsched.page_tokens import decode_page_token, encode_page_token
+
+if TYPE_CHECKING:
+    from jobsched.execution.ports import Claim  # the executor's; the Execution API only reads
 
 OVERLAP_SCAN_LIMIT = 50
 _OUTCOME_ATTRIBUTES = ("status_code", "error", "response_excerpt", "duration_ms")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobsched.execution.fire import FireMessage
+if TYPE_CHECKING:
+    from jobsched.execution.fire import FireMessage
 
 _BATCH = 10  # SendMessageBatch's limit
 _BATCH_ATTEMPTS = 3

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.errors import Conflict, LimitExceeded, NotFound, PreconditionFailed
 from jobsched.jobs.models import STORED, Job, JobSpec, ScheduleState, runs_document, status_for
-from jobsched.jobs.ports import IdempotencyClaim, IdempotentReplay, JobFilters
 from jobsched.keyscheme import (
     COUNTERS_INDEX_PK,
     JOB_PREFIX,
@@ -29,6 +28,11 @@ from jobsched.keyscheme import (
     job_item_key,
     tenant_pk,
 )
+
+if TYPE_CHECKING:
+    # Annotations only: the ports' values are the Job API's (the Schedule and Execution APIs, the executor and
+    # schedule-sync read jobs through this module without them).
+    from jobsched.jobs.ports import IdempotencyClaim, JobFilters
 
 _MUTABLE_FIELDS = tuple(JobSpec.model_fields)
 FIRE_TOKEN_ATTRIBUTE = "fire_token"  # noqa: S105 (an attribute name)
@@ -294,6 +298,8 @@ class DynamoJobStore:
         )
         record = from_item(response.get("Item", {}))
         if record.get("body_hash") == claim.body_hash:
+            from jobsched.jobs.ports import IdempotentReplay  # loaded by the Job API, whose creates replay
+
             raise IdempotentReplay(json.loads(record["response"]))
         # Here, not at import: the executor and schedule-sync read jobs through this module, not the service.
         from jobsched.jobs.service import idempotency_conflict

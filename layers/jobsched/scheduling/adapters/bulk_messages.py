@@ -14,22 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 from pydantic import ValidationError
 
 from jobsched import config
+from jobsched.aws.sqs_batches import BatchResponse as BatchResponse
+from jobsched.aws.sqs_batches import ItemFailure
 from jobsched.scheduling.bulk import BulkControl, BulkPageMessage, PageOutcome
 
 LOG = logging.getLogger(__name__)
-
-
-class ItemFailure(TypedDict):
-    itemIdentifier: str
-
-
-class BatchResponse(TypedDict):
-    batchItemFailures: list[ItemFailure]
 
 
 def handle_bulk_batch(bulk: BulkControl, event: Mapping[str, Any]) -> BatchResponse:

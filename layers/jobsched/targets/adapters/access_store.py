@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobsched.aws.dynamodb import from_item, to_item
 from jobsched.keyscheme import ACCESS_PROFILE_SK, ACCESS_TARGET_PREFIX, access_pk, access_target_sk
-from jobsched.targets.access import TenantAccess
+
+if TYPE_CHECKING:
+    from jobsched.targets.access import TenantAccess
 
 MAX_BATCH_ROUNDS = 3
 
@@ -31,6 +33,8 @@ class DynamoTargetAccessStore:
 
     def access(self, tenant: str, arn: str) -> TenantAccess:
         """The tenant's role and whether `arn` is on its allow-list: one BatchGetItem of both items."""
+        from jobsched.targets.access import TenantAccess  # only AWS targets are checked (Job API: lazily)
+
         keys = [self._key(tenant, ACCESS_PROFILE_SK), self._key(tenant, access_target_sk(arn))]
         request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
         items: list[dict[str, Any]] = []
