@@ -32,10 +32,10 @@ from jobsched.execution.adapters.execution_store import (
     encode_execution_token,
 )
 from jobsched.execution.adapters.fire_queue import SqsFireQueue
+from jobsched.execution.adapters.job_lookup import DynamoJobLookup
 from jobsched.execution.archive import ArchivedHistory, ExecutionArchive
 from jobsched.execution.models import Execution, ExecutionStatus
 from jobsched.execution.service import ExecutionService, Queued
-from jobsched.jobs.adapters.job_store import DynamoJobStore
 from jobsched.settings import load_settings
 from jobsched.telemetry import instrument_api
 
@@ -62,7 +62,7 @@ def queue_in(region: str) -> SqsFireQueue:
 
 
 EXECUTIONS = ExecutionService(
-    DynamoJobStore(deferred_client("dynamodb"), SETTINGS.jobs_table), history_in, queue_in
+    DynamoJobLookup(deferred_client("dynamodb"), SETTINGS.jobs_table), history_in, queue_in
 )
 app = create_resolver()
 

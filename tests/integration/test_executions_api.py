@@ -227,3 +227,26 @@ def test_another_tenant_gets_404_on_every_execution_route(call: Call) -> None:
         status, body = call(method, path, tenant="intruder", raw_body="" if method == "POST" else None)
         assert status == 404, (path, body)
     assert queued() == []
+
+
+def test_the_job_lookup_reads_a_jobs_home_and_tags_and_404s_a_missing_one(call: Call) -> None:
+    from jobsched.errors import NotFound
+    from jobsched.execution.adapters.job_lookup import DynamoJobLookup
+
+    status, job = call(
+        "POST",
+        "/api/v1/jobs",
+        body={
+            "name": "tagged",
+            "tags": {"team": "red"},
+            "schedule": {"expression": "rate(5 minutes)"},
+            "target": {"url": "https://hooks.example.com/x"},
+        },
+    )
+    assert status == 201, job
+    lookup = DynamoJobLookup(boto3.client("dynamodb"), config.JOBS_TABLE)
+    region, tags = lookup.home(JobKey("acme", job["job_id"]))
+    assert region == job["region"] and dict(tags) == {"team": "red"}
+    assert lookup.get(JobKey("acme", job["job_id"])).tags == {"team": "red"}
+    with pytest.raises(NotFound, match="job job_missing not found"):
+        lookup.home(JobKey("acme", "job_missing"))

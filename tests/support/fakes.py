@@ -89,6 +89,10 @@ class InMemoryJobs:
             raise NotFound(f"job {key.job_id} not found")
         return self.jobs[key]
 
+    def home(self, key: JobKey) -> tuple[str, dict[str, str]]:
+        job = self.get(key)
+        return job.region, dict(job.tags)
+
     def replace(
         self,
         key: JobKey,

@@ -4,6 +4,7 @@ fakes in tests/support/fakes.py), and the values that cross them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -105,6 +106,10 @@ class TargetInvoker(Protocol):
 class JobLookup(Protocol):
     def get(self, key: JobKey) -> Job:
         """The tenant's job, or NotFound (also for another tenant's job)."""
+        ...
+
+    def home(self, key: JobKey) -> tuple[str, Mapping[str, str]]:
+        """The job's home region and its tags (all a history read needs of it), or NotFound as get."""
         ...
 
 

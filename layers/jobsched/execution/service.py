@@ -11,11 +11,11 @@ from jobsched.api.auth import Principal
 from jobsched.errors import Conflict
 from jobsched.execution.models import Execution, ExecutionStatus, manual_execution_id
 from jobsched.execution.triggers import Trigger
-from jobsched.jobs.models import Job
 
 if TYPE_CHECKING:
     # Annotations only: the ports' module holds the executor's values too (dataclasses: ~11 M instructions).
     from jobsched.execution.ports import ExecutionHistory, FireQueue, JobLookup
+    from jobsched.jobs.models import Job
 
 Clock = Callable[[], datetime]
 
@@ -69,16 +69,13 @@ class ExecutionService:
         status: ExecutionStatus | None,
     ) -> ExecutionPage:
         key = principal.job(job_id)
-        job = self._visible_job(principal, job_id)
-        items, token = self._history_in(job.region).list(
-            key, limit=limit, next_token=next_token, status=status
-        )
+        region = self._visible_home(principal, job_id)
+        items, token = self._history_in(region).list(key, limit=limit, next_token=next_token, status=status)
         return ExecutionPage(items=items, next_token=token)
 
     def get(self, principal: Principal, job_id: str, execution_id: str) -> Execution:
         key = principal.job(job_id)
-        job = self._visible_job(principal, job_id)
-        return self._history_in(job.region).get(key, execution_id)
+        return self._history_in(self._visible_home(principal, job_id)).get(key, execution_id)
 
     def run_now(self, principal: Principal, job_id: str) -> Queued:
         principal.require_write()
@@ -113,6 +110,12 @@ class ExecutionService:
         messages = backfill_messages(principal.job(job.job_id), job, times, triggered_by=principal.key_id)
         send_all(self._queue_in(job.region), messages)
         return Backfilled(job_id=job.job_id, scheduled_times=times)
+
+    def _visible_home(self, principal: Principal, job_id: str) -> str:
+        """The home region of a job the caller may see: read without building the job's model."""
+        region, tags = self._jobs.home(principal.job(job_id))
+        principal.require_visible(job_id, tags)
+        return region
 
     def _visible_job(self, principal: Principal, job_id: str) -> Job:
         job = self._jobs.get(principal.job(job_id))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +31,9 @@ from jobsched.empty import empty_list
 from jobsched.errors import DomainError, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus
 from jobsched.scheduling.control import ScheduleControl
-from jobsched.scheduling.ports import BulkOperationStore, BulkPageQueue, TenantJobPages
+
+if TYPE_CHECKING:
+    from jobsched.scheduling.ports import BulkOperationStore, BulkPageQueue, TenantJobPages
 
 Clock = Callable[[], datetime]
 PAGE_SIZE = 100  # jobs of the tenant read (and, if they match, changed) per worker invocation

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,8 +19,10 @@ from jobsched.empty import empty_dict
 from jobsched.errors import Conflict, InvalidInput, NotFound
 from jobsched.jobs.models import Job, JobStatus, JobView, ScheduleState, stored_preview
 from jobsched.keyscheme import JobKey
-from jobsched.scheduling.pause_catch_up import CatchUpQueue, catch_up_messages, missed_in_pause
-from jobsched.scheduling.ports import RegionMoveStore, ScheduleControlStore
+
+if TYPE_CHECKING:
+    from jobsched.scheduling.pause_catch_up import CatchUpQueue
+    from jobsched.scheduling.ports import RegionMoveStore, ScheduleControlStore
 
 Clock = Callable[[], datetime]
 NEXT_DUE_COUNT = 10
@@ -136,6 +139,9 @@ class ScheduleControl:
         they carry its version, so the executor does not take them for fires of an older definition)."""
         if self._catch_up_queue is None or job.fire_token is None:
             return
+        # Imported by the first resume: the fire message's model, which pauses and status reads never use.
+        from jobsched.scheduling.pause_catch_up import catch_up_messages, missed_in_pause
+
         for message in catch_up_messages(key, job, missed_in_pause(job, paused_since, now)):
             self._catch_up_queue.send(message, 0)
 
