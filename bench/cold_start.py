@@ -42,8 +42,15 @@ def lambda_env() -> dict[str, str]:
     env.setdefault("SCHEDULER_DLQ_ARN", queue + "-dlq")
     env.setdefault("SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/jobsched-scheduler")
     env["PYTHONPATH"] = str(REPO)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the .pyc files exist already (a deployed layer ships them)
+    # The measured imports read the .pyc files the warm-up import wrote (writes_bytecode). A deployed layer
+    # ships none (docs/benchmarks.md, "Cold start"), so these figures leave out compiling from source.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+def writes_bytecode(env: dict[str, str]) -> dict[str, str]:
+    """`env` without PYTHONDONTWRITEBYTECODE: Python reads any value of it, "0" too, as "do not write"."""
+    return {name: value for name, value in env.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def handler_modules() -> list[str]:
@@ -67,7 +74,7 @@ def measure(runs: int) -> bool:
     env = lambda_env()
     modules = handler_modules()
     for module in ["boto3", *modules]:  # once each first: compiles .pyc files and warms the page cache
-        time_import(module, {**env, "PYTHONDONTWRITEBYTECODE": "0"})
+        time_import(module, writes_bytecode(env))
     walls: dict[str, list[float]] = {module: [] for module in ["boto3", *modules]}
     cpus: dict[str, list[float]] = {module: [] for module in walls}
     for _ in range(runs):
