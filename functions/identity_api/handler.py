@@ -6,6 +6,10 @@ DELETE /api/v1/clients/{client_id}; GET /api/v1/audit. Thin: parse, call, shape.
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # until this module is imported: docs/decisions.md, "Cold start"
+
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -158,3 +162,8 @@ def list_audit(
 @instrument_api
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return request_guard(app, event, context)
+
+
+# Started: what the start made lives as long as the function, so the collector leaves it alone.
+gc.freeze()
+gc.enable()

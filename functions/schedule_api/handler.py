@@ -3,6 +3,10 @@ bulk pause/resume (POST /api/v1/schedule/bulk) and its progress (GET /api/v1/sch
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # until this module is imported: docs/decisions.md, "Cold start"
+
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -127,3 +131,8 @@ def resume_job(job_id: str, _body: Annotated[NoFields | None, Body()] = None) ->
 @instrument_api
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return request_guard(app, event, context)
+
+
+# Started: what the start made lives as long as the function, so the collector leaves it alone.
+gc.freeze()
+gc.enable()
