@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-gc.disable()  # until this module is imported: docs/decisions.md, "Cold start"
+gc.disable()  # on again at the end: docs/decisions.md, "No garbage collection while a function starts"
 
 from typing import Annotated, Any
 

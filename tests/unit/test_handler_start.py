@@ -1,5 +1,5 @@
 """A function's start (its handler module's import) runs no garbage collection, and leaves the collector on
-with what the start made frozen (docs/decisions.md, "Cold start").
+with what the start made frozen (docs/decisions.md, "No garbage collection while a function starts").
 
 Each module is imported first thing in a fresh interpreter with a function's environment, as Lambda does.
 """
