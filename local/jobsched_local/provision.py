@@ -26,15 +26,18 @@ def provision(serving_region: str, regions: Sequence[str]) -> dict[str, str]:
     return {region: ensure_api(boto3.client("apigateway", region_name=region)) for region in regions}
 
 
-def ensure_table(client: Any, table: TableDefinition) -> None:
-    """The table as jobsched.tables declares it (the same definition the CDK data stack builds from)."""
-    if table.name in client.list_tables()["TableNames"]:
-        return
-    client.create_table(**table.create_table_request())
-    client.get_waiter("table_exists").wait(TableName=table.name, WaiterConfig={"Delay": 1})
-    client.update_time_to_live(
-        TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
-    )
+def ensure_table(client: Any, table: TableDefinition, *, expire_items: bool = True) -> None:
+    """The table as jobsched.tables declares it (the same definition the CDK data stack builds from), with
+    its TTL on or off as `expire_items` says (a table made by an earlier version is switched too)."""
+    if table.name not in client.list_tables()["TableNames"]:
+        client.create_table(**table.create_table_request())
+        client.get_waiter("table_exists").wait(TableName=table.name, WaiterConfig={"Delay": 1})
+    ttl = client.describe_time_to_live(TableName=table.name)["TimeToLiveDescription"]
+    if (ttl.get("TimeToLiveStatus") == "ENABLED") != expire_items:
+        client.update_time_to_live(
+            TableName=table.name,
+            TimeToLiveSpecification={"Enabled": expire_items, "AttributeName": table.ttl_attribute},
+        )
 
 
 def ensure_api(client: Any) -> str:

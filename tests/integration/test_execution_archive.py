@@ -14,8 +14,8 @@ import pytest
 
 from jobsched import config
 from jobsched.execution.adapters.archive_store import delete_executions, scan_executions
-from jobsched.execution.archive import ARCHIVE_SEGMENTS, object_key
-from jobsched.execution.models import ExecutionStatus
+from jobsched.execution.archive import ARCHIVE_SEGMENTS, expiring_before, object_key
+from jobsched.execution.models import TABLE_RETENTION, ExecutionStatus
 from jobsched.keyscheme import JobKey
 from tests.integration.test_executions_api import Call, call, create, record  # noqa: F401 (fixture)
 
@@ -34,20 +34,27 @@ def run_archiver(segments: int = 2) -> list[dict[str, Any]]:
     return [archiver.handler({"segment": i, "total_segments": segments}, None) for i in range(segments)]
 
 
+def expiring_day() -> datetime:
+    """08:00 UTC of a day whose executions the table's TTL removes in two to three days: what an archive run
+    copies, the days before the TTL deletes it."""
+    day = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    return day - TABLE_RETENTION + timedelta(days=3)
+
+
 def expire_archived() -> None:
     """What the TTL does after the archiver: the expiring executions leave the table."""
     dynamodb = boto3.client("dynamodb")
-    horizon = int((datetime.now(UTC) + timedelta(days=2)).timestamp())
+    horizon = expiring_before(datetime.now(UTC))
     items = list(scan_executions(dynamodb, config.EXECUTIONS_TABLE, expires_before=horizon))
     delete_executions(dynamodb, config.EXECUTIONS_TABLE, items)
 
 
 @pytest.fixture
 def history(call: Call) -> tuple[str, list[str], list[str]]:  # noqa: F811
-    """A job with three executions 40 days old (archived, then expired) and two from today (in the table)."""
+    """A job with three executions about to expire (archived, then expired) and two recent (in the table)."""
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     job_id = create(call)["job_id"]
-    old_day = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=40)
+    old_day = expiring_day()
     old = []
     for minute, status in (
         (0, ExecutionStatus.SUCCEEDED),
@@ -152,7 +159,7 @@ def test_each_queued_segment_is_scanned_paced_and_archived(call: Call) -> None: 
 
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     job_id = create(call)["job_id"]
-    old_day = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=40)
+    old_day = expiring_day()
     ids = []
     for minute in range(6):
         at = old_day + timedelta(minutes=minute)

@@ -9,5 +9,7 @@ from jobsched_local.provision import ensure_table
 
 
 def create_tables(client: Any) -> None:
+    """Without TTL: tests write items on fixed clocks, often days in the past, and DynamoDB Local would
+    delete the expired ones from under them (a few every ten seconds, whenever its sweep comes round)."""
     for table in tables.TABLES:
-        ensure_table(client, table)
+        ensure_table(client, table, expire_items=False)
