@@ -20,10 +20,19 @@ def provision(serving_region: str, regions: Sequence[str]) -> dict[str, str]:
     """Create the tables in the serving region and the API in every region; returns region -> REST API id."""
     dynamodb = boto3.client("dynamodb", region_name=serving_region)
     for table in tables.TABLES:
-        ensure_table(dynamodb, table)
+        ensure_table(dynamodb, table, expire_items=expires_locally(table))
     # Schedule group, execution queue and the DLQs in every region, as the regional stacks create them.
     provision_scheduling(regions, lambda service, region: boto3.client(service, region_name=region))
     return {region: ensure_api(boto3.client("apigateway", region_name=region)) for region in regions}
+
+
+def expires_locally(table: TableDefinition) -> bool:
+    """Whether DynamoDB Local deletes the table's items on their TTL, as DynamoDB does (a few every ten
+    seconds once they are due). Not the executions table's: there the local runtime's archive pass stands in
+    for the TTL (archive_commands.archive_expired), archiving each execution before deleting it. On AWS the
+    archiver copies history days ahead of the TTL; a local runtime can be stopped for longer than that, and
+    DynamoDB Local's TTL would then delete history the archive never got."""
+    return table.name != config.EXECUTIONS_TABLE
 
 
 def ensure_table(client: Any, table: TableDefinition, *, expire_items: bool = True) -> None:

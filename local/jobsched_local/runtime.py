@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from jobsched.execution.heartbeat import HEARTBEAT_PROBE_PATH, HEARTBEAT_PROBE_U
 from jobsched.keys.adapters.client_store import DynamoClientStore
 from jobsched.keys.adapters.key_service import make_key_service, make_key_store
 from jobsched.targets.guard import parse_host_port
-from jobsched_local.archive_commands import archive_dir
+from jobsched_local.archive_commands import archive_dir, archive_expired
 from jobsched_local.authorizer_gate import CachingAuthorizer
 from jobsched_local.aws_emulator import AwsEmulator, PortInUse, ensure_port_free
 from jobsched_local.bulk_recovery import resume_bulk_operations
@@ -57,6 +58,9 @@ AUTHORIZER_FUNCTION = "authorizer"
 JOB_METRICS_FUNCTION = "job_metrics"
 BULK_WORKER_FUNCTION = "bulk_worker"
 JOB_CENSUS_INTERVAL_SECONDS = 60.0
+# The archive pass (archive_commands.archive_expired): at start, then daily. Executions wait in the table
+# for it past their TTL at most a day (or the runtime's downtime); the API reads them there meanwhile.
+ARCHIVE_PASS_INTERVAL_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,7 @@ class LocalRuntime:
             self.register_worker(worker)  # schedule-sync on the stream, the schedule clock, recovery
         self._register_execution_poller()
         self._register_job_census()
+        self._register_archive_pass()
         demo_key = ensure_demo_key(
             opts.state_dir,
             make_key_service(_client, opts.region, opts.regions),
@@ -241,6 +246,21 @@ class LocalRuntime:
                     lambda: census({}, make_context(JOB_METRICS_FUNCTION, region)),
                 )
             )
+
+    def _register_archive_pass(self) -> None:
+        """In place of the executions table's TTL, which the local runtime leaves off (provision.py)."""
+        opts = self.options
+
+        def archive() -> None:
+            archived, jobs = archive_expired(
+                _client("dynamodb", opts.region), opts.state_dir, datetime.now(UTC)
+            )
+            if archived:
+                LOG.info("archived %d expired executions of %d jobs", archived, jobs)
+
+        self.register_worker(
+            PeriodicWorker("archive-pass", ARCHIVE_PASS_INTERVAL_SECONDS, archive, first_delay=0.0)
+        )
 
     def stop(self) -> None:
         if self._server is not None:

@@ -3,7 +3,8 @@ daemon thread, and the group that starts them in order and stops them in reverse
 
 The workers themselves live beside what they stand in for: the stream feeder (stream_feeder.py, schedule-sync
 on the jobs stream), the schedule clock (schedule_clock.py), execution recovery (execution_recovery.py), the
-queue poller (execution_poller.py, on its own long-polling thread) and the job census (runtime.py).
+queue poller (execution_poller.py, on its own long-polling thread), the job census and the archive pass
+(runtime.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class BackgroundWorker(Protocol):
 
 
 class PeriodicWorker:
-    """Calls `tick` every `interval` seconds on a daemon thread; `final` runs once after the last tick."""
+    """Calls `tick` every `interval` seconds on a daemon thread, the first time after `first_delay` (by
+    default one interval); `final` runs once after the last tick."""
 
     def __init__(
         self,
@@ -35,9 +37,11 @@ class PeriodicWorker:
         interval: float,
         tick: Callable[[], object],
         final: Callable[[], None] | None = None,
+        first_delay: float | None = None,
     ) -> None:
         self.name = name
         self._interval = interval
+        self._first_delay = interval if first_delay is None else first_delay
         self._tick = tick
         self._final = final
         self._stopping = threading.Event()
@@ -54,7 +58,9 @@ class PeriodicWorker:
             self._final()
 
     def _run(self) -> None:
-        while not self._stopping.wait(self._interval):
+        delay = self._first_delay
+        while not self._stopping.wait(delay):
+            delay = self._interval
             try:
                 self._tick()
             except Exception:

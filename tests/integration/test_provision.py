@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 
-from jobsched import config
-from jobsched_local.provision import provision
+from jobsched import config, tables
+from jobsched_local.provision import ensure_table, provision
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -20,9 +22,27 @@ def test_tables_have_the_data_stack_layout(empty_aws: None) -> None:
         assert index["IndexName"] == config.GSI1
         assert index["Projection"]["ProjectionType"] == "ALL"
         assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
-        ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-        assert ttl["AttributeName"] == config.TTL_ATTRIBUTE
+    assert ttl_of(dynamodb, config.JOBS_TABLE) == ("ENABLED", config.TTL_ATTRIBUTE)
+    # The local runtime's archive pass deletes executions, after archiving them (archive_commands.py).
+    assert ttl_of(dynamodb, config.EXECUTIONS_TABLE)[0] == "DISABLED"
     assert boto3.client("dynamodb", region_name="eu-west-1").list_tables()["TableNames"] == []
+
+
+def ttl_of(dynamodb: Any, table: str) -> tuple[str, str | None]:
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    return ttl["TimeToLiveStatus"], ttl.get("AttributeName")
+
+
+def test_a_state_folder_whose_executions_expire_is_switched_to_the_archive_pass(empty_aws: None) -> None:
+    """A table made by an earlier version had its TTL on: provisioning turns it off, and leaves it off."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    executions = next(table for table in tables.TABLES if table.name == config.EXECUTIONS_TABLE)
+    ensure_table(dynamodb, executions, expire_items=True)
+    assert ttl_of(dynamodb, config.EXECUTIONS_TABLE)[0] == "ENABLED"
+    for _ in range(2):
+        provision("us-east-1", REGIONS)
+        assert ttl_of(dynamodb, config.EXECUTIONS_TABLE)[0] == "DISABLED"
+        assert ttl_of(dynamodb, config.JOBS_TABLE) == ("ENABLED", config.TTL_ATTRIBUTE)
 
 
 def test_every_region_has_the_api_stage_and_tier_plans(empty_aws: None) -> None:

@@ -59,3 +59,18 @@ def test_periodic_worker_survives_a_failing_step_and_runs_final_once() -> None:
     worker.stop()
     assert len(ticks) >= 2
     assert finals == [True]
+
+
+def test_periodic_worker_takes_its_first_step_after_first_delay_then_every_interval() -> None:
+    ticks: list[int] = []
+    first = threading.Event()
+
+    def tick() -> None:
+        ticks.append(len(ticks))
+        first.set()
+
+    worker = PeriodicWorker("test", interval=3600, tick=tick, first_delay=0)
+    worker.start()
+    assert first.wait(timeout=30)  # at once, not an hour from now
+    worker.stop()
+    assert ticks == [0]  # and the next an interval later, which stopping cut short

@@ -3,7 +3,7 @@
 Both hold the same keys (jobsched.execution.archive: executions/<tenant>/<job>/<day>.jsonl.gz), so an
 archive copied from one to the other reads the same. Also the table side of an archive run: a (segmented)
 scan of the executions table for the items to archive, and the delete the local runtime does in place of
-DynamoDB's TTL (DynamoDB Local does not expire items).
+DynamoDB's TTL (its executions table has none: jobsched_local.provision, `expires_locally`).
 """
 
 from __future__ import annotations

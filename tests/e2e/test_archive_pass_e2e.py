@@ -1,0 +1,61 @@
+"""Through `jobsched local`: the runtime's archive pass stands in for the executions table's TTL. History
+whose TTL passed while the runtime was stopped is archived at the next start, then leaves the table, and the
+Executions API still returns it, flagged as archived."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobsched.execution.archive import decode
+from jobsched.execution.models import TABLE_RETENTION
+from jobsched_local.shifted_clock import write_offset
+from tests.e2e.conftest import RuntimeProcess, call
+from tests.e2e.test_execution_e2e import Receiver, create_job, demo_key, finished, receiver, wait_for
+
+pytestmark = pytest.mark.e2e
+__all__ = ["receiver"]  # the fixture, imported to be used here
+
+
+@pytest.fixture(scope="module")
+def runtime(clocked_runtime: RuntimeProcess) -> RuntimeProcess:
+    """This module's runtime runs on a test clock, so a restart can come a month later."""
+    return clocked_runtime
+
+
+def page(runtime: RuntimeProcess, key: str, job_id: str) -> list[tuple[str, bool]]:
+    reply = call(runtime.port, "GET", f"/api/v1/executions/{job_id}", key=key)
+    assert reply.status == 200, reply.body
+    return [(item["execution_id"], item["archived"]) for item in reply.body["items"]]
+
+
+def test_history_expired_while_stopped_is_archived_at_start(
+    runtime: RuntimeProcess, receiver: Receiver
+) -> None:
+    key = demo_key(runtime)
+    job = create_job(runtime, key, receiver, "rate(1 day)")
+    run = call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
+    assert run.status == 202, run.body
+    execution_id = run.body["execution_id"]
+    wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the run-now to finish")
+    # The pass ran at start with nothing due, and this execution's TTL is a month away: it stays put.
+    assert page(runtime, key, job["job_id"]) == [(execution_id, False)]
+    assert not list((runtime.state_dir / "archive").rglob("*.jsonl.gz"))
+
+    assert runtime.stop() == 0
+    assert runtime.clock_file is not None
+    runtime.offset_seconds += (TABLE_RETENTION.total_seconds()) + 86_400
+    write_offset(runtime.clock_file, runtime.offset_seconds)
+    key = runtime.start()
+
+    archived = wait_for(
+        lambda: list((runtime.state_dir / "archive" / "executions").rglob("*.jsonl.gz")),
+        "the start's archive pass to write the expired execution",
+    )
+    assert [record["execution_id"] for record in decode(archived[0].read_bytes())] == [execution_id]
+    assert wait_for(
+        lambda: page(runtime, key, job["job_id"]) == [(execution_id, True)],
+        "the execution to leave the table and be read from the archive",
+    )
+    one = call(runtime.port, "GET", f"/api/v1/executions/{job['job_id']}/{execution_id}", key=key)
+    assert (one.status, one.body["archived"], one.body["status"]) == (200, True, "succeeded")
+    assert "archived 1 expired executions of 1 jobs" in runtime.output()
