@@ -10,7 +10,7 @@ import pytest
 
 from jobsched.execution.archive import decode
 from tests.e2e.conftest import REPO_ROOT, RuntimeProcess, call, clean_env
-from tests.e2e.test_execution_e2e import Receiver, create_job, demo_key, finished, receiver, wait_for
+from tests.e2e.test_execution_e2e import Receiver, demo_key, receiver, run_once
 
 pytestmark = pytest.mark.e2e
 __all__ = ["receiver"]  # the fixture, used by name
@@ -34,11 +34,7 @@ def archive_run(runtime: RuntimeProcess, older_than: str) -> subprocess.Complete
 
 def test_archived_history_is_read_back_through_the_api(runtime: RuntimeProcess, receiver: Receiver) -> None:
     key = demo_key(runtime)
-    job = create_job(runtime, key, receiver, "rate(1 day)")
-    run = call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
-    assert run.status == 202, run.body
-    execution_id = run.body["execution_id"]
-    wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the run-now to finish")
+    job, execution_id = run_once(runtime, key, receiver)
 
     kept = archive_run(runtime, "30d")
     assert kept.returncode == 0, kept.stderr

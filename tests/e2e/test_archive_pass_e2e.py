@@ -10,7 +10,7 @@ from jobsched.execution.archive import decode
 from jobsched.execution.models import TABLE_RETENTION
 from jobsched_local.shifted_clock import write_offset
 from tests.e2e.conftest import RuntimeProcess, call
-from tests.e2e.test_execution_e2e import Receiver, create_job, demo_key, finished, receiver, wait_for
+from tests.e2e.test_execution_e2e import Receiver, demo_key, receiver, run_once, wait_for
 
 pytestmark = pytest.mark.e2e
 __all__ = ["receiver"]  # the fixture, imported to be used here
@@ -32,11 +32,7 @@ def test_history_expired_while_stopped_is_archived_at_start(
     runtime: RuntimeProcess, receiver: Receiver
 ) -> None:
     key = demo_key(runtime)
-    job = create_job(runtime, key, receiver, "rate(1 day)")
-    run = call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
-    assert run.status == 202, run.body
-    execution_id = run.body["execution_id"]
-    wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the run-now to finish")
+    job, execution_id = run_once(runtime, key, receiver)
     # The pass ran at start with nothing due, and this execution's TTL is a month away: it stays put.
     assert page(runtime, key, job["job_id"]) == [(execution_id, False)]
     assert not list((runtime.state_dir / "archive").rglob("*.jsonl.gz"))

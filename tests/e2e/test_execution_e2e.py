@@ -127,16 +127,22 @@ def finished(runtime: RuntimeProcess, key: str, job_id: str, count: int) -> list
     return items if len(done) >= count else None
 
 
+def run_once(runtime: RuntimeProcess, key: str, receiver: Receiver) -> tuple[dict[str, Any], str]:
+    """A new daily job, run now once and finished: (the job, its execution id)."""
+    job = create_job(runtime, key, receiver, "rate(1 day)")
+    run = call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
+    assert run.status == 202, run.body
+    wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the run-now to finish")
+    return job, str(run.body["execution_id"])
+
+
 def test_run_now_calls_the_receiver_once_signed_with_the_body_unchanged(
     runtime: RuntimeProcess, receiver: Receiver
 ) -> None:
     key = demo_key(runtime)
-    job = create_job(runtime, key, receiver, "rate(1 day)")
-    reply = call(runtime.port, "POST", f"/api/v1/jobs/{job['job_id']}/run", key=key)
-    assert reply.status == 202, reply.body
-    execution_id = reply.body["execution_id"]
+    job, execution_id = run_once(runtime, key, receiver)
 
-    [record] = wait_for(lambda: finished(runtime, key, job["job_id"], 1), "the run-now to finish")
+    [record] = history(runtime, key, job["job_id"])
     assert (record["execution_id"], record["status"], record["trigger"]) == (
         execution_id,
         "succeeded",
